@@ -1,0 +1,45 @@
+# leadscore developer entry points. Needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WORKDIR ?= demo-output
+
+.PHONY: help install demo test lint bench clean lock
+
+help:
+	@echo "make demo   - create $(VENV), install, run the whole job on the embedded default (DuckDB + MLflow/sqlite)"
+	@echo "make test   - create $(VENV), install, run lint, type checks and the test suite"
+	@echo "make bench  - run the benchmarks in benchmarks/ (slow; prints figures and ratios)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), f"leadscore needs Python 3.11+, found {sys.version.split()[0]}"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Installs exactly the versions the tests passed with (constraints.txt).
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/leadscore demo --workdir $(WORKDIR)
+
+lint: $(STAMP)
+	$(BIN)/ruff check features models training serving tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+# Refresh constraints.txt from the current environment (after changing dependencies).
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+
+clean:
+	rm -rf $(VENV) $(WORKDIR) .pytest_cache .mypy_cache .ruff_cache
