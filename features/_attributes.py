@@ -89,7 +89,7 @@ _FUNCTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("finance", r"\bfinance\b|\bfinancial\b|\bcfo\b|\baccount(ing|ant)\b|\bcontroller\b"),
         ("operations", r"\boperations\b|\bops\b|\bcoo\b|\bsupply\b|\blogistics\b|\bprocurement\b"),
         ("hr", r"\bhr\b|\bhuman resources\b|\bpeople\b|\btalent\b|\brecruit"),
-        ("executive", r"\bceo\b|\bpresident\b|\bfounder\b|\bowner\b|\bmanaging director\b"
+        ("executive", r"\bceo\b|\bchief executive\b|\bpresident\b|\bfounder\b|\bowner\b|\bmanaging director\b"
                       r"|\bgeneral manager\b|\bmanaging partner\b"),
     )
 )  # fmt: skip
@@ -148,8 +148,10 @@ def activity_trend(events_30d: pd.Series, events_30_90d: pd.Series) -> pd.Series
 def derive_attributes(leads: pd.DataFrame) -> pd.DataFrame:
     """Return a copy of ``leads`` with the derived attribute columns appended (see module doc)."""
     out = leads.copy()
-    titles = leads["title"].astype("object") if "title" in leads else pd.Series(
-        [None] * len(leads), index=leads.index, dtype="object"
+    titles = (
+        leads["title"].astype("object")
+        if "title" in leads
+        else pd.Series([None] * len(leads), index=leads.index, dtype="object")
     )
     parsed = [parse_title(None if pd.isna(t) else str(t)) for t in titles]
     out["title_level"] = [p[0] for p in parsed]
@@ -162,7 +164,7 @@ def derive_attributes(leads: pd.DataFrame) -> pd.DataFrame:
     )
     zeros = pd.Series(0.0, index=leads.index)
     out["activity_trend"] = activity_trend(
-        leads["events_30d"] if "events_30d" in leads else zeros,
-        leads["events_30_90d"] if "events_30_90d" in leads else zeros,
+        leads.get("events_30d", zeros),
+        leads.get("events_30_90d", zeros),
     )
     return out

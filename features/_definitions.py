@@ -73,7 +73,11 @@ def engagement_features() -> tuple[Feature, ...]:
     for w in (7, 30, 90):
         out.append(
             EventCount(
-                f"high_intent_{w}d", HIGH_INTENT_EVENTS, w, 0, f"high-intent events in the last {w} days"
+                f"high_intent_{w}d",
+                HIGH_INTENT_EVENTS,
+                w,
+                0,
+                f"high-intent events in the last {w} days",
             )
         )
     for w in (30, 180):
@@ -103,14 +107,18 @@ def engagement_features() -> tuple[Feature, ...]:
     out.append(DaysSinceLast("days_since_last_event", (), "days since the last event"))
     out.append(
         DaysSinceLast(
-            "days_since_last_high_intent", HIGH_INTENT_EVENTS, "days since the last high-intent event"
+            "days_since_last_high_intent",
+            HIGH_INTENT_EVENTS,
+            "days since the last high-intent event",
         )
     )
     out.append(DistinctDays("active_days_30d", 30, "distinct active days in the last 30 days"))
     out.append(DistinctDays("active_days_90d", 90, "distinct active days in the last 90 days"))
     out.append(
         HoursToFirst(
-            "hours_to_first_touch", "sales_touch", "hours from lead creation to the first sales touch"
+            "hours_to_first_touch",
+            "sales_touch",
+            "hours from lead creation to the first sales touch",
         )
     )
     return tuple(out)

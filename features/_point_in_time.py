@@ -72,8 +72,10 @@ def _type_filter(event_types: Sequence[str]) -> str:
 def _aggregate(feature: Feature) -> str | None:
     """The aggregate expression over joined events ``e`` and spine ``s`` (None: computed apart)."""
     if isinstance(feature, EventCount):
-        conds = [_type_filter(feature.event_types),
-                 f"e.occurred_at >= s.as_of - INTERVAL '{feature.start_days}' DAY"]
+        conds = [
+            _type_filter(feature.event_types),
+            f"e.occurred_at >= s.as_of - INTERVAL '{feature.start_days}' DAY",
+        ]
         if feature.end_days:
             conds.append(f"e.occurred_at < s.as_of - INTERVAL '{feature.end_days}' DAY")
         return f"SUM(CASE WHEN {' AND '.join(conds)} THEN 1 ELSE 0 END)"  # fmt: skip

@@ -14,7 +14,9 @@ def quarter_starts(start: datetime, end: datetime) -> list[datetime]:
     that quarter, labels look into the next one.
     """
     if end <= start:
-        raise ConfigError(f"end must be after start, got start={start:%Y-%m-%d}, end={end:%Y-%m-%d}")
+        raise ConfigError(
+            f"end must be after start, got start={start:%Y-%m-%d}, end={end:%Y-%m-%d}"
+        )
     month = ((start.month - 1) // 3) * 3 + 1
     current = datetime(start.year, month, 1)
     out: list[datetime] = []

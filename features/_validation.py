@@ -100,15 +100,21 @@ def _check_schema(wh: Warehouse, table: str) -> list[DataValidationError]:
         if not _type_ok(cols[col], allowed):
             problems.append(
                 DataValidationError(
-                    table, col, f"expected a column of type {' or '.join(allowed[:3])}..., "
-                    f"got {cols[col]}"
+                    table,
+                    col,
+                    f"expected a column of type {' or '.join(allowed[:3])}..., got {cols[col]}",
                 )
             )
     return problems
 
 
 def _offenders(
-    wh: Warehouse, table: str, column: str, problem: str, where_sql: str, example_sql: str,
+    wh: Warehouse,
+    table: str,
+    column: str,
+    problem: str,
+    where_sql: str,
+    example_sql: str,
     params: list[object] | None = None,
 ) -> DataValidationError | None:
     """Count rows matching ``where_sql`` and collect up to five examples; None if none match."""
@@ -176,7 +182,9 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None) -> Validat
         found = _offenders(wh, table, column, problem, where_sql, example_sql, params)
         if found is not None:
             problems.append(found)
-    counts = {t: int(wh.scalar(f"SELECT count(*) FROM {t}") or 0) for t in (CONTACTS, EVENTS, OUTCOMES)}
+    counts = {
+        t: int(wh.scalar(f"SELECT count(*) FROM {t}") or 0) for t in (CONTACTS, EVENTS, OUTCOMES)
+    }
     if counts[CONTACTS] == 0:
         problems.append(DataValidationError(CONTACTS, None, "table is empty; nothing to score"))
     if problems:

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from features._errors import ConfigError, LeadscoreError, MissingTableError
+from features._errors import ConfigError, LeadscoreError, MissingTableError, ScoringError
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +172,15 @@ class Warehouse:
         partition_column: str,
         partition_value: Any,
         create_sql: str,
+        expected_rows: int | None = None,
     ) -> int:
         """Atomically replace the rows of ``table`` where ``partition_column = partition_value``.
 
         Creates the table with ``create_sql`` (a column list) if it does not exist. The delete
         and the insert run in one transaction: readers see the old rows or the new ones, never
-        a mix, and a failure leaves the old rows in place. Returns the number of rows written.
+        a mix, and a failure leaves the old rows in place. With ``expected_rows``, the count is
+        checked inside the transaction and a mismatch rolls everything back. Returns the number
+        of rows written.
         """
         qt = quote_ident(table)
         qc = quote_ident(partition_column)
@@ -193,6 +196,13 @@ class Warehouse:
             written = con.execute(
                 f"SELECT count(*) FROM {qt} WHERE {qc} = ?", [partition_value]
             ).fetchall()
-        n = int(written[0][0]) if written else 0
-        log.info("replaced %s rows of %s where %s = %r", n, table, partition_column, partition_value)
+            n = int(written[0][0]) if written else 0
+            if expected_rows is not None and n != expected_rows:
+                raise ScoringError(
+                    f"table {table!r}: wrote {n} rows for {partition_column}={partition_value!r} "
+                    f"but expected {expected_rows}; rolled back, previous rows kept"
+                )
+        log.info(
+            "replaced %s rows of %s where %s = %r", n, table, partition_column, partition_value
+        )
         return n

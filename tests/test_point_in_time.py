@@ -165,7 +165,9 @@ def test_lead_frame_equals_brute_force_oracle(narrated_url: str) -> None:
 
 def test_hand_worked_values_at_the_cutoff(narrated_url: str) -> None:
     with Warehouse(narrated_url) as wh:
-        frame = build_lead_frame(wh, [S], with_labels=True, horizon_days=90, data_end=DATA_END).frame
+        frame = build_lead_frame(
+            wh, [S], with_labels=True, horizon_days=90, data_end=DATA_END
+        ).frame
     by_id = frame.set_index("contact_id")
     # Contacts 3 (lost before S) and 4 (created exactly at S) are not in the frame.
     assert sorted(by_id.index) == [1, 2, 5, 6, 7]

@@ -1,0 +1,211 @@
+"""The ``leadscore`` command line. The CLI owns the terminal: library code only logs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from features import DEFAULT_WAREHOUSE, LeadscoreError
+
+app = typer.Typer(
+    help="leadscore: a calibrated lead-quality model beside your rule score, compared fairly.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+WarehouseOpt = Annotated[
+    str, typer.Option("--warehouse", "-w", help="Warehouse URL, e.g. duckdb:///leadscore.duckdb")
+]
+AsOfOpt = Annotated[
+    datetime | None,
+    typer.Option("--as-of", help="Point in time (YYYY-MM-DD[THH:MM:SS], UTC).", formats=[
+        "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+]  # fmt: skip
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+        force=True,
+    )
+    for noisy in ("mlflow", "alembic", "urllib3", "git", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    _setup_logging(verbose)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True, disable=not console.is_terminal,
+    )  # fmt: skip
+
+
+@app.command()
+def generate(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    contacts: Annotated[int, typer.Option(help="Number of contacts.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 0,
+) -> None:
+    """Write a synthetic CRM (contacts, events, outcomes, _truth) into a DuckDB warehouse."""
+    import duckdb
+
+    from features import WarehouseURL
+    from features._generator import GeneratorConfig, write_crm
+
+    parsed = WarehouseURL.parse(warehouse)
+    config = GeneratorConfig(n_contacts=contacts, seed=seed)
+    if parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(parsed.database)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("generating contacts", total=contacts)
+            counts = write_crm(
+                con, config, progress=lambda done, total: bar.update(task, completed=done)
+            )
+    finally:
+        con.close()
+    out.print(f"wrote {', '.join(f'{k}: {v:,}' for k, v in counts.items())} rows to {warehouse}")
+
+
+@app.command()
+def validate(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE) -> None:
+    """Check the warehouse tables against the data contract."""
+    from features import Warehouse, validate_warehouse
+
+    with Warehouse(warehouse, read_only=True) as wh:
+        report = validate_warehouse(wh)
+    out.print(f"ok: {report.row_counts}; data from {report.data_start} to {report.data_end}")
+
+
+@app.command("train")
+def train_cmd(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    as_of: AsOfOpt = None,
+    horizon_days: Annotated[int, typer.Option(help="Label horizon (sales cycle) in days.")] = 90,
+    rules: Annotated[
+        Path | None, typer.Option(help="Rules YAML (default: packaged rules).")
+    ] = None,
+    capacity: Annotated[
+        int | None, typer.Option(help="Leads sales can work per horizon (default: from data).")
+    ] = None,
+    alias: Annotated[
+        str, typer.Option(help="Registry alias to point at the new version.")
+    ] = "champion",
+) -> None:
+    """Train on quarterly snapshots, compare with the rules on the held-out quarter, register."""
+    from training import TrainConfig, train
+
+    result = train(
+        TrainConfig(warehouse=warehouse, as_of=as_of, horizon_days=horizon_days,
+                    rules_path=str(rules) if rules else None, capacity=capacity, alias=alias),
+        progress=lambda msg: console.log(msg),
+    )  # fmt: skip
+    out.print(
+        _metrics_table(
+            result.metrics, result.capacity, f"held-out quarter from {result.split.test:%Y-%m-%d}"
+        )
+    )
+    out.print(f"registered [bold]{result.model_name}[/] version {result.model_version} as @{alias}; "
+              f"run {result.run_id} at {result.tracking_uri}")  # fmt: skip
+
+
+@app.command()
+def score(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    model: Annotated[str, typer.Option(help="MLflow model URI.")] = "models:/lead-quality@champion",
+    as_of: AsOfOpt = None,
+    reasons: Annotated[
+        str,
+        typer.Option(help="Model reasons for 'all' leads, 'none', or the top N by probability."),
+    ] = "all",
+) -> None:
+    """Score every open contact and write table lead_scores (atomic per as_of)."""
+    from serving._batch import ScoreConfig, score_warehouse
+
+    with _progress() as bar:
+        task = bar.add_task("scoring leads", total=None)
+        result = score_warehouse(
+            ScoreConfig(warehouse=warehouse, model_uri=model, as_of=as_of, reasons=reasons),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    out.print(f"wrote {result.rows:,} rows to table {result.table} (as_of {result.as_of}, "
+              f"{result.model_name} v{result.model_version}) in {result.seconds:.1f} s")  # fmt: skip
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the warehouse and MLflow store go.")] = Path(
+        "demo-output"
+    ),
+    contacts: Annotated[int, typer.Option(help="Synthetic contacts to generate.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Generate a synthetic CRM, train and register, batch-score, and print the comparison."""
+    from serving._demo import run_demo
+
+    result = run_demo(workdir, contacts=contacts, seed=seed, say=lambda msg: console.log(msg))
+    t = result.train
+    out.print(
+        _metrics_table(t.metrics, t.capacity, f"held-out quarter from {t.split.test:%Y-%m-%d}")
+    )
+    where = Table(title="Outputs", show_header=False)
+    where.add_row("warehouse", result.warehouse)
+    where.add_row("MLflow tracking URI", result.tracking_uri)
+    where.add_row("registered model", f"{t.model_name} v{t.model_version} (@champion)")
+    where.add_row(
+        "scores table",
+        f"{result.score.table}: {result.score.rows:,} rows as of {result.score.as_of:%Y-%m-%d}",
+    )
+    out.print(where)
+
+
+def _metrics_table(metrics: dict[str, dict[str, float]], capacity: int, title: str) -> Table:
+    table = Table(title=f"Model vs rules, {title} (capacity {capacity:,} leads)")
+    table.add_column("scorer")
+    for col in ("ROC AUC", "PR AUC", "Brier", "captured at capacity", "share captured"):
+        table.add_column(col, justify="right")
+    labels = {
+        "model": "model (LightGBM)",
+        "rules": "rules (points)",
+        "ceiling": "ceiling (latent propensity)",
+    }
+    for name, m in metrics.items():
+        table.add_row(
+            labels.get(name, name), f"{m['roc_auc']:.3f}", f"{m['pr_auc']:.3f}",
+            f"{m.get('brier', float('nan')):.4f}",
+            f"{m['captured_at_capacity']:.1f} of {m['positives']:.0f}",
+            f"{m['share_captured_at_capacity']:.1%}",
+        )  # fmt: skip
+    return table
+
+
+def main() -> None:
+    """Console entry point: maps leadscore errors to exit codes with a one-paragraph message."""
+    try:
+        app()
+    except LeadscoreError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()
