@@ -160,7 +160,7 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None) -> Validat
         (EVENTS, "occurred_at", f"timestamps must not be in the future (after {now:%Y-%m-%d %H:%M})",
          "t.occurred_at > ?::TIMESTAMP", "t.occurred_at"),
         (EVENTS, "occurred_at", "events must not happen before the contact was created",
-         "t.occurred_at < (SELECT c.created_at FROM contacts c WHERE c.contact_id = t.contact_id)",
+         "EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id AND t.occurred_at < c.created_at)",
          "t.contact_id"),
         (OUTCOMES, "contact_id", "outcomes for contacts that are not in table 'contacts'",
          "NOT EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id)", "t.contact_id"),
@@ -174,7 +174,7 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None) -> Validat
         (OUTCOMES, "closed_at", f"timestamps must not be in the future (after {now:%Y-%m-%d %H:%M})",
          "t.closed_at > ?::TIMESTAMP", "t.closed_at"),
         (OUTCOMES, "closed_at", "outcomes must not close before the contact was created",
-         "t.closed_at < (SELECT c.created_at FROM contacts c WHERE c.contact_id = t.contact_id)",
+         "EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id AND t.closed_at < c.created_at)",
          "t.contact_id"),
     ]  # fmt: skip
     for table, column, problem, where_sql, example_sql in checks:

@@ -18,6 +18,7 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
+from mlflow.types.schema import AnyType
 
 from features import ENGAGEMENT_FEATURE_NAMES
 from features._definitions import AGE_FEATURE
@@ -47,12 +48,14 @@ class LeadScoringModel(PythonModel):
 
 
 def lead_input_schema() -> Schema:
-    """The pyfunc input schema: every column optional, strings and doubles only."""
+    """The pyfunc input schema: every column optional; categoricals are strings, numbers
+    may be int, float or bool."""
     cols: list[ColSpec | TensorSpec] = [ColSpec("string", "contact_id", required=False)]
     cols += [ColSpec("string", c, required=False) for c in STRING_ATTRIBUTES]
-    cols += [ColSpec("double", c, required=False) for c in NUMERIC_ATTRIBUTES]
-    cols += [ColSpec("double", AGE_FEATURE, required=False)]
-    cols += [ColSpec("double", c, required=False) for c in ENGAGEMENT_FEATURE_NAMES]
+    # Numbers are declared as "any": MLflow refuses to widen int64 to double, and callers
+    # send counts as integers, flags as booleans. predict() casts them itself.
+    numeric = (*NUMERIC_ATTRIBUTES, AGE_FEATURE, *ENGAGEMENT_FEATURE_NAMES)
+    cols += [ColSpec(AnyType(), c, required=False) for c in numeric]
     return Schema(cols)
 
 

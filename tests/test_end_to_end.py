@@ -1,0 +1,217 @@
+"""The spine end to end on a small synthetic warehouse: train, register, load elsewhere, score.
+
+Real DuckDB file, real MLflow sqlite tracking store and registry, a real second Python
+process. One training run is shared by the tests in this module (it takes seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
+
+from features import ScoringError, Warehouse, build_lead_frame
+from features._generator import GeneratorConfig, write_crm
+from models import score_leads, to_model_input
+from serving import LEAD_SCORES_COLUMNS, ScoreConfig, score_warehouse
+from training import TrainConfig, TrainResult, train
+
+pytestmark = pytest.mark.slow
+AS_OF = datetime(2026, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, TrainResult]]:
+    root = tmp_path_factory.mktemp("e2e")
+    db = root / "crm.duckdb"
+    con = duckdb.connect(str(db))
+    write_crm(con, GeneratorConfig(n_contacts=12_000, seed=3))
+    con.close()
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    url = f"duckdb:///{db}"
+    try:
+        result = train(TrainConfig(warehouse=url, as_of=AS_OF))
+        yield url, root, result
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+def test_training_registers_champion_and_logs_what_it_measured(
+    trained: tuple[str, Path, TrainResult],
+) -> None:
+    url, _, result = trained
+    client = MlflowClient()
+    version = client.get_model_version_by_alias("lead-quality", "champion")
+    assert str(version.version) == result.model_version == "1"
+    run = client.get_run(result.run_id)
+    # The split: quarterly snapshots, the latest with a full horizon before 2026-01-01 is test.
+    assert run.data.params["test_snapshot"] == "2025-10-01"
+    assert run.data.params["validation_snapshot"] == "2025-07-01"
+    assert run.data.params["horizon_days"] == "90"
+    assert len(run.data.params["dataset_digest"]) == 16
+    for scorer in ("model", "rules", "ceiling"):
+        for metric in ("roc_auc", "pr_auc", "captured_at_capacity"):
+            logged = run.data.metrics[f"test_{scorer}_{metric}"]
+            assert logged == pytest.approx(result.metrics[scorer][metric])
+    # Recompute the held-out metrics independently from the registered model.
+    with Warehouse(url, read_only=True) as wh:
+        frame = build_lead_frame(
+            wh, [datetime(2025, 10, 1)], with_labels=True, horizon_days=90, data_end=AS_OF
+        ).frame
+    model = mlflow.pyfunc.load_model("models:/lead-quality@champion")
+    scored = model.predict(to_model_input(frame), params={"reasons": False})
+    assert run.data.metrics["rows_test"] == len(frame)
+    assert roc_auc_score(frame["label"], scored["probability"]) == pytest.approx(
+        result.metrics["model"]["roc_auc"], abs=1e-12
+    )
+    assert roc_auc_score(frame["label"], scored["rule_score"]) == pytest.approx(
+        result.metrics["rules"]["roc_auc"], abs=1e-12
+    )
+    top = np.argsort(-scored["probability"].to_numpy(), kind="stable")[: result.capacity]
+    assert frame["label"].to_numpy()[top].sum() == pytest.approx(
+        result.metrics["model"]["captured_at_capacity"], abs=0.5
+    )
+
+
+def test_model_beats_rules_on_the_held_out_quarter(trained: tuple[str, Path, TrainResult]) -> None:
+    _, _, result = trained
+    m, r = result.metrics["model"], result.metrics["rules"]
+    assert m["roc_auc"] > r["roc_auc"]
+    assert m["captured_at_capacity"] > r["captured_at_capacity"]
+    # and never better than the generator's own latent propensity by more than noise
+    assert m["roc_auc"] <= result.metrics["ceiling"]["roc_auc"] + 0.01
+
+
+def test_a_separate_process_loads_the_champion(trained: tuple[str, Path, TrainResult]) -> None:
+    url, root, _ = trained
+    leads = pd.DataFrame(
+        {
+            "contact_id": ["a-1", "a-2"],
+            "title": ["VP Sales", "Student"],
+            "company_size": [400.0, None],
+            "industry": ["software", "a-vertical-never-seen"],
+            "country": ["US", "BR"],
+            "lead_source": ["webinar", "giveaway"],
+            "email_domain": ["acme.io", "gmail.com"],
+            "phone_valid": [1.0, 0.0],
+            "buying_timeline": ["0-3 months", None],
+            "requested_demo": [1.0, 1.0],
+            "days_since_created": [12.0, 40.0],
+            "pricing_page_view_30d": [3.0, 0.0],
+            "giveaway_entry_180d": [0.0, 2.0],
+        }
+    )
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        "leads = pd.read_json(sys.stdin, orient='records')\n"
+        "model = mlflow.pyfunc.load_model('models:/lead-quality@champion')\n"
+        "print(model.predict(leads).to_json(orient='records'))\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=leads.to_json(orient="records"),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=300,
+        check=True,
+    )
+    other = pd.DataFrame(json.loads(done.stdout.strip().splitlines()[-1]))
+    here = mlflow.pyfunc.load_model("models:/lead-quality@champion")
+    expected = here.predict(leads)
+    assert other["contact_id"].tolist() == ["a-1", "a-2"]
+    np.testing.assert_allclose(other["probability"], expected["probability"], rtol=1e-12)
+    np.testing.assert_allclose(other["rule_score"], expected["rule_score"], rtol=1e-12)  # JSON
+    assert other["rule_grade"].tolist() == expected["rule_grade"].tolist()
+    # the VP with pricing views outranks the student from a giveaway on both scores
+    assert other["probability"][0] > other["probability"][1]
+    assert other["rule_score"][0] > other["rule_score"][1]
+    assert "Student" not in other["reasons"][0] and other["reasons"][1] != ""
+
+
+def _open_contacts(url: str, as_of: datetime) -> set[int]:
+    """The brute-force set of open contacts: created before as_of, no outcome before it."""
+    with Warehouse(url, read_only=True) as wh:
+        contacts = wh.query("SELECT contact_id, created_at FROM contacts")
+        outcomes = wh.query("SELECT contact_id, closed_at FROM outcomes")
+    closed = set(outcomes.loc[outcomes["closed_at"] < as_of, "contact_id"])
+    created = contacts.loc[contacts["created_at"] < as_of, "contact_id"]
+    return {int(c) for c in created if c not in closed}
+
+
+def test_batch_scoring_writes_one_row_per_open_contact(
+    trained: tuple[str, Path, TrainResult],
+) -> None:
+    url, _, result = trained
+    as_of = datetime(2025, 11, 15)
+    written = score_warehouse(ScoreConfig(warehouse=url, model_uri=result.model_uri, as_of=as_of))
+    with Warehouse(url, read_only=True) as wh:
+        table = wh.query("SELECT * FROM lead_scores WHERE as_of = ?", [as_of])
+        frame = build_lead_frame(wh, [as_of]).frame
+    assert list(table.columns) == list(LEAD_SCORES_COLUMNS)
+    assert written.rows == len(table)
+    assert set(table["contact_id"]) == _open_contacts(url, as_of)
+    assert table["contact_id"].is_unique
+    assert set(table["model_name"]) == {"lead-quality"} and set(table["model_version"]) == {"1"}
+    # The numbers equal a direct call of the shared scoring function on the same rows.
+    bundle = mlflow.pyfunc.load_model(result.model_uri).unwrap_python_model().bundle
+    direct = score_leads(bundle, frame).assign(contact_id=frame["contact_id"].to_numpy())
+    merged = table.merge(direct, on="contact_id", suffixes=("", "_direct"))
+    assert len(merged) == len(table)
+    np.testing.assert_allclose(merged["probability"], merged["probability_direct"], rtol=1e-12)
+    np.testing.assert_array_equal(merged["rule_score"], merged["rule_score_direct"])
+    assert (merged["reasons"] == merged["reasons_direct"]).all()
+    assert (merged["rule_hits"] == merged["rule_hits_direct"]).all()
+
+
+def test_rerun_replaces_and_other_as_of_is_kept(trained: tuple[str, Path, TrainResult]) -> None:
+    url, _, result = trained
+    first, second = datetime(2025, 6, 1), datetime(2025, 9, 1)
+    for as_of in (first, second, second):
+        score_warehouse(
+            ScoreConfig(warehouse=url, model_uri=result.model_uri, as_of=as_of, reasons="none")
+        )
+    with Warehouse(url, read_only=True) as wh:
+        counts = wh.query("SELECT as_of, count(*) AS n FROM lead_scores GROUP BY 1")
+    by_as_of = dict(zip(pd.to_datetime(counts["as_of"]), counts["n"], strict=True))
+    assert by_as_of[pd.Timestamp(first)] == len(_open_contacts(url, first))
+    assert by_as_of[pd.Timestamp(second)] == len(_open_contacts(url, second))
+
+
+def test_a_failed_write_keeps_the_previous_scores(trained: tuple[str, Path, TrainResult]) -> None:
+    url, _, result = trained
+    as_of = datetime(2025, 8, 1)
+    score_warehouse(ScoreConfig(warehouse=url, model_uri=result.model_uri, as_of=as_of, reasons="none"))
+    with Warehouse(url) as wh:
+        before = wh.query("SELECT * FROM lead_scores WHERE as_of = ? ORDER BY contact_id", [as_of])
+        broken = before.head(10).assign(probability=0.5)
+        # The count check inside the transaction fails: 10 rows written, all of them expected.
+        with pytest.raises(ScoringError, match="rolled back, previous rows kept"):
+            wh.replace_partition(
+                "lead_scores",
+                broken,
+                partition_column="as_of",
+                partition_value=as_of,
+                create_sql="unused INTEGER",
+                expected_rows=len(before),
+            )
+        after = wh.query("SELECT * FROM lead_scores WHERE as_of = ? ORDER BY contact_id", [as_of])
+    pd.testing.assert_frame_equal(before, after)
