@@ -47,7 +47,7 @@ def expected_calibration_error(y: ArrayLike, prob: ArrayLike, n_bins: int = 10) 
     for chunk in np.array_split(order, min(n_bins, len(p))):
         if len(chunk):
             total += len(chunk) * abs(p[chunk].mean() - y_arr[chunk].mean())
-    return total / len(p)
+    return float(total / len(p))
 
 
 def classification_metrics(
@@ -68,13 +68,13 @@ def classification_metrics(
     out["roc_auc"] = float(roc_auc_score(y_arr, s)) if both_classes else float("nan")
     out["pr_auc"] = float(average_precision_score(y_arr, s)) if both_classes else float("nan")
     out["share_captured_at_capacity"] = (
-        out["captured_at_capacity"] / y_arr.sum() if y_arr.sum() else float("nan")
+        float(out["captured_at_capacity"] / y_arr.sum()) if y_arr.sum() else float("nan")
     )
     if prob is not None:
         p = np.clip(np.asarray(prob, dtype="float64"), 1e-12, 1 - 1e-12)
         out["brier"] = float(brier_score_loss(y_arr, p))
         out["log_loss"] = float(log_loss(y_arr, p, labels=[0, 1])) if len(y_arr) else float("nan")
-        out["ece"] = expected_calibration_error(y_arr, p)
+        out["ece"] = float(expected_calibration_error(y_arr, p))
     return out
 
 
