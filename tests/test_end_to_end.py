@@ -200,7 +200,9 @@ def test_rerun_replaces_and_other_as_of_is_kept(trained: tuple[str, Path, TrainR
 def test_a_failed_write_keeps_the_previous_scores(trained: tuple[str, Path, TrainResult]) -> None:
     url, _, result = trained
     as_of = datetime(2025, 8, 1)
-    score_warehouse(ScoreConfig(warehouse=url, model_uri=result.model_uri, as_of=as_of, reasons="none"))
+    score_warehouse(
+        ScoreConfig(warehouse=url, model_uri=result.model_uri, as_of=as_of, reasons="none")
+    )
     with Warehouse(url) as wh:
         before = wh.query("SELECT * FROM lead_scores WHERE as_of = ? ORDER BY contact_id", [as_of])
         broken = before.head(10).assign(probability=0.5)

@@ -110,7 +110,11 @@ def test_outcome_for_unknown_contact(make_warehouse: WarehouseFactory) -> None:
 def test_timestamp_in_the_future(make_warehouse: WarehouseFactory) -> None:
     # two events after NOW (2025-01-01): a typo'd year and a clock-skewed tracker.
     events = events_frame(
-        [(1, "2024-01-02", "page_view"), (1, "2205-01-02", "page_view"), (2, "2025-01-01 00:01", "email_open")]
+        [
+            (1, "2024-01-02", "page_view"),
+            (1, "2205-01-02", "page_view"),
+            (2, "2025-01-01 00:01", "email_open"),
+        ]
     )
     url = make_warehouse(contacts=GOOD_CONTACTS, events=events, outcomes=GOOD_OUTCOMES)
     with pytest.raises(ContractViolations) as info:

@@ -1,0 +1,81 @@
+"""The ``leadscore`` command as a user runs it: a real subprocess, real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
+
+LEADSCORE = [sys.executable, "-m", "serving.cli"]
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [*LEADSCORE, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+    )
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    done = _run(["--help"], tmp_path)
+    assert done.returncode == 0
+    for command in ("generate", "validate", "train", "score", "demo"):
+        assert command in done.stdout
+
+
+def test_bad_data_exits_3_and_names_the_problem(
+    tmp_path: Path, make_warehouse: WarehouseFactory
+) -> None:
+    contacts = contacts_frame(
+        [
+            {"contact_id": 1, "created_at": "2024-01-01"},
+            {"contact_id": 1, "created_at": "2024-02-01"},
+        ]
+    )
+    url = make_warehouse(
+        contacts=contacts,
+        events=events_frame([(1, "2024-01-05", "page_view")]),
+        outcomes=outcomes_frame([(7, "2024-03-01", "won")]),
+    )
+    done = _run(["validate", "--warehouse", url], tmp_path)
+    assert done.returncode == 3, done.stderr
+    text = " ".join(done.stderr.split())
+    # the duplicate also makes the 2024-01-05 event precede one of the two created_at values
+    assert "3 data contract problem(s)" in text
+    assert "table 'contacts', column 'contact_id': contact_id must be unique" in text
+    assert "table 'outcomes', column 'contact_id'" in text and "e.g. 7" in text
+
+
+def test_unknown_warehouse_url_exits_2(tmp_path: Path) -> None:
+    done = _run(["validate", "--warehouse", "mysql://x"], tmp_path)
+    assert done.returncode == 2
+    assert "warehouse URL must look like 'duckdb:///path/to/file.duckdb'" in " ".join(
+        done.stderr.split()
+    )
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    done = _run(["demo", "--workdir", "out", "--contacts", "8000", "--seed", "2"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "model (LightGBM)" in done.stdout and "ceiling (latent propensity)" in done.stdout
+    con = duckdb.connect(str(tmp_path / "out" / "leadscore.duckdb"), read_only=True)
+    scores = con.sql("SELECT contact_id, as_of FROM lead_scores").df()
+    open_now = con.sql(
+        "SELECT count(*) FROM contacts c WHERE created_at < TIMESTAMP '2026-01-01' AND NOT EXISTS "
+        "(SELECT 1 FROM outcomes o WHERE o.contact_id = c.contact_id AND o.closed_at < TIMESTAMP '2026-01-01')"
+    ).fetchall()[0][0]
+    con.close()
+    assert len(scores) == open_now and scores["contact_id"].is_unique
+    assert set(pd.to_datetime(scores["as_of"])) == {pd.Timestamp("2026-01-01")}
+    # without MLFLOW_TRACKING_URI the demo keeps its MLflow store beside its warehouse
+    assert (tmp_path / "out" / "mlflow.db").exists()
+    assert not (tmp_path / "mlflow.db").exists()

@@ -1,0 +1,56 @@
+"""Evaluation metrics against values worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from features import ConfigError
+from models._scoring import tier_thresholds_matching_grades
+from training import captured_at_k, classification_metrics, expected_calibration_error
+
+
+def test_captured_at_k_without_ties() -> None:
+    # scores 0.9 0.8 0.7 0.6 with labels 1 0 1 1: the top 2 hold one conversion, the top 3 two.
+    y, s = [1, 0, 1, 1], [0.9, 0.8, 0.7, 0.6]
+    assert captured_at_k(y, s, 2) == 1.0
+    assert captured_at_k(y, s, 3) == 2.0
+    assert captured_at_k(y, s, 0) == 0.0
+    assert captured_at_k(y, s, 10) == 3.0
+
+
+def test_captured_at_k_shares_a_straddling_tie_group() -> None:
+    # 50 points (one lead, converted), then four leads tied at 30 of which two converted.
+    # K=3: the 50 plus 2 of the 4 tied leads, expected 2 * (2/4) = 1 conversion among them.
+    y = [1, 1, 0, 1, 0]
+    s = [50, 30, 30, 30, 30]
+    assert captured_at_k(y, s, 3) == pytest.approx(2.0)
+    assert captured_at_k(y, s, 1) == 1.0
+    with pytest.raises(ConfigError, match="k must be non-negative"):
+        captured_at_k(y, s, -1)
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    # Two equal-count bins of two: [0.1, 0.1] with labels [0, 0] -> |0.1 - 0| = 0.1;
+    # [0.6, 0.8] with labels [1, 1] -> |0.7 - 1| = 0.3. Weighted: (2*0.1 + 2*0.3) / 4 = 0.2.
+    assert expected_calibration_error(
+        [0, 0, 1, 1], [0.1, 0.1, 0.6, 0.8], n_bins=2
+    ) == pytest.approx(0.2)
+    assert expected_calibration_error([0, 1], [0.0, 1.0], n_bins=2) == 0.0
+
+
+def test_classification_metrics_values() -> None:
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.1, 0.4, 0.35, 0.8])
+    m = classification_metrics(y, p, p, capacity=2)
+    assert m["roc_auc"] == pytest.approx(0.75)  # 3 of 4 (pos, neg) pairs ordered right
+    assert m["brier"] == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
+    assert m["captured_at_capacity"] == 1.0 and m["share_captured_at_capacity"] == 0.5
+    assert m["positives"] == 2 and m["base_rate"] == 0.5
+
+
+def test_model_tiers_match_rule_grade_volumes() -> None:
+    # Grades: 1 A, 2 B, 1 C, 2 D. Tiers cut the probability ranking at 1, 3 and 4 leads.
+    prob = np.array([0.9, 0.7, 0.5, 0.3, 0.2, 0.1])
+    grades = np.array(["D", "A", "B", "C", "B", "D"], dtype=object)
+    assert tier_thresholds_matching_grades(prob, grades) == {"A": 0.9, "B": 0.5, "C": 0.3}
