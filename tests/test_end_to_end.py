@@ -99,7 +99,7 @@ def test_model_beats_rules_on_the_held_out_quarter(trained: tuple[str, Path, Tra
 
 
 def test_a_separate_process_loads_the_champion(trained: tuple[str, Path, TrainResult]) -> None:
-    url, root, _ = trained
+    _, root, _ = trained
     leads = pd.DataFrame(
         {
             "contact_id": ["a-1", "a-2"],
