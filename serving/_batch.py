@@ -11,7 +11,6 @@ never duplicates.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,12 +19,12 @@ from datetime import UTC, datetime
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-from mlflow.tracking import MlflowClient
 
 from features import ConfigError, ScoringError, Warehouse, build_lead_frame, validate_warehouse
 from features._schema import LEAD_SCORES
 from models import to_model_input
 from training import configure_tracking
+from training._registry import resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,6 @@ _CREATE_LEAD_SCORES = """
     reasons VARCHAR,
     rule_hits VARCHAR
 """
-_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
 @dataclass(frozen=True)
@@ -90,24 +88,6 @@ class ScoreResult:
     model_version: str
     table: str
     seconds: float
-
-
-def resolve_model(uri: str) -> tuple[str, str]:
-    """``(name, version)`` for a ``models:/name@alias`` or ``models:/name/N`` URI; other URIs
-    give the URI itself as the name and an empty version."""
-    match = _MODEL_URI.match(uri)
-    if not match:
-        return uri, ""
-    name = match["name"]
-    if match["version"]:
-        return name, match["version"]
-    try:
-        mv = MlflowClient().get_model_version_by_alias(name, match["alias"])
-    except mlflow.exceptions.MlflowException as exc:
-        raise ConfigError(
-            f"model {uri!r} not found in the registry at {mlflow.get_tracking_uri()}: {exc}"
-        ) from exc
-    return name, str(mv.version)
 
 
 def score_warehouse(

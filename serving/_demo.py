@@ -61,6 +61,6 @@ def run_demo(
     as_of = datetime(gen.end.year, gen.end.month, gen.end.day)
     emit(f"batch scoring every open lead as of {as_of:%Y-%m-%d}")
     scored = score_warehouse(
-        ScoreConfig(warehouse=warehouse, model_uri=trained.model_uri, as_of=as_of)
+        ScoreConfig(warehouse=warehouse, model_uri="models:/lead-quality@champion", as_of=as_of)
     )
     return DemoResult(warehouse, os.environ["MLFLOW_TRACKING_URI"], trained, scored, counts)

@@ -107,16 +107,14 @@ def train_cmd(
     capacity: Annotated[
         int | None, typer.Option(help="Leads sales can work per horizon (default: from data).")
     ] = None,
-    alias: Annotated[
-        str, typer.Option(help="Registry alias to point at the new version.")
-    ] = "champion",
 ) -> None:
-    """Train on quarterly snapshots, compare with the rules on the held-out quarter, register."""
+    """Train on quarterly snapshots, compare with the rules on the held-out quarter, register
+    as @challenger (and @champion if there is none yet)."""
     from training import TrainConfig, train
 
     result = train(
         TrainConfig(warehouse=warehouse, as_of=as_of, horizon_days=horizon_days,
-                    rules_path=str(rules) if rules else None, capacity=capacity, alias=alias),
+                    rules_path=str(rules) if rules else None, capacity=capacity),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
     out.print(
@@ -124,8 +122,133 @@ def train_cmd(
             result.metrics, result.capacity, f"held-out quarter from {result.split.test:%Y-%m-%d}"
         )
     )
-    out.print(f"registered [bold]{result.model_name}[/] version {result.model_version} as @{alias}; "
-              f"run {result.run_id} at {result.tracking_uri}")  # fmt: skip
+    out.print(f"registered [bold]{result.model_name}[/] version {result.model_version} as "
+              f"@{', @'.join(result.aliases)}; run {result.run_id} at {result.tracking_uri}")  # fmt: skip
+    if "champion" not in result.aliases:
+        out.print("run `leadscore promote` to make it champion if it passes the gate")
+
+
+@app.command()
+def backtest(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    quarters: Annotated[int, typer.Option(help="How many of the latest quarters to replay.")] = 4,
+    as_of: AsOfOpt = None,
+    horizon_days: Annotated[int, typer.Option(help="Label horizon in days.")] = 90,
+    rules: Annotated[
+        Path | None, typer.Option(help="Rules YAML (default: packaged rules).")
+    ] = None,
+    capacity: Annotated[
+        int | None, typer.Option(help="Leads per horizon (default: from data).")
+    ] = None,
+) -> None:
+    """For each of the last N quarters: train on what was known before it, test on it."""
+    from training import BacktestConfig
+    from training import backtest as run_backtest
+
+    result = run_backtest(
+        BacktestConfig(warehouse=warehouse, quarters=quarters, as_of=as_of, horizon_days=horizon_days,
+                       rules_path=str(rules) if rules else None, capacity=capacity),
+        progress=lambda msg: console.log(msg),
+    )  # fmt: skip
+    cols = [
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "ece",
+        "captured_at_capacity",
+        "lift_top_decile",
+    ]
+    table = Table(title="Backtest: each quarter tested on a model trained before it")
+    for c in ("quarter", "scorer", *cols, "positives", "capacity"):
+        table.add_column(c, justify="left" if c in ("quarter", "scorer") else "right")
+    for _, row in result.table.iterrows():
+        table.add_row(row["quarter"], row["scorer"], *[f"{row[c]:.4f}" if c not in (
+            "captured_at_capacity",) else f"{row[c]:.1f}" for c in cols],
+            f"{row['positives']:.0f}", f"{row['capacity']:.0f}")  # fmt: skip
+    for scorer, row in result.summary.iterrows():
+        table.add_row("mean ± sd", str(scorer), *[
+            f"{row[c + '_mean']:.4f} ± {row[c + '_std']:.4f}" for c in cols], "", "")  # fmt: skip
+    out.print(table)
+    out.print(f"logged as MLflow run {result.run_id} (one child run per quarter)")
+
+
+@app.command()
+def compare(
+    report: Annotated[
+        Path, typer.Option(help="Where to write the HTML report (JSON goes beside it).")
+    ],
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    model: Annotated[str, typer.Option(help="MLflow model URI.")] = "models:/lead-quality@champion",
+    as_of: AsOfOpt = None,
+    capacity: Annotated[
+        float | None, typer.Option(help="Leads sales can work per WEEK (default: from data).")
+    ] = None,
+) -> None:
+    """Model vs rules on the latest quarter with known outcomes: HTML report + JSON."""
+    from training import CompareConfig
+    from training import compare as run_compare
+
+    result = run_compare(
+        CompareConfig(warehouse=warehouse, report=report, model_uri=model, as_of=as_of,
+                      capacity_per_week=capacity),
+        progress=lambda msg: console.log(msg),
+    )  # fmt: skip
+    out.print(result.figures["headline"]["sentence"])
+    for note in result.figures["meta"]["notes"]:
+        out.print(f"[yellow]{note}[/]")
+    out.print(
+        f"report: {result.html_path}  figures: {result.json_path}  MLflow run {result.run_id}"
+    )
+
+
+@app.command()
+def promote(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    gate: Annotated[
+        Path | None, typer.Option(help="Gate YAML (max_roc_auc_drop, max_captured_drop, max_ece).")
+    ] = None,
+    as_of: AsOfOpt = None,
+    name: Annotated[str, typer.Option(help="Registered model name.")] = "lead-quality",
+) -> None:
+    """Move @champion to @challenger if the promotion gate passes on the latest quarter."""
+    from training import load_gate
+    from training import promote as run_promote
+
+    result = run_promote(warehouse, model_name=name, gate=load_gate(gate), as_of=as_of)
+    if result.checks:
+        table = Table(
+            title=f"Promotion gate on {result.snapshot:%Y-%m-%d}: v{result.challenger_version} vs champion v{result.champion_version}"
+        )
+        for header in ("check", "challenger", "bound", "passed", "detail"):
+            table.add_column(header)
+        for c in result.checks:
+            table.add_row(
+                c.name,
+                f"{c.challenger:.4f}",
+                f"{c.bound:.4f}",
+                "yes" if c.passed else "[red]no[/]",
+                c.detail,
+            )
+        out.print(table)
+    out.print(
+        ("[green]promoted[/]: " if result.promoted else "[red]not promoted[/]: ") + result.reason
+    )
+    if not result.promoted and result.checks:
+        raise typer.Exit(code=6)
+
+
+@app.command()
+def rollback(
+    name: Annotated[str, typer.Option(help="Registered model name.")] = "lead-quality",
+) -> None:
+    """Move @champion back to the previous champion."""
+    from training import configure_tracking
+    from training._registry import rollback as run_rollback
+
+    configure_tracking()
+    previous, current = run_rollback(name)
+    out.print(f"champion of {name}: version {previous} -> version {current}")
 
 
 @app.command()
@@ -170,7 +293,9 @@ def demo(
     where = Table(title="Outputs", show_header=False)
     where.add_row("warehouse", result.warehouse)
     where.add_row("MLflow tracking URI", result.tracking_uri)
-    where.add_row("registered model", f"{t.model_name} v{t.model_version} (@champion)")
+    where.add_row(
+        "registered model", f"{t.model_name} v{t.model_version} (@{', @'.join(t.aliases)})"
+    )
     where.add_row(
         "scores table",
         f"{result.score.table}: {result.score.rows:,} rows as of {result.score.as_of:%Y-%m-%d}",

@@ -54,3 +54,19 @@ def test_model_tiers_match_rule_grade_volumes() -> None:
     prob = np.array([0.9, 0.7, 0.5, 0.3, 0.2, 0.1])
     grades = np.array(["D", "A", "B", "C", "B", "D"], dtype=object)
     assert tier_thresholds_matching_grades(prob, grades) == {"A": 0.9, "B": 0.5, "C": 0.3}
+
+
+def test_split_keeps_unresolved_labels_out_of_training() -> None:
+    from datetime import datetime
+
+    from training import split_for_test, split_snapshots
+
+    q = [datetime(2024, m, 1) for m in (1, 4, 7, 10)] + [datetime(2025, 1, 1)]
+    assert split_snapshots(q, 90).validation == datetime(2024, 10, 1)
+    # A 180-day horizon: 2024-10-01's outcomes are unknown on 2025-01-01; so are 2024-07-01's
+    # (2024-07-01 + 180 days = 2024-12-28 is known, just). Validation moves back a quarter.
+    split = split_for_test(q, datetime(2025, 1, 1), 180)
+    assert split.validation == datetime(2024, 7, 1)
+    assert split.train == (datetime(2024, 1, 1), datetime(2024, 4, 1))
+    with pytest.raises(ConfigError, match="needs at least 2 earlier snapshots"):
+        split_for_test(q, datetime(2024, 7, 1), 180)

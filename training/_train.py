@@ -6,7 +6,8 @@ trains on the earlier snapshots, early-stops and calibrates on the next, and mea
 scorers on the latest (the held-out quarter) on the same rows. It logs params, the data
 window, row counts, the dataset digest and every metric to one MLflow run, logs the
 :class:`~models.LeadScoringModel` pyfunc with its signature and an input example, registers
-it as ``model_name`` and points ``alias`` at the new version.
+it as ``model_name`` with alias ``challenger``, and makes it ``champion`` too when there is
+no champion yet (the first model). Promotion of later versions goes through the gate.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +29,11 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 import features
-from features import (
-    ConfigError,
-    Warehouse,
-    build_lead_frame,
-    quarter_starts,
-    validate_warehouse,
-)
-from features._capacity import weekly_leads_worked
-from features._schema import TRUTH
-from models import LeadModel, LeadModelParams, RuleScorer, ScoringBundle
+from features import ConfigError, Warehouse
+from models import LeadModelParams, ScoringBundle
 from models._pyfunc import LeadScoringModel, lead_signature, save_bundle, to_model_input
-from models._scoring import tier_thresholds_matching_grades
-from training._metrics import classification_metrics
+from training._fitting import capacity_for, ceiling_for, fit_and_evaluate, labelled_window
+from training._registry import alias_version, set_champion
 from training._splits import TimeSplit, split_snapshots
 from training._tracking import configure_tracking, ensure_experiment
 
@@ -61,7 +54,6 @@ class TrainConfig:
     capacity: int | None = None  # leads the team can work per horizon; default from data
     model_params: LeadModelParams = field(default_factory=LeadModelParams)
     model_name: str = MODEL_NAME
-    alias: str = "champion"
     experiment: str = "leadscore"
 
     def __post_init__(self) -> None:
@@ -76,9 +68,10 @@ class TrainResult:
     """What a training run produced and measured."""
 
     run_id: str
-    model_uri: str
+    model_uri: str  # the exact version: models:/NAME/VERSION
     model_name: str
     model_version: str
+    aliases: list[str]
     split: TimeSplit
     row_counts: dict[str, int]
     capacity: int
@@ -90,20 +83,10 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _digest(frame: pd.DataFrame) -> str:
+def dataset_digest(frame: pd.DataFrame) -> str:
+    """A short content hash of a frame (rows and values, not the index)."""
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
-
-
-def _ceiling(wh: Warehouse, rows: pd.DataFrame, horizon_days: int) -> np.ndarray | None:
-    """The generator's own Bayes-optimal score for these rows (synthetic data only)."""
-    if not wh.has_table(TRUTH):
-        return None
-    from features._generator import ceiling_scores
-
-    truth = wh.query(f"SELECT * FROM {TRUTH}")
-    contacts = wh.query("SELECT contact_id, created_at FROM contacts")
-    return np.asarray(ceiling_scores(rows[["contact_id", "as_of"]], truth, contacts, horizon_days))
 
 
 def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResult:
@@ -111,114 +94,76 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
     say = progress or (lambda msg: log.info("%s", msg))
     started = time.perf_counter()
     with Warehouse(config.warehouse, read_only=True) as wh:
-        say("validating warehouse tables")
-        report = validate_warehouse(wh)
-        assert report.data_start is not None and report.data_end is not None
-        data_end = config.as_of or (report.data_end + timedelta(seconds=1))
-        if config.as_of and config.as_of <= report.data_start:
-            raise ConfigError(
-                f"--as-of {config.as_of:%Y-%m-%d} is before the first contact "
-                f"({report.data_start:%Y-%m-%d}); nothing to train on"
-            )
-        labelled = [
-            s for s in quarter_starts(report.data_start, data_end)
-            if s + timedelta(days=config.horizon_days) <= data_end
-        ]  # fmt: skip
-        split = split_snapshots(labelled)
+        say("validating warehouse tables and building point-in-time frames")
+        window = labelled_window(wh, as_of=config.as_of, horizon_days=config.horizon_days)
+        split = split_snapshots(window.snapshots, config.horizon_days)
         say(
-            f"building point-in-time frames at {len(labelled)} quarterly snapshots "
-            f"({labelled[0]:%Y-%m-%d} .. {labelled[-1]:%Y-%m-%d}, horizon {config.horizon_days} days)"
+            f"{len(window.snapshots)} quarterly snapshots ({window.snapshots[0]:%Y-%m-%d} .. "
+            f"{window.snapshots[-1]:%Y-%m-%d}), horizon {config.horizon_days} days, "
+            f"{len(window.frame):,} rows, {window.censored_rows:,} censored"
         )
-        lf = build_lead_frame(
-            wh, labelled, with_labels=True, horizon_days=config.horizon_days, data_end=data_end
-        )
-        frame = lf.frame
-        train_mask, valid_mask, test_mask = split.masks(frame["as_of"])
-        tr, va, te = frame[train_mask], frame[valid_mask], frame[test_mask]
-        for name, part in (("training", tr), ("validation", va), ("test", te)):
-            if part["label"].sum() == 0:
-                raise ConfigError(
-                    f"the {name} window has no won outcomes ({len(part)} rows); "
-                    "need conversions in every window to train and measure"
-                )
-        weekly = weekly_leads_worked(wh, report.data_start, split.validation)
-        capacity = config.capacity or max(1, round(weekly * config.horizon_days / 7))
-        ceiling = _ceiling(wh, te, config.horizon_days)
-
-    say(f"training rows: {len(tr):,} train / {len(va):,} validation / {len(te):,} test")
-    rules = RuleScorer(config.rules_path).fit(tr, tr["label"].to_numpy())
-    say("training LightGBM (early stopping on the validation quarter)")
-    model = LeadModel(config.model_params).fit(
-        tr, tr["label"].to_numpy(), validation=(va, va["label"].to_numpy())
-    )
-
-    say(f"evaluating both scorers on the held-out quarter {split.test:%Y-%m-%d}")
-    y_te = te["label"].to_numpy()
-    model_prob = model.predict_proba(te)
-    rule_points = rules.score(te)
-    rule_prob = rules.predict_proba(te)
-    metrics = {
-        "model": classification_metrics(y_te, model_prob, model_prob, capacity),
-        "rules": classification_metrics(y_te, rule_points, rule_prob, capacity),
-    }
-    if ceiling is not None:
-        metrics["ceiling"] = classification_metrics(y_te, ceiling, ceiling, capacity)
-
-    va_prob = model.predict_proba(va)
-    tiers = tier_thresholds_matching_grades(va_prob, rules.grade(rules.score(va)))
-    row_counts = {"train": len(tr), "validation": len(va), "test": len(te),
-                  "censored": lf.censored_rows}  # fmt: skip
+        capacity, weekly, capacity_source = capacity_for(
+            wh, start=window.data_start, until=split.validation,
+            horizon_days=config.horizon_days, given=config.capacity,
+        )  # fmt: skip
+        test_rows = window.frame[split.masks(window.frame["as_of"])[2]]
+        ceiling = ceiling_for(wh, test_rows, config.horizon_days)
+    fitted = fit_and_evaluate(
+        window.frame, split, rules_path=config.rules_path, model_params=config.model_params,
+        capacity=capacity, ceiling=ceiling, progress=say,
+    )  # fmt: skip
+    frame, metrics = window.frame, fitted.metrics
+    row_counts = {**fitted.row_counts, "censored": window.censored_rows}
     metadata = {
         "model_name": config.model_name,
         "horizon_days": config.horizon_days,
-        "data_end": data_end.isoformat(),
+        "data_end": window.data_end.isoformat(),
         "train_snapshots": [s.isoformat() for s in split.train],
         "validation_snapshot": split.validation.isoformat(),
         "test_snapshot": split.test.isoformat(),
         "capacity": capacity,
+        "capacity_per_week": weekly,
         "trained_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
         "test_metrics": metrics,
     }
-    bundle = ScoringBundle(model, rules, tiers, metadata)
+    bundle = ScoringBundle(fitted.model, fitted.rules, fitted.tier_thresholds, metadata)
 
     uri = configure_tracking()
     experiment_id = ensure_experiment(config.experiment)
     say(f"logging to MLflow at {uri}")
     with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
+        mlflow.set_tag("leadscore.job", "train")
         mlflow.log_params(
             {
                 "warehouse": config.warehouse,
-                "as_of": data_end.isoformat(),
+                "as_of": window.data_end.isoformat(),
                 "horizon_days": config.horizon_days,
                 "rules_file": config.rules_path or "default_rules.yaml",
                 "capacity": capacity,
-                "capacity_source": "given" if config.capacity else f"data ({weekly:.1f}/week)",
+                "capacity_source": capacity_source,
                 "train_window": f"{split.train[0]:%Y-%m-%d}..{split.train[-1]:%Y-%m-%d}",
                 "validation_snapshot": f"{split.validation:%Y-%m-%d}",
                 "test_snapshot": f"{split.test:%Y-%m-%d}",
-                "dataset_digest": _digest(frame),
-                "best_iteration": model.best_iteration_,
-                **{f"model.{k}": v for k, v in model.get_params().items()},
+                "dataset_digest": dataset_digest(frame),
+                "best_iteration": fitted.model.best_iteration_,
+                **{f"model.{k}": v for k, v in fitted.model.get_params().items()},
             }
         )
         mlflow.log_metrics({f"rows_{k}": float(v) for k, v in row_counts.items()})
-        mlflow.log_metrics(
-            {
-                f"positives_{k}": float(p["label"].sum())
-                for k, p in (("train", tr), ("validation", va), ("test", te))
-            }
-        )
+        mlflow.log_metrics({f"positives_{k}": float(v) for k, v in fitted.positives.items()})
         for scorer, values in metrics.items():
-            mlflow.log_metrics({f"test_{scorer}_{k}": v for k, v in values.items()
-                                if np.isfinite(v)})  # fmt: skip
+            mlflow.log_metrics(
+                {f"test_{scorer}_{k}": v for k, v in values.items() if np.isfinite(v)}
+            )
         mlflow.log_dict(metrics, "evaluation/test_metrics.json")
-        mlflow.log_dict({"tier_thresholds": tiers}, "evaluation/tiers.json")
-        importance = model.feature_importance()
+        mlflow.log_dict({"tier_thresholds": fitted.tier_thresholds}, "evaluation/tiers.json")
+        importance = fitted.model.feature_importance()
         mlflow.log_dict(
             {str(k): float(v) for k, v in importance.items()}, "evaluation/importance.json"
         )
         bundle_path = save_bundle(bundle, Path(tmp))
-        example = to_model_input(te.drop(columns=["label", "as_of"]).head(5))
+        test_rows = frame[split.masks(frame["as_of"])[2]]
+        example = to_model_input(test_rows.drop(columns=["label", "as_of"]).head(5))
         pkg_root = Path(features.__file__).resolve().parent.parent
         info = mlflow.pyfunc.log_model(
             name="model",
@@ -233,31 +178,45 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         )
         version = str(info.registered_model_version)
         client = MlflowClient()
-        client.set_registered_model_alias(config.model_name, config.alias, version)
-        client.set_model_version_tag(config.model_name, version, "test_metrics",
-                                     json.dumps(metrics)[:5000])  # fmt: skip
+        client.set_model_version_tag(
+            config.model_name, version, "test_metrics", json.dumps(metrics)[:5000]
+        )
+        client.set_model_version_tag(
+            config.model_name, version, "test_snapshot", f"{split.test:%Y-%m-%d}"
+        )
+        client.set_registered_model_alias(config.model_name, "challenger", version)
+        aliases = ["challenger"]
+        if alias_version(config.model_name, "champion") is None:
+            set_champion(config.model_name, version)
+            aliases.append("champion")
+        mlflow.set_tag(
+            "leadscore.registered", f"{config.model_name}/{version} @{','.join(aliases)}"
+        )
         run_id = run.info.run_id
     seconds = time.perf_counter() - started
-    say(f"registered {config.model_name} version {version} as @{config.alias} ({seconds:.0f} s)")
+    say(
+        f"registered {config.model_name} version {version} as @{', @'.join(aliases)} ({seconds:.0f} s)"
+    )
     return TrainResult(
         run_id=run_id,
-        model_uri=f"models:/{config.model_name}@{config.alias}",
+        model_uri=f"models:/{config.model_name}/{version}",
         model_name=config.model_name,
         model_version=version,
+        aliases=aliases,
         split=split,
         row_counts=row_counts,
         capacity=capacity,
         metrics=metrics,
         tracking_uri=uri,
-        data_end=data_end,
-        censored_rows=lf.censored_rows,
+        data_end=window.data_end,
+        censored_rows=window.censored_rows,
         seconds=seconds,
         extra={"weekly_leads_worked": weekly, "config": asdict(config)},
     )
 
 
 def _pip_requirements() -> list[str]:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     pkgs = ["lightgbm", "scikit-learn", "pandas", "numpy", "scipy", "pyarrow", "joblib", "duckdb",
             "pydantic", "pyyaml", "mlflow"]  # fmt: skip
@@ -265,6 +224,6 @@ def _pip_requirements() -> list[str]:
     for p in pkgs:
         try:
             out.append(f"{p}=={version(p)}")
-        except Exception:  # pragma: no cover - a package missing from this environment
+        except PackageNotFoundError:  # pragma: no cover - a package missing here
             out.append(p)
     return out

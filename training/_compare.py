@@ -1,0 +1,291 @@
+"""The model-vs-rules comparison: every figure of the report, computed once, as data.
+
+Contract: :func:`comparison_figures` takes a fitted :class:`~models.ScoringBundle` and a
+labelled lead frame for ONE snapshot (the comparison quarter) and returns a JSON-ready dict
+(:data:`SECTIONS` are its keys). Both scorers are measured on exactly the same rows. The
+rule score is turned into a probability with the isotonic map fitted on the *training*
+window only (inside the bundle), so calibration is compared on the same scale. The HTML
+report (:mod:`training._report`) only formats these numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sklearn.metrics import precision_recall_curve, roc_curve
+
+from features import derive_attributes
+from models import ScoringBundle
+from models._scoring import TIERS
+from training._metrics import captured_at_k, classification_metrics, lift_in_top_share
+
+SECTIONS: tuple[str, ...] = (
+    "meta",
+    "headline",
+    "metrics",
+    "curves",
+    "calibration",
+    "by_grade",
+    "by_tier",
+    "quadrant",
+    "top_disagreements",
+    "by_source",
+    "speed_to_lead",
+    "thresholds",
+)
+SPEED_BUCKETS: tuple[tuple[str, float, float], ...] = (
+    ("under 1 hour", 0.0, 1.0),
+    ("1-4 hours", 1.0, 4.0),
+    ("4-24 hours", 4.0, 24.0),
+    ("1-3 days", 24.0, 72.0),
+    ("3-7 days", 72.0, 168.0),
+    ("over 7 days", 168.0, math.inf),
+)
+
+
+def _thin(x: NDArray[np.float64], y: NDArray[np.float64], n: int = 200) -> dict[str, list[float]]:
+    """At most ``n`` points of a curve, keeping the first and last."""
+    idx = np.unique(np.linspace(0, len(x) - 1, min(n, len(x))).round().astype(int))
+    return {"x": [float(v) for v in x[idx]], "y": [float(v) for v in y[idx]]}
+
+
+def _gains(y: NDArray[np.float64], score: NDArray[np.float64]) -> dict[str, list[float]]:
+    order = np.argsort(-score, kind="stable")
+    captured = np.concatenate([[0.0], np.cumsum(y[order]) / max(y.sum(), 1.0)])
+    worked = np.arange(len(y) + 1) / max(len(y), 1)
+    return _thin(worked, captured)
+
+
+def _rate_table(
+    keys: pd.Series, y: NDArray[np.float64], order: list[str], name: str
+) -> list[dict[str, Any]]:
+    rows = []
+    for key in order:
+        mask = (keys == key).to_numpy()
+        n = int(mask.sum())
+        conv = float(y[mask].sum())
+        rows.append({name: key, "leads": n, "conversions": conv, "rate": conv / n if n else None})
+    return rows
+
+
+def _reliability(
+    y: NDArray[np.float64], p: NDArray[np.float64], n_bins: int = 10
+) -> list[dict[str, Any]]:
+    order = np.argsort(p, kind="stable")
+    out = []
+    for i, chunk in enumerate(np.array_split(order, n_bins)):
+        if len(chunk) == 0:
+            continue
+        out.append(
+            {"bin": i + 1, "leads": len(chunk), "mean_predicted": float(p[chunk].mean()),
+             "observed": float(y[chunk].mean())}
+        )  # fmt: skip
+    return out
+
+
+def _bootstrap_difference(
+    y: NDArray[np.float64],
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    k: int,
+    reps: int,
+    seed: int,
+) -> tuple[float, float]:
+    """95% percentile interval of captured_at_k(a) - captured_at_k(b) over row resamples."""
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    diffs = np.empty(reps)
+    for r in range(reps):
+        idx = rng.integers(0, n, n)
+        diffs[r] = captured_at_k(y[idx], a[idx], k) - captured_at_k(y[idx], b[idx], k)
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def comparison_figures(
+    bundle: ScoringBundle,
+    frame: pd.DataFrame,
+    *,
+    capacity_per_week: float,
+    horizon_days: int,
+    meta: dict[str, Any],
+    bootstrap_reps: int = 500,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every figure of the comparison (see the module docstring)."""
+    rows = derive_attributes(frame.reset_index(drop=True))
+    y = rows["label"].to_numpy(dtype="float64")
+    prob = bundle.lead_model.predict_proba(rows)
+    rules = bundle.rule_scorer
+    points = rules.score(rows).astype("float64")
+    rule_prob = rules.predict_proba(rows)
+    grades = rules.grade(points)
+    tiers = bundle.tier(prob)
+    capacity = max(1, round(capacity_per_week * horizon_days / 7))
+
+    metrics = {
+        "model": classification_metrics(y, prob, prob, capacity),
+        "rules": classification_metrics(y, points, rule_prob, capacity),
+    }
+    for name, score in (("model", prob), ("rules", points)):
+        metrics[name]["lift_top_decile"] = lift_in_top_share(y, score, 0.1)
+
+    # -- headline: who wins at capacity, with a bootstrap interval --------------------------
+    diff = metrics["model"]["captured_at_capacity"] - metrics["rules"]["captured_at_capacity"]
+    low, high = _bootstrap_difference(y, prob, points, capacity, bootstrap_reps, seed)
+    if low > 0:
+        winner = "model"
+    elif high < 0:
+        winner = "rules"
+    else:
+        winner = "neither (the interval includes 0)"
+    leader = "model" if diff >= 0 else "rules"
+    sentence = (
+        f"Working the top {capacity:,} leads ({capacity_per_week:,.0f} a week for {horizon_days} days), "
+        f"the {leader} would have reached {abs(diff):,.1f} more conversions "
+        f"({metrics['model']['captured_at_capacity']:,.1f} for the model vs "
+        f"{metrics['rules']['captured_at_capacity']:,.1f} for the rules, of {y.sum():,.0f}); "
+        f"95% bootstrap interval of model minus rules: [{low:,.1f}, {high:,.1f}]."
+    )
+    if winner.startswith("neither"):
+        sentence += " The difference is not clear at this sample size."
+    headline = {
+        "winner": winner,
+        "capacity_per_week": capacity_per_week,
+        "capacity_leads": capacity,
+        "model_captured": metrics["model"]["captured_at_capacity"],
+        "rules_captured": metrics["rules"]["captured_at_capacity"],
+        "difference": diff,
+        "ci_low": low,
+        "ci_high": high,
+        "bootstrap_reps": bootstrap_reps,
+        "sentence": sentence,
+    }
+
+    # -- curves ------------------------------------------------------------------------------
+    curves: dict[str, dict[str, Any]] = {"roc": {}, "pr": {}, "gains": {}}
+    if 0 < y.sum() < len(y):
+        for name, score in (("model", prob), ("rules", points)):
+            fpr, tpr, _ = roc_curve(y, score)
+            curves["roc"][name] = _thin(fpr, tpr)
+            precision, recall, _ = precision_recall_curve(y, score)
+            curves["pr"][name] = _thin(recall[::-1], precision[::-1])
+            curves["gains"][name] = _gains(y, score)
+
+    calibration = {"model": _reliability(y, prob), "rules": _reliability(y, rule_prob)}
+
+    # -- the disagreement quadrant: "high" = in each scorer's top `capacity` ------------------
+    def top_set(score: NDArray[np.float64]) -> NDArray[np.bool_]:
+        order = np.lexsort((np.arange(len(score)), -score))  # ties broken by row order
+        mask = np.zeros(len(score), dtype=bool)
+        mask[order[:capacity]] = True
+        return mask
+
+    model_high, rules_high = top_set(prob), top_set(points)
+    quadrant_masks = {
+        "both high": model_high & rules_high,
+        "model only high": model_high & ~rules_high,
+        "rules only high": ~model_high & rules_high,
+        "both low": ~model_high & ~rules_high,
+    }
+    quadrant = []
+    for name, mask in quadrant_masks.items():
+        n = int(mask.sum())
+        conv = float(y[mask].sum())
+        quadrant.append(
+            {"quadrant": name, "leads": n, "conversions": conv, "rate": conv / n if n else None}
+        )
+
+    # top disagreements: largest gap between the two rank percentiles
+    rank_model = pd.Series(prob).rank(pct=True).to_numpy()
+    rank_rules = pd.Series(points).rank(pct=True).to_numpy()
+    gap = rank_model - rank_rules
+    pick = np.argsort(-np.abs(gap), kind="stable")[:20]
+    explained = bundle.lead_model.explain(rows.iloc[pick], top_n=3)
+    hits = rules.explain(rows.iloc[pick])
+    top_disagreements = []
+    for j, i in enumerate(pick):
+        top_disagreements.append(
+            {
+                "contact_id": str(rows["contact_id"].iloc[i]),
+                "kind": "model higher" if gap[i] > 0 else "rules higher",
+                "probability": float(prob[i]),
+                "model_tier": str(tiers[i]),
+                "rule_score": float(points[i]),
+                "rule_grade": str(grades[i]),
+                "converted": int(y[i]),
+                "model_reasons": "; ".join(r.text for r in explained[j]),
+                "rule_hits": rules.format_hits(hits[j]),
+            }
+        )
+
+    # -- lead sources: flag high volume, low conversion (borrowed interest) -------------------
+    overall = float(y.mean()) if len(y) else 0.0
+    by_source = []
+    sources = rows["lead_source"].astype("object").fillna("(missing)")
+    counts = sources.value_counts()
+    for source, n in counts.items():
+        mask = (sources == source).to_numpy()
+        conv = float(y[mask].sum())
+        share = int(n) / len(y)
+        rate = conv / int(n)
+        flag = share >= 1.0 / max(len(counts), 1) and rate < 0.5 * overall
+        by_source.append(
+            {"lead_source": str(source), "leads": int(n), "share": share, "conversions": conv,
+             "rate": rate, "flag": "high volume, low conversion" if flag else ""}
+        )  # fmt: skip
+
+    # -- speed to lead -------------------------------------------------------------------------
+    hours = rows["hours_to_first_touch"].to_numpy(dtype="float64", na_value=np.nan)
+    speed = []
+    for label, lo, hi in SPEED_BUCKETS:
+        mask = (hours >= lo) & (hours < hi)
+        n = int(mask.sum())
+        conv = float(y[mask].sum())
+        speed.append(
+            {"bucket": label, "leads": n, "conversions": conv, "rate": conv / n if n else None}
+        )
+    never = np.isnan(hours)
+    speed.append(
+        {"bucket": "not touched yet", "leads": int(never.sum()), "conversions": float(y[never].sum()),
+         "rate": float(y[never].mean()) if never.any() else None}
+    )  # fmt: skip
+
+    # -- thresholds: the MQL line, and the model line passing the same number of leads --------
+    mql = float(rules.rules_.mql_threshold)
+    passed = points >= mql
+    n_pass = int(passed.sum())
+    model_threshold = float(np.sort(prob)[::-1][n_pass - 1]) if n_pass else None
+    thresholds = {
+        "mql_threshold": mql,
+        "rule_leads": n_pass,
+        "rule_conversions": float(y[passed].sum()),
+        "model_threshold": model_threshold,
+        "model_leads": n_pass,
+        "model_conversions": captured_at_k(y, prob, n_pass),
+    }
+
+    return {
+        "meta": {
+            **meta,
+            "rows": len(y),
+            "positives": float(y.sum()),
+            "base_rate": overall,
+            "horizon_days": horizon_days,
+        },
+        "headline": headline,
+        "metrics": metrics,
+        "curves": curves,
+        "calibration": calibration,
+        "by_grade": _rate_table(pd.Series(grades), y, list(TIERS), "grade"),
+        "by_tier": _rate_table(pd.Series(tiers), y, list(TIERS), "tier"),
+        "quadrant": quadrant,
+        "top_disagreements": top_disagreements,
+        "by_source": by_source,
+        "speed_to_lead": speed,
+        "thresholds": thresholds,
+    }

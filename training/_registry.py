@@ -1,0 +1,95 @@
+"""The model registry: resolving URIs, loading bundles, moving aliases.
+
+Aliases: ``champion`` is what batch scoring and the service use; ``challenger`` is the
+newest trained version waiting for the promotion gate. Every alias move records the version
+it replaced in a registered-model tag (``champion_history``), so :func:`rollback` can move
+``champion`` back without guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import mlflow
+import mlflow.pyfunc
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from features import ConfigError
+from models import ScoringBundle
+
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+HISTORY_TAG = "champion_history"
+
+
+def resolve_model(uri: str) -> tuple[str, str]:
+    """``(name, version)`` for ``models:/name@alias`` or ``models:/name/N``; any other URI
+    gives the URI itself as the name and an empty version."""
+    match = _MODEL_URI.match(uri)
+    if not match:
+        return uri, ""
+    name = match["name"]
+    if match["version"]:
+        return name, match["version"]
+    try:
+        mv = MlflowClient().get_model_version_by_alias(name, match["alias"])
+    except MlflowException as exc:
+        raise ConfigError(
+            f"model {uri!r} not found in the registry at {mlflow.get_tracking_uri()}: {exc.message}"
+        ) from exc
+    return name, str(mv.version)
+
+
+def load_bundle(uri: str) -> ScoringBundle:
+    """The scoring bundle inside a registered LeadScoringModel."""
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except MlflowException as exc:
+        raise ConfigError(
+            f"cannot load model {uri!r} from {mlflow.get_tracking_uri()}: {exc.message}"
+        ) from exc
+    bundle: ScoringBundle = model.unwrap_python_model().bundle
+    return bundle
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    """The version an alias points at, or None when the alias is not set."""
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def champion_history(name: str) -> list[str]:
+    """Versions that were champion before the current one, oldest first."""
+    tags = MlflowClient().get_registered_model(name).tags
+    return list(json.loads(tags.get(HISTORY_TAG, "[]")))
+
+
+def set_champion(name: str, version: str) -> str | None:
+    """Point ``champion`` at ``version``, remembering the one it replaces; returns that."""
+    client = MlflowClient()
+    previous = alias_version(name, "champion")
+    if previous is not None and previous != version:
+        history = [*champion_history(name), previous]
+        client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-50:]))
+    client.set_registered_model_alias(name, "champion", version)
+    return previous
+
+
+def rollback(name: str) -> tuple[str, str]:
+    """Move ``champion`` back to the previous champion; returns ``(from, to)`` versions."""
+    client = MlflowClient()
+    current = alias_version(name, "champion")
+    history = champion_history(name)
+    if current is None or not history:
+        raise ConfigError(
+            f"model {name!r} has no previous champion to roll back to "
+            f"(current champion: {current}, history: {history})"
+        )
+    target = history[-1]
+    client.set_registered_model_alias(name, "champion", target)
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[:-1]))
+    client.set_model_version_tag(name, current, "rolled_back", "true")
+    return current, target
