@@ -59,11 +59,17 @@ def tier_thresholds_matching_grades(
     thresholds: dict[str, float] = {}
     cumulative = 0
     for tier in ("A", "B", "C"):
-        cumulative += int((grades == tier).sum())
+        cumulative = min(cumulative + int((grades == tier).sum()), len(order))
         if cumulative == 0:
             thresholds[tier] = float("inf")
-        else:
-            thresholds[tier] = float(order[min(cumulative, len(order)) - 1])
+            continue
+        cut = order[cumulative - 1]
+        if cumulative < len(order) and order[cumulative] == cut:
+            # A tie group straddles the cut (stale leads often share one probability):
+            # keep the whole group in the lower tier rather than swell this one.
+            above = order[:cumulative][order[:cumulative] > cut]
+            cut = above.min() if above.size else cut
+        thresholds[tier] = float(cut)
     # keep them non-increasing even with ties
     thresholds["B"] = min(thresholds["B"], thresholds["A"])
     thresholds["C"] = min(thresholds["C"], thresholds["B"])

@@ -70,3 +70,13 @@ def test_split_keeps_unresolved_labels_out_of_training() -> None:
     assert split.train == (datetime(2024, 1, 1), datetime(2024, 4, 1))
     with pytest.raises(ConfigError, match="needs at least 2 earlier snapshots"):
         split_for_test(q, datetime(2024, 7, 1), 180)
+
+
+def test_tier_cut_keeps_a_straddling_tie_group_in_the_lower_tier() -> None:
+    # Grade volumes A=1, B=1, C=1. Probabilities 0.9, then three leads tied at 0.2, then 0.1.
+    # The B cut would fall inside the tie: the tie stays below (C), B keeps only what is above.
+    prob = np.array([0.9, 0.2, 0.2, 0.2, 0.1])
+    grades = np.array(["A", "B", "C", "D", "D"], dtype=object)
+    assert tier_thresholds_matching_grades(prob, grades) == {"A": 0.9, "B": 0.9, "C": 0.9}
+    prob = np.array([0.9, 0.5, 0.2, 0.2, 0.1])
+    assert tier_thresholds_matching_grades(prob, grades) == {"A": 0.9, "B": 0.5, "C": 0.5}

@@ -233,7 +233,8 @@ def comparison_figures(
         conv = float(y[mask].sum())
         share = int(n) / len(y)
         rate = conv / int(n)
-        flag = share >= 1.0 / max(len(counts), 1) and rate < 0.5 * overall
+        # at least half an average source's volume, converting at under half the overall rate
+        flag = share >= 0.5 / max(len(counts), 1) and rate < 0.5 * overall
         by_source.append(
             {"lead_source": str(source), "leads": int(n), "share": share, "conversions": conv,
              "rate": rate, "flag": "high volume, low conversion" if flag else ""}
