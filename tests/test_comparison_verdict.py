@@ -74,7 +74,9 @@ def _world(kind: str, n: int = 3000, seed: int = 0) -> dict[str, pd.DataFrame]:
     )
     pricing_views = rng.poisson(0.8, n)
     events = []
-    for cid, at, views in zip(contacts["contact_id"], contacts["created_at"], pricing_views, strict=True):
+    for cid, at, views in zip(
+        contacts["contact_id"], contacts["created_at"], pricing_views, strict=True
+    ):
         events.append((cid, at + timedelta(hours=1), "sales_touch"))
         events.append((cid, at + timedelta(hours=2), "page_view"))
         events += [(cid, at + timedelta(days=1 + v), "pricing_page_view") for v in range(views)]
@@ -88,7 +90,9 @@ def _world(kind: str, n: int = 3000, seed: int = 0) -> dict[str, pd.DataFrame]:
     outcomes = pd.DataFrame(
         {
             "contact_id": contacts["contact_id"][wins].to_numpy(),
-            "closed_at": pd.to_datetime([q + timedelta(days=15) for q, w in zip(quarter_start, wins, strict=True) if w]),
+            "closed_at": pd.to_datetime(
+                [q + timedelta(days=15) for q, w in zip(quarter_start, wins, strict=True) if w]
+            ),
             "outcome": "won",
             "amount": 1000.0,
         }

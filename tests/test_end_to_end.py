@@ -6,13 +6,17 @@ process. One training run is shared by the tests in this module (it takes second
 
 from __future__ import annotations
 
+import html
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import mlflow
@@ -24,9 +28,20 @@ from sklearn.metrics import roc_auc_score
 
 from features import ScoringError, Warehouse, build_lead_frame
 from features._generator import GeneratorConfig, write_crm
-from models import score_leads, to_model_input
+from models import LeadModelParams, score_leads, to_model_input
 from serving import LEAD_SCORES_COLUMNS, ScoreConfig, score_warehouse
-from training import TrainConfig, TrainResult, train
+from training import (
+    SECTIONS,
+    CompareConfig,
+    TrainConfig,
+    TrainResult,
+    compare,
+    load_bundle,
+    promote,
+    resolve_model,
+    rollback,
+    train,
+)
 
 pytestmark = pytest.mark.slow
 AS_OF = datetime(2026, 1, 1)
@@ -218,3 +233,90 @@ def test_a_failed_write_keeps_the_previous_scores(trained: tuple[str, Path, Trai
             )
         after = wh.query("SELECT * FROM lead_scores WHERE as_of = ? ORDER BY contact_id", [as_of])
     pd.testing.assert_frame_equal(before, after)
+
+
+def _lookup(figures: dict[str, Any], key: str) -> Any:
+    node: Any = figures
+    for part in key.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def test_compare_report_has_every_section_and_matches_its_json(
+    trained: tuple[str, Path, TrainResult], tmp_path: Path
+) -> None:
+    url, _, result = trained
+    out = compare(
+        CompareConfig(warehouse=url, report=tmp_path / "report.html", model_uri=result.model_uri,
+                      as_of=AS_OF, bootstrap_reps=200)
+    )  # fmt: skip
+    page = out.html_path.read_text()
+    figures = json.loads(out.json_path.read_text())
+    assert tuple(figures) == SECTIONS
+    for section in ("headline", "metrics", "curves", "calibration", "grades", "quadrant",
+                    "sources", "speed", "thresholds"):  # fmt: skip
+        assert f"<section id='{section}'>" in page
+    assert page.count("data:image/png;base64,") == 4  # ROC, PR, gains, reliability
+    assert "http://" not in page and "https://" not in page  # opens offline
+    cells = re.findall(r'data-key="([^"]+)" data-value="([^"]*)"', page)
+    assert len(cells) > 150
+    for key, raw in cells:
+        shown, expected = json.loads(html.unescape(raw)), _lookup(figures, key)
+        if isinstance(expected, float) and math.isnan(expected):
+            assert math.isnan(shown), key
+        else:
+            assert shown == expected, key
+    # every cell of every table section is there
+    keys = {k for k, _ in cells}
+    assert {f"by_grade.{i}.rate" for i in range(4)} <= keys
+    assert {f"top_disagreements.{i}.probability" for i in range(20)} <= keys
+    assert {f"speed_to_lead.{i}.leads" for i in range(7)} <= keys
+    # internal consistency of the figures themselves
+    head, meta = figures["headline"], figures["meta"]
+    assert head["difference"] == pytest.approx(head["model_captured"] - head["rules_captured"])
+    assert head["ci_low"] <= head["difference"] <= head["ci_high"]
+    quads = {q["quadrant"]: q for q in figures["quadrant"]}
+    assert sum(q["leads"] for q in quads.values()) == meta["rows"]
+    assert quads["both high"]["leads"] + quads["model only high"]["leads"] == head["capacity_leads"]
+    assert sum(q["conversions"] for q in quads.values()) == meta["positives"]
+    assert sum(s["leads"] for s in figures["speed_to_lead"]) == meta["rows"]
+    assert sum(g["leads"] for g in figures["by_grade"]) == meta["rows"]
+    assert figures["thresholds"]["model_leads"] == figures["thresholds"]["rule_leads"]
+    assert meta["snapshot"] == "2025-10-01" and "out of sample" in meta["notes"][0]
+
+
+def test_lifecycle_gate_refuses_a_worse_challenger_promotes_an_equal_one_and_rolls_back(
+    trained: tuple[str, Path, TrainResult],
+) -> None:
+    url, _, first = trained
+    client = MlflowClient()
+    # v2: a crippled model (one stump): the gate must refuse it and say why.
+    weak = train(TrainConfig(warehouse=url, as_of=AS_OF,
+                             model_params=LeadModelParams(n_estimators=1, num_leaves=2)))  # fmt: skip
+    assert weak.aliases == ["challenger"]
+    refused = promote(url, as_of=AS_OF)
+    assert not refused.promoted
+    assert refused.reason.startswith("refused: ") and "challenger ROC AUC" in refused.reason
+    assert {c.name for c in refused.checks if not c.passed} >= {"roc_auc"}
+    assert resolve_model("models:/lead-quality@champion") == ("lead-quality", first.model_version)
+    gate_runs = mlflow.search_runs(
+        experiment_names=["leadscore"], filter_string="tags.`leadscore.job` = 'promote'"
+    )
+    assert gate_runs["tags.leadscore.verdict"].tolist() == ["refused"]
+    # v3: same data, same seed: the same model, so the gate passes and champion moves.
+    again = train(TrainConfig(warehouse=url, as_of=AS_OF))
+    with Warehouse(url, read_only=True) as wh:
+        rows = build_lead_frame(wh, [datetime(2025, 10, 1)]).frame
+    p1 = load_bundle(first.model_uri).lead_model.predict_proba(rows)
+    p3 = load_bundle(again.model_uri).lead_model.predict_proba(rows)
+    np.testing.assert_array_equal(p1, p3)
+    passed = promote(url, as_of=AS_OF)
+    assert passed.promoted and all(c.passed for c in passed.checks)
+    assert resolve_model("models:/lead-quality@champion")[1] == again.model_version
+    # rollback returns to the previous champion
+    moved = rollback("lead-quality")
+    assert moved == (again.model_version, first.model_version)
+    assert (
+        str(client.get_model_version_by_alias("lead-quality", "champion").version)
+        == first.model_version
+    )
