@@ -131,11 +131,12 @@ def company_size_band(size: pd.Series) -> pd.Series:
 
 def email_is_free(domain: pd.Series) -> pd.Series:
     """1.0 for free-mail domains, 0.0 for corporate ones, NaN when the domain is missing."""
-    lowered = domain.astype("object").map(
-        lambda d: None if d is None or (isinstance(d, float) and np.isnan(d)) else str(d).lower()
-    )
-    out = lowered.map(lambda d: np.nan if d is None else float(d in FREE_EMAIL_DOMAINS))
-    return out.astype("float64").rename("email_is_free")
+    values = domain.astype("object")
+    missing = values.isna().to_numpy()
+    lowered = values.fillna("").astype(str).str.strip().str.lower()
+    out = lowered.isin(FREE_EMAIL_DOMAINS).to_numpy(dtype="float64")
+    out[missing] = np.nan
+    return pd.Series(out, index=domain.index, name="email_is_free")
 
 
 def activity_trend(events_30d: pd.Series, events_30_90d: pd.Series) -> pd.Series:
@@ -153,9 +154,12 @@ def derive_attributes(leads: pd.DataFrame) -> pd.DataFrame:
         if "title" in leads
         else pd.Series([None] * len(leads), index=leads.index, dtype="object")
     )
-    parsed = [parse_title(None if pd.isna(t) else str(t)) for t in titles]
-    out["title_level"] = [p[0] for p in parsed]
-    out["title_function"] = [p[1] for p in parsed]
+    # parse each distinct title once; leads repeat titles a lot
+    keys = titles.where(titles.notna(), None)
+    uniques = pd.unique(keys)
+    parsed = {t: parse_title(None if t is None else str(t)) for t in uniques}
+    out["title_level"] = keys.map(lambda t: parsed[t][0]).astype("object").to_numpy()
+    out["title_function"] = keys.map(lambda t: parsed[t][1]).astype("object").to_numpy()
     out["company_size_band"] = company_size_band(
         leads["company_size"] if "company_size" in leads else pd.Series(np.nan, index=leads.index)
     )

@@ -29,6 +29,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from features import ENGAGEMENT_FEATURE_NAMES, ModelError, derive_attributes, engagement_features
+from features._definitions import DistinctDays, EventCount
 from features._errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     *ENGAGEMENT_FEATURE_NAMES,
 )
 MODEL_FEATURES: tuple[str, ...] = CATEGORICAL_FEATURES + NUMERIC_FEATURES
+_COUNT_FEATURES: frozenset[str] = frozenset(
+    f.name for f in engagement_features() if isinstance(f, (EventCount, DistinctDays))
+)
 _MISSING_CATEGORY = "(missing)"
 
 
@@ -121,23 +125,28 @@ class LeadModel:
         """The numeric matrix LightGBM sees (columns in :data:`MODEL_FEATURES` order)."""
         self._check_fitted()
         rows = self._prepared(X)
-        out = np.empty((len(rows), len(MODEL_FEATURES)), dtype="float64")
+        n = len(rows)
+        out = np.empty((n, len(MODEL_FEATURES)), dtype="float64")
         for j, name in enumerate(CATEGORICAL_FEATURES):
-            values = rows[name] if name in rows.columns else pd.Series(None, index=rows.index)
+            if name not in rows.columns:
+                values = pd.Series([_MISSING_CATEGORY] * n, dtype="object")
+            else:
+                values = rows[name].astype("object").fillna(_MISSING_CATEGORY).astype(str)
             lookup = self.categories_[name]
-            codes = values.astype("object").where(values.notna(), _MISSING_CATEGORY).map(lookup)
-            out[:, j] = pd.to_numeric(codes, errors="coerce").to_numpy(dtype="float64")
+            # categories in code order; values never seen in training get code -1 -> NaN
+            codes = pd.Index(list(lookup)).get_indexer(values).astype("float64")
+            codes[codes < 0] = np.nan
+            out[:, j] = codes
         offset = len(CATEGORICAL_FEATURES)
         for j, name in enumerate(NUMERIC_FEATURES):
             if name in rows.columns:
-                out[:, offset + j] = pd.to_numeric(rows[name], errors="coerce").to_numpy(
-                    dtype="float64", na_value=np.nan
-                )
+                column = rows[name]
+                if not pd.api.types.is_numeric_dtype(column.dtype):
+                    column = pd.to_numeric(column, errors="coerce")
+                out[:, offset + j] = column.to_numpy(dtype="float64", na_value=np.nan)
             else:
                 # Absent engagement counts mean "no events"; absent attributes are missing.
-                fill = 0.0 if name in ENGAGEMENT_FEATURE_NAMES and "days_since" not in name and (
-                    "hours_to" not in name) else np.nan  # fmt: skip
-                out[:, offset + j] = fill
+                out[:, offset + j] = 0.0 if name in _COUNT_FEATURES else np.nan
         return out
 
     # -- fitting -----------------------------------------------------------------------
@@ -222,7 +231,8 @@ class LeadModel:
             raise ModelError("LeadModel is not fitted; call fit(X, y, validation=...) first")
 
     def _raw_probability(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
-        out = self.booster_.predict(matrix, num_iteration=self.best_iteration_)
+        threads = 1 if len(matrix) < 2000 else self.params.n_jobs
+        out = self.booster_.predict(matrix, num_iteration=self.best_iteration_, num_threads=threads)
         return np.asarray(out, dtype="float64")
 
     # -- prediction --------------------------------------------------------------------
