@@ -22,8 +22,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
+# Wide enough for the result tables when the output is piped to a file or a CI log.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+out = Console(width=None if sys.stdout.isatty() else 140)
 
 WarehouseOpt = Annotated[
     str, typer.Option("--warehouse", "-w", help="Warehouse URL, e.g. duckdb:///leadscore.duckdb")
@@ -306,7 +307,7 @@ def demo(
 def _metrics_table(metrics: dict[str, dict[str, float]], capacity: int, title: str) -> Table:
     table = Table(title=f"Model vs rules, {title} (capacity {capacity:,} leads)")
     table.add_column("scorer")
-    for col in ("ROC AUC", "PR AUC", "Brier", "captured at capacity", "share captured"):
+    for col in ("ROC AUC", "PR AUC", "Brier", "ECE", "captured at capacity", "share captured"):
         table.add_column(col, justify="right")
     labels = {
         "model": "model (LightGBM)",
@@ -317,6 +318,7 @@ def _metrics_table(metrics: dict[str, dict[str, float]], capacity: int, title: s
         table.add_row(
             labels.get(name, name), f"{m['roc_auc']:.3f}", f"{m['pr_auc']:.3f}",
             f"{m.get('brier', float('nan')):.4f}",
+            f"{m.get('ece', float('nan')):.4f}",
             f"{m['captured_at_capacity']:.1f} of {m['positives']:.0f}",
             f"{m['share_captured_at_capacity']:.1%}",
         )  # fmt: skip
