@@ -78,7 +78,8 @@ def _aggregate(feature: Feature) -> str | None:
         ]
         if feature.end_days:
             conds.append(f"e.occurred_at < s.as_of - INTERVAL '{feature.end_days}' DAY")
-        return f"SUM(CASE WHEN {' AND '.join(conds)} THEN 1 ELSE 0 END)"  # fmt: skip
+        # BIGINT: a plain SUM is HUGEINT in DuckDB, which reaches pandas as Python objects
+        return f"CAST(SUM(CASE WHEN {' AND '.join(conds)} THEN 1 ELSE 0 END) AS BIGINT)"  # fmt: skip
     if isinstance(feature, DaysSinceLast):
         return f"MAX(CASE WHEN {_type_filter(feature.event_types)} THEN e.occurred_at END)"
     if isinstance(feature, HoursToFirst):
@@ -97,8 +98,8 @@ def lead_frame_sql(*, with_labels: bool, horizon_days: int) -> str:
     day_feats = [f for f in feats if isinstance(f, DistinctDays)]
     max_day_window = max((f.window_days for f in day_feats), default=0)
     day_cols = [
-        f"SUM(CASE WHEN d.day >= CAST(d.as_of - INTERVAL '{f.window_days}' DAY AS DATE) "
-        f"THEN 1 ELSE 0 END) AS {f.name}"
+        f"CAST(SUM(CASE WHEN d.day >= CAST(d.as_of - INTERVAL '{f.window_days}' DAY AS DATE) "
+        f"THEN 1 ELSE 0 END) AS BIGINT) AS {f.name}"
         for f in day_feats
     ]
     select_feats = []

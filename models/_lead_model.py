@@ -134,7 +134,7 @@ class LeadModel:
                 values = rows[name].astype("object").fillna(_MISSING_CATEGORY).astype(str)
             lookup = self.categories_[name]
             # categories in code order; values never seen in training get code -1 -> NaN
-            codes = pd.Index(list(lookup)).get_indexer(values).astype("float64")
+            codes = pd.Index(list(lookup)).get_indexer(pd.Index(values)).astype("float64")
             codes[codes < 0] = np.nan
             out[:, j] = codes
         offset = len(CATEGORICAL_FEATURES)

@@ -16,15 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
 from features import ConfigError, ScoringError, Warehouse, build_lead_frame, validate_warehouse
 from features._schema import LEAD_SCORES
-from models import to_model_input
+from models import score_leads
 from training import configure_tracking
-from training._registry import resolve_model
+from training._registry import load_bundle, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,9 @@ def score_warehouse(
     configure_tracking()
     name, version = resolve_model(config.model_uri)
     limit = config.reasons_limit()
-    model = mlflow.pyfunc.load_model(config.model_uri)
+    # The bundle inside the pyfunc, called through the same score_leads() the pyfunc's
+    # predict() uses: MLflow's per-cell schema enforcement would cost more than the model.
+    bundle = load_bundle(config.model_uri)
     now = datetime.now(UTC).replace(tzinfo=None)
     as_of = config.as_of or now
     with Warehouse(config.warehouse) as wh:
@@ -114,15 +115,15 @@ def score_warehouse(
             or 0
         )
         log.info("scoring %d open contacts as of %s with %s", len(frame), as_of, config.model_uri)
-        model_input = to_model_input(frame.drop(columns=["as_of"]))
+        leads = frame.drop(columns=["as_of"])
         parts = []
-        for start in range(0, max(len(model_input), 1), config.chunk_rows):
-            chunk = model_input.iloc[start : start + config.chunk_rows]
+        for start in range(0, max(len(leads), 1), config.chunk_rows):
+            chunk = leads.iloc[start : start + config.chunk_rows]
             if len(chunk) == 0:
                 break
-            parts.append(model.predict(chunk, params={"reasons": limit is None}))
+            parts.append(score_leads(bundle, chunk, reasons=limit is None))
             if progress:
-                progress(min(start + config.chunk_rows, len(model_input)), len(model_input))
+                progress(min(start + config.chunk_rows, len(leads)), len(leads))
         scored = (
             pd.concat(parts, ignore_index=True)
             if parts
@@ -139,7 +140,7 @@ def score_warehouse(
         )
         if limit:
             top = np.argsort(-scored["probability"].to_numpy(), kind="stable")[:limit]
-            explained = model.predict(model_input.iloc[top], params={"reasons": True})
+            explained = score_leads(bundle, leads.iloc[top], reasons=True)
             scored.loc[top, "reasons"] = explained["reasons"].to_numpy()
         out = pd.DataFrame(
             {
