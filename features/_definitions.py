@@ -130,3 +130,7 @@ AGE_FEATURE = "days_since_created"
 TREND_FEATURE = "activity_trend"
 
 ENGAGEMENT_FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in engagement_features())
+# Counts: zero when there are no events (the other engagement features are then null).
+COUNT_FEATURE_NAMES: tuple[str, ...] = tuple(
+    f.name for f in engagement_features() if isinstance(f, EventCount | DistinctDays)
+)

@@ -29,7 +29,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from features import ENGAGEMENT_FEATURE_NAMES, ModelError, derive_attributes, engagement_features
-from features._definitions import DistinctDays, EventCount
+from features._definitions import COUNT_FEATURE_NAMES
 from features._errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     *ENGAGEMENT_FEATURE_NAMES,
 )
 MODEL_FEATURES: tuple[str, ...] = CATEGORICAL_FEATURES + NUMERIC_FEATURES
-_COUNT_FEATURES: frozenset[str] = frozenset(
-    f.name for f in engagement_features() if isinstance(f, (EventCount, DistinctDays))
-)
+_COUNT_FEATURES: frozenset[str] = frozenset(COUNT_FEATURE_NAMES)
 _MISSING_CATEGORY = "(missing)"
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from features import derive_attributes
+from features._definitions import COUNT_FEATURE_NAMES
 from models._lead_model import LeadModel
 from models._rules import RuleScorer
 
@@ -79,7 +80,12 @@ def tier_thresholds_matching_grades(
 def score_leads(bundle: ScoringBundle, leads: pd.DataFrame, *, reasons: bool = True,
                 top_reasons: int = 3) -> pd.DataFrame:  # fmt: skip
     """Score lead rows with both scorers (see module docstring)."""
-    rows = derive_attributes(leads.reset_index(drop=True))
+    rows = leads.reset_index(drop=True)
+    # A count with no events is 0, never missing, whichever way the lead arrived.
+    counts = [c for c in COUNT_FEATURE_NAMES if c in rows.columns]
+    if counts and rows[counts].isna().to_numpy().any():
+        rows = rows.assign(**{c: rows[c].fillna(0) for c in counts})
+    rows = derive_attributes(rows)
     probability = bundle.lead_model.predict_proba(rows)
     points = bundle.rule_scorer.score(rows)
     out = pd.DataFrame(

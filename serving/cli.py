@@ -276,6 +276,33 @@ def score(
 
 
 @app.command()
+def serve(
+    model: Annotated[
+        str, typer.Option(help="MLflow model URI; an alias is followed.")
+    ] = "models:/lead-quality@champion",
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    poll_seconds: Annotated[
+        float | None, typer.Option(help="Alias check interval (default 30).")
+    ] = None,
+    max_leads: Annotated[
+        int | None, typer.Option(help="Most leads per request (default 1000).")
+    ] = None,
+) -> None:
+    """Serve POST /v1/score (model probability + rule score per lead) over HTTP."""
+    import uvicorn
+
+    from serving._app import create_app
+    from serving._settings import settings_from_env
+    from training import configure_tracking
+
+    configure_tracking()
+    settings = settings_from_env(model_uri=model, poll_seconds=poll_seconds, max_leads=max_leads)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                loop="auto", http="auto", access_log=False)  # fmt: skip
+
+
+@app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Where the warehouse and MLflow store go.")] = Path(
         "demo-output"

@@ -1,0 +1,99 @@
+"""Lead rows from HTTP requests, built by the same point-in-time code as batch scoring.
+
+Contract: :func:`request_frame` returns one lead row per request lead, in request order.
+Leads given with raw ``events`` go through :func:`features.build_lead_frame` on an
+in-memory DuckDB warehouse holding just those leads and events (so an event at or after
+``as_of`` is ignored exactly as in batch); leads given with precomputed ``engagement`` are
+used as they are (a missing count is 0).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from features import DataValidationError, Warehouse, build_lead_frame
+from features._definitions import COUNT_FEATURE_NAMES
+from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS
+from serving._schemas import LeadIn
+
+
+def naive_utc(ts: datetime) -> datetime:
+    """A naive UTC datetime (aware ones are converted)."""
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def _attributes(lead: LeadIn) -> dict[str, object]:
+    row: dict[str, object] = {}
+    for col in LEAD_ATTRIBUTE_COLUMNS:
+        value = getattr(lead, col)
+        row[col] = float(value) if isinstance(value, bool) else value
+    return row
+
+
+def _from_events(leads: list[tuple[int, LeadIn]], as_of: datetime) -> pd.DataFrame:
+    contacts = pd.DataFrame(
+        [
+            {"contact_id": i, "created_at": naive_utc(lead.created_at), **_attributes(lead)}  # type: ignore[arg-type]
+            for i, lead in leads
+        ]
+    )
+    for col in ("title", "industry", "country", "lead_source", "email_domain", "buying_timeline"):
+        contacts[col] = contacts[col].astype("object")
+    for col in ("company_size", "phone_valid", "requested_demo"):
+        contacts[col] = pd.to_numeric(contacts[col]).astype("float64")
+    events = pd.DataFrame(
+        [
+            {"contact_id": i, "occurred_at": naive_utc(e.occurred_at), "event_type": e.event_type}
+            for i, lead in leads
+            for e in lead.events or []
+        ],
+        columns=["contact_id", "occurred_at", "event_type"],
+    ).astype({"contact_id": "int64", "occurred_at": "datetime64[us]", "event_type": "object"})
+    outcomes = pd.DataFrame(
+        {"contact_id": pd.Series(dtype="int64"), "closed_at": pd.Series(dtype="datetime64[us]"),
+         "outcome": pd.Series(dtype="object")}
+    )  # fmt: skip
+    with Warehouse("duckdb:///:memory:") as wh:
+        con = wh.connection
+        for name, frame in (("contacts", contacts), ("events", events), ("outcomes", outcomes)):
+            con.register("_in", frame)
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _in')
+            con.unregister("_in")
+        frame = build_lead_frame(wh, [as_of]).frame
+    return frame.drop(columns=["as_of"])
+
+
+def request_frame(leads: list[LeadIn], as_of: datetime) -> pd.DataFrame:
+    """Lead rows for the request (see the module docstring); raises DataValidationError
+    naming the lead when one cannot be scored as of ``as_of``."""
+    rows: dict[int, dict[str, object]] = {}
+    with_events = [(i, lead) for i, lead in enumerate(leads) if lead.events is not None]
+    for i, lead in enumerate(leads):
+        if lead.created_at is not None and naive_utc(lead.created_at) >= as_of:
+            raise DataValidationError(
+                "request", f"leads[{i}].created_at",
+                f"lead {lead.lead_id!r} was created at or after as_of {as_of:%Y-%m-%d %H:%M:%S}",
+                count=1, examples=[lead.created_at.isoformat()],
+            )  # fmt: skip
+        if lead.events is not None:
+            continue
+        row = _attributes(lead)
+        if lead.days_since_created is not None:
+            row["days_since_created"] = lead.days_since_created
+        elif lead.created_at is not None:
+            row["days_since_created"] = (as_of - naive_utc(lead.created_at)).total_seconds() / 86400
+        row.update(dict.fromkeys(COUNT_FEATURE_NAMES, 0.0))  # no events counted: zero, as in batch
+        if lead.engagement is not None:
+            row.update({k: v for k, v in lead.engagement.model_dump().items() if v is not None})
+        rows[i] = row
+    if with_events:
+        built = _from_events(with_events, as_of).set_index("contact_id")
+        for i, _ in with_events:
+            rows[i] = {str(k): v for k, v in built.loc[i].items()}
+    frame = pd.DataFrame([rows[i] for i in range(len(leads))])
+    for col in ("title", "industry", "country", "lead_source", "email_domain", "buying_timeline"):
+        if col in frame:
+            frame[col] = frame[col].astype("object")
+    return frame
