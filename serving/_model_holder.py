@@ -58,6 +58,7 @@ class ModelHolder:
                 name, version = resolve_model(self.uri)
                 current = self._current
                 if current is not None and current.version == version:
+                    self.last_error = None  # the alias points at what is being served
                     return False
                 exact = f"models:/{name}/{version}" if version else self.uri
                 bundle = load_bundle(exact)
