@@ -148,27 +148,30 @@ def activity_trend(events_30d: pd.Series, events_30_90d: pd.Series) -> pd.Series
 
 def derive_attributes(leads: pd.DataFrame) -> pd.DataFrame:
     """Return a copy of ``leads`` with the derived attribute columns appended (see module doc)."""
-    out = leads.copy()
+    n = len(leads)
+    index = leads.index
     titles = (
         leads["title"].astype("object")
         if "title" in leads
-        else pd.Series([None] * len(leads), index=leads.index, dtype="object")
+        else pd.Series([None] * n, index=index, dtype="object")
     )
     # parse each distinct title once; leads repeat titles a lot
-    keys = titles.where(titles.notna(), None)
-    uniques = pd.unique(keys)
-    parsed = {t: parse_title(None if t is None else str(t)) for t in uniques}
-    out["title_level"] = keys.map(lambda t: parsed[t][0]).astype("object").to_numpy()
-    out["title_function"] = keys.map(lambda t: parsed[t][1]).astype("object").to_numpy()
-    out["company_size_band"] = company_size_band(
-        leads["company_size"] if "company_size" in leads else pd.Series(np.nan, index=leads.index)
-    )
-    out["email_is_free"] = email_is_free(
-        leads["email_domain"] if "email_domain" in leads else pd.Series(None, index=leads.index)
-    )
-    zeros = pd.Series(0.0, index=leads.index)
-    out["activity_trend"] = activity_trend(
-        leads.get("events_30d", zeros),
-        leads.get("events_30_90d", zeros),
-    )
-    return out
+    keys = titles.where(titles.notna(), None).tolist()
+    parsed = {t: parse_title(None if t is None else str(t)) for t in set(keys)}
+    zeros = pd.Series(0.0, index=index)
+    derived = {
+        "title_level": np.array([parsed[t][0] for t in keys], dtype=object),
+        "title_function": np.array([parsed[t][1] for t in keys], dtype=object),
+        "company_size_band": company_size_band(
+            leads["company_size"] if "company_size" in leads else pd.Series(np.nan, index=index)
+        ).to_numpy(),
+        "email_is_free": email_is_free(
+            leads["email_domain"] if "email_domain" in leads else pd.Series(None, index=index)
+        ).to_numpy(),
+        "activity_trend": activity_trend(
+            leads["events_30d"] if "events_30d" in leads else zeros,
+            leads["events_30_90d"] if "events_30_90d" in leads else zeros,
+        ).to_numpy(),
+    }
+    kept = leads.drop(columns=[c for c in derived if c in leads.columns])
+    return pd.concat([kept, pd.DataFrame(derived, index=index)], axis=1)

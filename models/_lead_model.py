@@ -54,6 +54,14 @@ NUMERIC_FEATURES: tuple[str, ...] = (
 MODEL_FEATURES: tuple[str, ...] = CATEGORICAL_FEATURES + NUMERIC_FEATURES
 _COUNT_FEATURES: frozenset[str] = frozenset(COUNT_FEATURE_NAMES)
 _MISSING_CATEGORY = "(missing)"
+_SMALL = 64  # rows; below this, encode with Python lookups (same result, less overhead)
+
+
+def _category_key(value: object) -> str:
+    """How a raw categorical value is looked up: missing values share one category."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return _MISSING_CATEGORY
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -126,22 +134,31 @@ class LeadModel:
         n = len(rows)
         out = np.empty((n, len(MODEL_FEATURES)), dtype="float64")
         for j, name in enumerate(CATEGORICAL_FEATURES):
+            lookup = self.categories_[name]
             if name not in rows.columns:
-                values = pd.Series([_MISSING_CATEGORY] * n, dtype="object")
+                out[:, j] = lookup.get(_MISSING_CATEGORY, np.nan)
+            elif n <= _SMALL:
+                # a few rows (online scoring): plain dict lookups beat pandas machinery
+                out[:, j] = [lookup.get(_category_key(v), np.nan) for v in rows[name].tolist()]
             else:
                 values = rows[name].astype("object").fillna(_MISSING_CATEGORY).astype(str)
-            lookup = self.categories_[name]
-            # categories in code order; values never seen in training get code -1 -> NaN
-            codes = pd.Index(list(lookup)).get_indexer(pd.Index(values)).astype("float64")
-            codes[codes < 0] = np.nan
-            out[:, j] = codes
+                # values never seen in training get code -1, i.e. missing for LightGBM
+                codes = pd.Index(list(lookup)).get_indexer(pd.Index(values)).astype("float64")
+                codes[codes < 0] = np.nan
+                out[:, j] = codes
         offset = len(CATEGORICAL_FEATURES)
+        present = [c for c in NUMERIC_FEATURES if c in rows.columns]
+        block = rows[present]
+        dtypes = block.dtypes
+        odd = [c for c in present if not pd.api.types.is_numeric_dtype(dtypes[c])]
+        if odd:  # strings or objects: coerce, unreadable values become NaN
+            block = block.assign(**{c: pd.to_numeric(block[c], errors="coerce") for c in odd})
+        # one conversion for the whole block (booleans become 0/1)
+        values = block.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
+        position = {c: i for i, c in enumerate(present)}
         for j, name in enumerate(NUMERIC_FEATURES):
-            if name in rows.columns:
-                column = rows[name]
-                if not pd.api.types.is_numeric_dtype(column.dtype):
-                    column = pd.to_numeric(column, errors="coerce")
-                out[:, offset + j] = column.to_numpy(dtype="float64", na_value=np.nan)
+            if name in position:
+                out[:, offset + j] = values[:, position[name]]
             else:
                 # Absent engagement counts mean "no events"; absent attributes are missing.
                 out[:, offset + j] = 0.0 if name in _COUNT_FEATURES else np.nan
@@ -255,8 +272,11 @@ class LeadModel:
         self._check_fitted()
         rows = self._prepared(X)
         matrix = self.encode(rows)
+        threads = 1 if len(matrix) < 2000 else self.params.n_jobs
         contrib = np.asarray(
-            self.booster_.predict(matrix, num_iteration=self.best_iteration_, pred_contrib=True)
+            self.booster_.predict(
+                matrix, num_iteration=self.best_iteration_, pred_contrib=True, num_threads=threads
+            )
         )[:, : len(MODEL_FEATURES)]
         order = np.argsort(-np.abs(contrib), axis=1)[:, :top_n]
         out: list[list[Reason]] = []

@@ -416,7 +416,14 @@ class RuleScorer:
 
     def explain(self, X: pd.DataFrame) -> list[list[RuleHit]]:
         """Per row, the rules that fired with their points, largest in size first."""
+        return self._hits(self._points_by_rule(X))
+
+    def score_and_explain(self, X: pd.DataFrame) -> tuple[np.ndarray, list[list[RuleHit]]]:
+        """:meth:`score` and :meth:`explain` from one pass over the rules."""
         by_rule = self._points_by_rule(X)
+        return by_rule.sum(axis=0), self._hits(by_rule)
+
+    def _hits(self, by_rule: np.ndarray) -> list[list[RuleHit]]:
         rules = self._fitted_rules().rules
         # Sort every row's rules at once; then each row only reads its leading hits.
         order = np.argsort(-np.abs(by_rule), axis=0, kind="stable")

@@ -87,20 +87,20 @@ def score_leads(bundle: ScoringBundle, leads: pd.DataFrame, *, reasons: bool = T
         rows = rows.assign(**{c: rows[c].fillna(0) for c in counts})
     rows = derive_attributes(rows)
     probability = bundle.lead_model.predict_proba(rows)
-    points = bundle.rule_scorer.score(rows)
+    points, hits = bundle.rule_scorer.score_and_explain(rows)
+    if reasons and len(rows):
+        explained = bundle.lead_model.explain(rows, top_n=top_reasons)
+        reason_text = ["; ".join(r.text for r in rs) for rs in explained]
+    else:
+        reason_text = [""] * len(rows)
     out = pd.DataFrame(
         {
             "probability": probability,
             "model_tier": bundle.tier(probability),
             "rule_score": points.astype("float64"),
             "rule_grade": bundle.rule_scorer.grade(points),
+            "reasons": reason_text,
+            "rule_hits": [RuleScorer.format_hits(h) for h in hits],
         }
     )
-    if reasons and len(rows):
-        explained = bundle.lead_model.explain(rows, top_n=top_reasons)
-        out["reasons"] = ["; ".join(r.text for r in rs) for rs in explained]
-    else:
-        out["reasons"] = ""
-    hits = bundle.rule_scorer.explain(rows) if len(rows) else []
-    out["rule_hits"] = [RuleScorer.format_hits(h) for h in hits]
     return out[list(SCORE_COLUMNS)]

@@ -105,3 +105,15 @@ def test_errors_name_the_problem() -> None:
         LeadModel().fit(X, np.zeros(len(X)), validation=(X, y))
     with pytest.raises(ModelError, match=r"only 0 and 1, got \[2.0\]"):
         LeadModel().fit(X, np.full(len(X), 2), validation=(X, y))
+
+
+def test_small_and_large_batches_encode_identically(fitted: LeadModel) -> None:
+    # The online path (a few rows) uses dict lookups, batches use pandas indexers.
+    X, _ = _leads(300, 8)
+    X = X.assign(
+        lead_source=["webinar", None, "brand-new", "giveaway"] * 75,
+        industry=[None, "software", float("nan"), "retail"] * 75,
+    )
+    big = fitted.encode(X)
+    small = np.vstack([fitted.encode(X.iloc[i : i + 3]) for i in range(0, 300, 3)])
+    np.testing.assert_array_equal(big, small)
