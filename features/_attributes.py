@@ -169,8 +169,8 @@ def derive_attributes(leads: pd.DataFrame) -> pd.DataFrame:
             leads["email_domain"] if "email_domain" in leads else pd.Series(None, index=index)
         ).to_numpy(),
         "activity_trend": activity_trend(
-            leads["events_30d"] if "events_30d" in leads else zeros,
-            leads["events_30_90d"] if "events_30_90d" in leads else zeros,
+            leads.get("events_30d", zeros),
+            leads.get("events_30_90d", zeros),
         ).to_numpy(),
     }
     kept = leads.drop(columns=[c for c in derived if c in leads.columns])

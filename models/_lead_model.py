@@ -154,11 +154,11 @@ class LeadModel:
         if odd:  # strings or objects: coerce, unreadable values become NaN
             block = block.assign(**{c: pd.to_numeric(block[c], errors="coerce") for c in odd})
         # one conversion for the whole block (booleans become 0/1)
-        values = block.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
+        numeric = block.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
         position = {c: i for i, c in enumerate(present)}
         for j, name in enumerate(NUMERIC_FEATURES):
             if name in position:
-                out[:, offset + j] = values[:, position[name]]
+                out[:, offset + j] = numeric[:, position[name]]
             else:
                 # Absent engagement counts mean "no events"; absent attributes are missing.
                 out[:, offset + j] = 0.0 if name in _COUNT_FEATURES else np.nan
