@@ -4,7 +4,9 @@ Contract: ``predict(context, leads)`` takes raw lead rows (strings for categoric
 attributes, numbers for counts; any missing engagement column counts as no events) and
 returns one row per lead with ``contact_id`` (when given) and :data:`SCORE_COLUMNS`.
 Categories are encoded inside with the training-time lists, so MLflow's schema never sees
-pandas ``category`` columns. Parameter ``reasons`` (default true) turns the model's
+pandas ``category`` columns. The model's code is the installed ``leadscore`` package (the
+bundle pickles fitted state, not code): load it where leadscore is installed, as with any
+scikit-learn model. Parameter ``reasons`` (default true) turns the model's
 per-lead reasons off for speed.
 """
 

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-import features
 from features import ConfigError, Warehouse
 from models import LeadModelParams, ScoringBundle
 from models._pyfunc import LeadScoringModel, lead_signature, save_bundle, to_model_input
@@ -124,6 +123,7 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         "capacity": capacity,
         "capacity_per_week": weekly,
         "trained_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+        "leadscore_version": _leadscore_version(),
         "test_metrics": metrics,
     }
     bundle = ScoringBundle(fitted.model, fitted.rules, fitted.tier_thresholds, metadata)
@@ -164,14 +164,12 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         bundle_path = save_bundle(bundle, Path(tmp))
         test_rows = frame[split.masks(frame["as_of"])[2]]
         example = to_model_input(test_rows.drop(columns=["label", "as_of"]).head(5))
-        pkg_root = Path(features.__file__).resolve().parent.parent
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=LeadScoringModel(),
             artifacts={"bundle": str(bundle_path)},
             signature=lead_signature(),
             input_example=example,
-            code_paths=[str(pkg_root / "features"), str(pkg_root / "models")],
             pip_requirements=_pip_requirements(),
             registered_model_name=config.model_name,
             metadata={k: v for k, v in metadata.items() if k != "test_metrics"},
@@ -213,6 +211,15 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         seconds=seconds,
         extra={"weekly_leads_worked": weekly, "config": asdict(config)},
     )
+
+
+def _leadscore_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("leadscore")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
 
 
 def _pip_requirements() -> list[str]:
