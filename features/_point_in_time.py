@@ -35,6 +35,7 @@ from features._definitions import (
     engagement_features,
 )
 from features._errors import ConfigError
+from features._schema import CONTACT_COLUMNS
 from features._warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -48,17 +49,8 @@ STRING_ATTRIBUTES: tuple[str, ...] = (
     "buying_timeline",
 )
 NUMERIC_ATTRIBUTES: tuple[str, ...] = ("company_size", "phone_valid", "requested_demo")
-LEAD_ATTRIBUTE_COLUMNS: tuple[str, ...] = (
-    "title",
-    "company_size",
-    "industry",
-    "country",
-    "lead_source",
-    "email_domain",
-    "phone_valid",
-    "buying_timeline",
-    "requested_demo",
-)
+# the contact attributes of the data contract, after the id and the creation time
+LEAD_ATTRIBUTE_COLUMNS: tuple[str, ...] = CONTACT_COLUMNS[2:]
 
 
 def _sql_list(values: Sequence[str]) -> str:

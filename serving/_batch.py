@@ -21,7 +21,7 @@ import pandas as pd
 
 from features import ConfigError, ScoringError, Warehouse, build_lead_frame, validate_warehouse
 from features._schema import LEAD_SCORES
-from models import score_leads
+from models import SCORE_COLUMNS, score_leads
 from training import configure_tracking
 from training._registry import load_bundle, resolve_model
 
@@ -33,12 +33,7 @@ LEAD_SCORES_COLUMNS: tuple[str, ...] = (
     "scored_at",
     "model_name",
     "model_version",
-    "probability",
-    "model_tier",
-    "rule_score",
-    "rule_grade",
-    "reasons",
-    "rule_hits",
+    *SCORE_COLUMNS,
 )
 _CREATE_LEAD_SCORES = """
     contact_id {id_type} NOT NULL,
@@ -127,16 +122,7 @@ def score_warehouse(
         scored = (
             pd.concat(parts, ignore_index=True)
             if parts
-            else pd.DataFrame(
-                columns=[
-                    "probability",
-                    "model_tier",
-                    "rule_score",
-                    "rule_grade",
-                    "reasons",
-                    "rule_hits",
-                ]
-            )
+            else pd.DataFrame(columns=list(SCORE_COLUMNS))
         )
         if limit:
             top = np.argsort(-scored["probability"].to_numpy(), kind="stable")[:limit]
@@ -151,8 +137,7 @@ def score_warehouse(
                 "model_version": version,
             }
         )
-        for col in ("probability", "model_tier", "rule_score", "rule_grade", "reasons",
-                    "rule_hits"):  # fmt: skip
+        for col in SCORE_COLUMNS:
             out[col] = scored[col].to_numpy()
         _check_one_row_per_contact(out, expected)
         id_type = wh.columns("contacts")["contact_id"]
