@@ -326,6 +326,10 @@ _CATEGORY_LABELS = {
 }
 
 
+def _num(value: object) -> float:
+    return float(value)  # type: ignore[arg-type]
+
+
 def describe(feature: str, value: object, contribution: float) -> str:
     """A phrase a sales rep can read, e.g. ``'3 pricing page view events in the last 30 days
     (raises)'``."""
@@ -342,19 +346,26 @@ def describe(feature: str, value: object, contribution: float) -> str:
         text = "email domain unknown" if v is None else (
             "free email domain" if v else "corporate email domain")  # fmt: skip
     elif feature == "company_size":
-        text = "company size unknown" if v is None else f"company of {float(v):,.0f} employees"  # type: ignore[arg-type]
+        text = "company size unknown" if v is None else f"company of {_num(v):,.0f} employees"
     elif feature == "days_since_created":
-        text = f"lead created {float(v):.0f} days ago"  # type: ignore[arg-type]
+        text = "lead age unknown" if v is None else f"lead created {_num(v):.0f} days ago"
     elif feature == "activity_trend":
-        text = f"activity trend x{float(v):.1f} (last 30 days vs the 60 before)"  # type: ignore[arg-type]
+        text = (
+            "activity trend unknown"
+            if v is None
+            else f"activity trend x{_num(v):.1f} (last 30 days vs the 60 before)"
+        )
     elif feature == "hours_to_first_touch":
-        text = "no sales touch yet" if v is None else (
-            f"first sales touch {float(v):.0f} hours after creation")  # type: ignore[arg-type]  # fmt: skip
+        text = (
+            "no sales touch yet"
+            if v is None
+            else f"first sales touch {_num(v):.0f} hours after creation"
+        )
     elif feature.startswith("days_since_last"):
         what = "high-intent activity" if "high_intent" in feature else "activity"
-        text = f"no {what} yet" if v is None else f"last {what} {float(v):.0f} days ago"  # type: ignore[arg-type]
+        text = f"no {what} yet" if v is None else f"last {what} {_num(v):.0f} days ago"
     elif feature in _DESCRIPTIONS:
-        text = f"{0 if v is None else float(v):.0f} {_DESCRIPTIONS[feature]}"  # type: ignore[arg-type]
+        text = f"{0 if v is None else _num(v):.0f} {_DESCRIPTIONS[feature]}"
     else:
         text = f"{feature} = {v}"
     return f"{text} ({direction})"

@@ -15,7 +15,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from features import derive_attributes
-from features._definitions import COUNT_FEATURE_NAMES
+from features._definitions import AGE_FEATURE, COUNT_FEATURE_NAMES
+from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS
 from models._lead_model import LeadModel
 from models._rules import RuleScorer
 
@@ -81,6 +82,10 @@ def score_leads(bundle: ScoringBundle, leads: pd.DataFrame, *, reasons: bool = T
                 top_reasons: int = 3) -> pd.DataFrame:  # fmt: skip
     """Score lead rows with both scorers (see module docstring)."""
     rows = leads.reset_index(drop=True)
+    # Every lead column is optional: an absent attribute or age is unknown, for both scorers.
+    absent = [c for c in (*LEAD_ATTRIBUTE_COLUMNS, AGE_FEATURE) if c not in rows.columns]
+    if absent:
+        rows = rows.assign(**dict.fromkeys(absent, None))
     # A count with no events is 0, never missing, whichever way the lead arrived.
     counts = [c for c in COUNT_FEATURE_NAMES if c in rows.columns]
     if counts and rows[counts].isna().to_numpy().any():

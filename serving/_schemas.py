@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
 from features import ENGAGEMENT_FEATURE_NAMES
 
 _STRICT = ConfigDict(extra="forbid")
 
 
+def _naive_utc(ts: datetime) -> datetime:
+    """Aware timestamps to naive UTC; the warehouse and the features are in naive UTC."""
+    if ts.tzinfo is None:
+        return ts
+    try:
+        return ts.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError as exc:
+        raise ValueError("timestamp is out of range once converted to UTC") from exc
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_naive_utc)]
+
+
 class EventIn(BaseModel):
     """One engagement event of a lead."""
 
     model_config = _STRICT
-    occurred_at: datetime
+    occurred_at: UtcDatetime
     event_type: str = Field(min_length=1, max_length=100)
 
 
@@ -36,7 +49,7 @@ class LeadIn(BaseModel):
 
     model_config = _STRICT
     lead_id: str = Field(min_length=1, max_length=200)
-    created_at: datetime | None = Field(
+    created_at: UtcDatetime | None = Field(
         default=None, description="Required with events; else gives days_since_created."
     )
     days_since_created: float | None = Field(default=None, ge=0, le=1e6)
@@ -66,7 +79,7 @@ class ScoreRequest(BaseModel):
 
     model_config = _STRICT
     leads: list[LeadIn] = Field(min_length=1)
-    as_of: datetime | None = None
+    as_of: UtcDatetime | None = None
     reasons: bool = Field(default=True, description="Include the model's top reasons.")
 
 
