@@ -282,6 +282,7 @@ def serve(
     ] = "models:/lead-quality@champion",
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each loads the model).")] = 1,
     poll_seconds: Annotated[
         float | None, typer.Option(help="Alias check interval (default 30).")
     ] = None,
@@ -290,16 +291,22 @@ def serve(
     ] = None,
 ) -> None:
     """Serve POST /v1/score (model probability + rule score per lead) over HTTP."""
+    import os
+
     import uvicorn
 
-    from serving._app import create_app
     from serving._settings import settings_from_env
     from training import configure_tracking
 
-    configure_tracking()
     settings = settings_from_env(model_uri=model, poll_seconds=poll_seconds, max_leads=max_leads)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                loop="auto", http="auto", access_log=False)  # fmt: skip
+    # Workers are separate processes: hand them the settings and the tracking store
+    # through the environment they inherit.
+    os.environ["LEADSCORE_MODEL_URI"] = settings.model_uri
+    os.environ["LEADSCORE_POLL_SECONDS"] = str(settings.poll_seconds)
+    os.environ["LEADSCORE_MAX_LEADS"] = str(settings.max_leads)
+    os.environ["MLFLOW_TRACKING_URI"] = configure_tracking()
+    uvicorn.run("serving._app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=False)  # fmt: skip
 
 
 @app.command()
