@@ -291,6 +291,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve POST /v1/score (model probability + rule score per lead) over HTTP."""
+    import copy
     import os
 
     import uvicorn
@@ -305,8 +306,13 @@ def serve(
     os.environ["LEADSCORE_POLL_SECONDS"] = str(settings.poll_seconds)
     os.environ["LEADSCORE_MAX_LEADS"] = str(settings.max_leads)
     os.environ["MLFLOW_TRACKING_URI"] = configure_tracking()
+    # uvicorn configures logging in each worker: route leadscore's loggers there too
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    levels = {"serving": "INFO", "models": "INFO", "training": "INFO", "features": "WARNING"}
+    for name, level in levels.items():  # features logs every frame it builds: too chatty here
+        log_config["loggers"][name] = {"handlers": ["default"], "level": level, "propagate": False}
     uvicorn.run("serving._app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=False)  # fmt: skip
+                log_level="info", access_log=False, log_config=log_config)  # fmt: skip
 
 
 @app.command()
