@@ -36,10 +36,11 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/http_bench.py
 
 # Refresh constraints.txt from the current environment (after changing dependencies).
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(WORKDIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(WORKDIR) bench-output .pytest_cache .mypy_cache .ruff_cache .hypothesis
