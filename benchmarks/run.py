@@ -570,10 +570,18 @@ def latency(bench: Bench) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--contacts", type=int, default=200_000,
-                        help="contacts to generate (default 200000; ~50 events each)")
-    parser.add_argument("--workdir", type=Path, default=Path("bench-output"),
-                        help="where the warehouse and MLflow store go (default bench-output/)")
+    parser.add_argument(
+        "--contacts",
+        type=int,
+        default=200_000,
+        help="contacts to generate (default 200000; ~50 events each)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("bench-output"),
+        help="where the warehouse and MLflow store go (default bench-output/)",
+    )
     parser.add_argument("--reasons-all-budget", type=float, default=REASONS_ALL_BUDGET,
                         metavar="SECONDS", help="skip end-to-end scoring with reasons='all' "
                         "when its estimated time exceeds this (default %(default)g; 'inf' "

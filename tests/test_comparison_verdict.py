@@ -11,7 +11,6 @@ Two small warehouses share contacts and engagement; only the outcome mechanism d
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import WarehouseFactory
+from tests.servers import tracking_store
 from training import CompareConfig, TrainConfig, compare, train
 
 pytestmark = pytest.mark.slow
@@ -102,15 +102,8 @@ def _world(kind: str, n: int = 3000, seed: int = 0) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture
 def tracking(tmp_path: Path) -> Iterator[Path]:
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    try:
+    with tracking_store(tmp_path):
         yield tmp_path
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
 
 
 @pytest.mark.parametrize(("kind", "winner"), [("rules", "rules"), ("engagement", "model")])

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import mlflow
 import numpy as np
 import pandas as pd
@@ -27,9 +26,9 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
 from features import ScoringError, Warehouse, build_lead_frame
-from features._generator import GeneratorConfig, write_crm
 from models import LeadModelParams, score_leads, to_model_input
 from serving import LEAD_SCORES_COLUMNS, ScoreConfig, score_warehouse
+from tests.servers import generate_and_train, tracking_store, tracking_uri
 from training import (
     SECTIONS,
     CompareConfig,
@@ -50,21 +49,9 @@ AS_OF = datetime(2026, 1, 1)
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, TrainResult]]:
     root = tmp_path_factory.mktemp("e2e")
-    db = root / "crm.duckdb"
-    con = duckdb.connect(str(db))
-    write_crm(con, GeneratorConfig(n_contacts=12_000, seed=3))
-    con.close()
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    url = f"duckdb:///{db}"
-    try:
-        result = train(TrainConfig(warehouse=url, as_of=AS_OF))
+    with tracking_store(root):
+        url, result = generate_and_train(root, n_contacts=12_000, seed=3, as_of=AS_OF)
         yield url, root, result
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
 
 
 def test_training_registers_champion_and_logs_what_it_measured(
@@ -138,7 +125,7 @@ def test_a_separate_process_loads_the_champion(trained: tuple[str, Path, TrainRe
         "model = mlflow.pyfunc.load_model('models:/lead-quality@champion')\n"
         "print(model.predict(leads).to_json(orient='records', double_precision=15))\n"
     )
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(root)}
     done = subprocess.run(
         [sys.executable, "-c", script],
         input=leads.to_json(orient="records"),

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import httpx
 import mlflow
 import pandas as pd
@@ -24,11 +21,11 @@ import uvicorn
 from mlflow.tracking import MlflowClient
 
 from features import ENGAGEMENT_FEATURE_NAMES, Warehouse, build_lead_frame
-from features._generator import GeneratorConfig, write_crm
 from serving import ScoreConfig, score_warehouse
 from serving._app import create_app
 from serving._settings import ServiceSettings
-from training import TrainConfig, TrainResult, train
+from tests.servers import free_port, generate_and_train, tracking_store
+from training import TrainResult
 
 pytestmark = pytest.mark.slow
 AS_OF = datetime(2026, 1, 1)
@@ -38,32 +35,15 @@ SCORED_AT = datetime(2025, 12, 1)  # scoring time for parity checks
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, TrainResult]]:
     root = tmp_path_factory.mktemp("service")
-    db = root / "crm.duckdb"
-    con = duckdb.connect(str(db))
-    write_crm(con, GeneratorConfig(n_contacts=8000, seed=11))
-    con.close()
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
-    try:
-        yield f"duckdb:///{db}", train(TrainConfig(warehouse=f"duckdb:///{db}", as_of=AS_OF))
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with tracking_store(root) as uri:
+        mlflow.set_tracking_uri(uri)
+        yield generate_and_train(root, n_contacts=8000, seed=11, as_of=AS_OF)
 
 
 @contextmanager
 def running(settings: ServiceSettings) -> Iterator[httpx.Client]:
     """A real uvicorn server on 127.0.0.1 in a thread; yields a client for it."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )

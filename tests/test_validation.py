@@ -33,9 +33,17 @@ def _validate(url: str) -> None:
         validate_warehouse(wh, now=NOW)
 
 
-def _only_problem(exc: ContractViolations) -> DataValidationError:
-    assert len(exc.problems) == 1, [str(p) for p in exc.problems]
-    return exc.problems[0]
+def _only_problem(url: str) -> DataValidationError:
+    """Validate ``url``, expect ContractViolations with exactly one problem, return it."""
+    with pytest.raises(ContractViolations) as info:
+        _validate(url)
+    assert len(info.value.problems) == 1, [str(p) for p in info.value.problems]
+    return info.value.problems[0]
+
+
+def _where(problem: DataValidationError) -> tuple[str, str | None, int, list[object]]:
+    """Table, column, count and examples of a problem, for comparing in one line."""
+    return problem.table, problem.column, problem.count, problem.examples
 
 
 def test_good_warehouse_passes_and_reports_counts(make_warehouse: WarehouseFactory) -> None:
@@ -51,7 +59,8 @@ def test_missing_table_names_it_and_lists_what_exists(make_warehouse: WarehouseF
     url = make_warehouse(contacts=GOOD_CONTACTS, events=GOOD_EVENTS)
     with pytest.raises(ContractViolations) as info:
         _validate(url)
-    problem = _only_problem(info.value)
+    assert len(info.value.problems) == 1, [str(p) for p in info.value.problems]
+    problem = info.value.problems[0]
     assert isinstance(problem, MissingTableError)
     assert problem.table == "outcomes"
     assert "table 'outcomes'" in str(info.value) and "['contacts', 'events']" in str(info.value)
@@ -63,9 +72,7 @@ def test_missing_column(make_warehouse: WarehouseFactory) -> None:
         events=GOOD_EVENTS,
         outcomes=GOOD_OUTCOMES,
     )
-    with pytest.raises(ContractViolations) as info:
-        _validate(url)
-    problem = _only_problem(info.value)
+    problem = _only_problem(url)
     assert isinstance(problem, MissingColumnsError)
     assert (problem.table, problem.column) == ("contacts", "created_at")
     assert "missing ['created_at']" in str(problem)
@@ -84,9 +91,7 @@ def test_duplicate_contact_id_counts_every_row(make_warehouse: WarehouseFactory)
         ]
     )
     url = make_warehouse(contacts=dupes, events=GOOD_EVENTS, outcomes=GOOD_OUTCOMES)
-    with pytest.raises(ContractViolations) as info:
-        _validate(url)
-    problem = _only_problem(info.value)
+    problem = _only_problem(url)
     assert (problem.table, problem.column, problem.count) == ("contacts", "contact_id", 5)
     assert set(problem.examples) == {2, 3}
     assert "duplicate" in str(problem) and "5 rows affected" in str(problem)
@@ -96,15 +101,8 @@ def test_outcome_for_unknown_contact(make_warehouse: WarehouseFactory) -> None:
     # contact 99 closed a deal but is not in contacts.
     outcomes = outcomes_frame([(1, "2024-05-01", "won"), (99, "2024-06-01", "lost")])
     url = make_warehouse(contacts=GOOD_CONTACTS, events=GOOD_EVENTS, outcomes=outcomes)
-    with pytest.raises(ContractViolations) as info:
-        _validate(url)
-    problem = _only_problem(info.value)
-    assert (problem.table, problem.column, problem.count, problem.examples) == (
-        "outcomes",
-        "contact_id",
-        1,
-        [99],
-    )
+    problem = _only_problem(url)
+    assert _where(problem) == ("outcomes", "contact_id", 1, [99])
 
 
 def test_timestamp_in_the_future(make_warehouse: WarehouseFactory) -> None:
@@ -117,9 +115,7 @@ def test_timestamp_in_the_future(make_warehouse: WarehouseFactory) -> None:
         ]
     )
     url = make_warehouse(contacts=GOOD_CONTACTS, events=events, outcomes=GOOD_OUTCOMES)
-    with pytest.raises(ContractViolations) as info:
-        _validate(url)
-    problem = _only_problem(info.value)
+    problem = _only_problem(url)
     assert (problem.table, problem.column, problem.count) == ("events", "occurred_at", 2)
     assert "future" in problem.problem
     assert "2205" in str(problem)
@@ -128,37 +124,21 @@ def test_timestamp_in_the_future(make_warehouse: WarehouseFactory) -> None:
 def test_outcome_value_outside_won_lost(make_warehouse: WarehouseFactory) -> None:
     outcomes = outcomes_frame([(1, "2024-05-01", "WON"), (2, "2024-06-01", "lost")])
     url = make_warehouse(contacts=GOOD_CONTACTS, events=GOOD_EVENTS, outcomes=outcomes)
-    with pytest.raises(ContractViolations) as info:
-        _validate(url)
-    problem = _only_problem(info.value)
-    assert (problem.table, problem.column, problem.count, problem.examples) == (
-        "outcomes",
-        "outcome",
-        1,
-        ["WON"],
-    )
+    problem = _only_problem(url)
+    assert _where(problem) == ("outcomes", "outcome", 1, ["WON"])
 
 
 def test_event_before_contact_existed(make_warehouse: WarehouseFactory) -> None:
     events = events_frame([(3, "2024-02-01", "page_view")])  # contact 3 was created 2024-03-01
     url = make_warehouse(contacts=GOOD_CONTACTS, events=events, outcomes=GOOD_OUTCOMES)
-    with pytest.raises(ContractViolations) as info:
-        _validate(url)
-    problem = _only_problem(info.value)
-    assert (problem.table, problem.column, problem.count, problem.examples) == (
-        "events",
-        "occurred_at",
-        1,
-        [3],
-    )
+    problem = _only_problem(url)
+    assert _where(problem) == ("events", "occurred_at", 1, [3])
 
 
 def test_wrong_type_is_named(make_warehouse: WarehouseFactory) -> None:
     contacts = GOOD_CONTACTS.assign(created_at=GOOD_CONTACTS["created_at"].dt.strftime("%d/%m/%Y"))
     url = make_warehouse(contacts=contacts, events=GOOD_EVENTS, outcomes=GOOD_OUTCOMES)
-    with pytest.raises(ContractViolations) as info:
-        _validate(url)
-    problem = _only_problem(info.value)
+    problem = _only_problem(url)
     assert (problem.table, problem.column) == ("contacts", "created_at")
     assert "expected a column of type TIMESTAMP" in str(problem) and "VARCHAR" in str(problem)
 
