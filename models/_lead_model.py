@@ -156,6 +156,10 @@ class LeadModel:
         # one conversion for the whole block (booleans become 0/1)
         numeric = block.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
         position = {c: i for i, c in enumerate(present)}
+        # A count with no events is 0, never missing, whichever way the lead arrived.
+        counted = [position[c] for c in present if c in _COUNT_FEATURES]
+        if counted:
+            numeric[:, counted] = np.nan_to_num(numeric[:, counted], nan=0.0)
         for j, name in enumerate(NUMERIC_FEATURES):
             if name in position:
                 out[:, offset + j] = numeric[:, position[name]]
@@ -261,7 +265,10 @@ class LeadModel:
         raw = self._raw_probability(matrix)
         if isinstance(self.calibrator_, IsotonicRegression):
             return np.asarray(self.calibrator_.predict(raw), dtype="float64")
-        return np.asarray(self.calibrator_.predict_proba(_logit(raw).reshape(-1, 1))[:, 1])
+        # Platt scaling by hand: sklearn's predict_proba input checks cost more than the
+        # arithmetic for one lead; same formula, same numbers.
+        z = self.calibrator_.coef_[0, 0] * _logit(raw) + self.calibrator_.intercept_[0]
+        return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype="float64")
 
     def score(self, X: pd.DataFrame) -> NDArray[np.float64]:
         """The model's native score: the calibrated probability."""

@@ -15,7 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from features import derive_attributes
-from features._definitions import AGE_FEATURE, COUNT_FEATURE_NAMES
+from features._definitions import AGE_FEATURE
 from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS
 from models._lead_model import LeadModel
 from models._rules import RuleScorer
@@ -86,10 +86,6 @@ def score_leads(bundle: ScoringBundle, leads: pd.DataFrame, *, reasons: bool = T
     absent = [c for c in (*LEAD_ATTRIBUTE_COLUMNS, AGE_FEATURE) if c not in rows.columns]
     if absent:
         rows = rows.assign(**dict.fromkeys(absent, None))
-    # A count with no events is 0, never missing, whichever way the lead arrived.
-    counts = [c for c in COUNT_FEATURE_NAMES if c in rows.columns]
-    if counts and rows[counts].isna().to_numpy().any():
-        rows = rows.assign(**{c: rows[c].fillna(0) for c in counts})
     rows = derive_attributes(rows)
     probability = bundle.lead_model.predict_proba(rows)
     points, hits = bundle.rule_scorer.score_and_explain(rows)
