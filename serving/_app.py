@@ -27,7 +27,7 @@ from features import DataValidationError, LeadscoreError
 from models import score_leads
 from serving._model_holder import LoadedModel, ModelHolder
 from serving._online import naive_utc, request_frame
-from serving._schemas import LeadScore, ModelInfo, ScoreRequest, ScoreResponse
+from serving._schemas import ModelInfo, ScoreRequest, ScoreResponse
 from serving._settings import ServiceSettings, get_settings
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,10 @@ def create_app(
     app.state.holder = model_holder
     app.state.settings = cfg
 
-    def authorized(request: Request) -> None:
+    # Dependencies and the scoring route are async: the work is CPU-bound and short, and a
+    # hop to the thread pool costs more than it buys (one process scores one request at a
+    # time either way; use --workers for parallelism).
+    async def authorized(request: Request) -> None:
         if cfg.api_token is None:
             return
         header = request.headers.get("authorization", "")
@@ -110,7 +113,7 @@ def create_app(
             raise HTTPException(401, "missing or wrong bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
-    def loaded() -> LoadedModel:
+    async def loaded() -> LoadedModel:
         current = model_holder.current
         if current is None:
             raise HTTPException(503, f"no model loaded yet: {model_holder.last_error or 'loading'}")
@@ -168,7 +171,7 @@ def create_app(
         responses={413: {"description": "Too many leads or too large a body"},
                    401: {"description": "Bearer token required"}},
     )  # fmt: skip
-    def score(request: ScoreRequest, _: Auth, current: Model) -> ScoreResponse:
+    async def score(request: ScoreRequest, _: Auth, current: Model) -> JSONResponse:
         started = time.perf_counter()
         if len(request.leads) > cfg.max_leads:
             raise HTTPException(413, f"{len(request.leads)} leads in one request; the limit is "
@@ -178,24 +181,25 @@ def create_app(
         )
         frame = request_frame(request.leads, as_of)
         scored = score_leads(current.bundle, frame, reasons=request.reasons)
-        probability = scored["probability"].to_numpy(dtype="float64")
-        points = scored["rule_score"].to_numpy(dtype="float64")
+        columns = {c: scored[c].tolist() for c in scored.columns}
         out = [
-            LeadScore(
-                lead_id=lead.lead_id,
-                probability=float(probability[i]),
-                model_tier=str(scored["model_tier"].iat[i]),
-                rule_score=float(points[i]),
-                rule_grade=str(scored["rule_grade"].iat[i]),
-                reasons=[r for r in str(scored["reasons"].iat[i]).split("; ") if r],
-                rule_hits=[h for h in str(scored["rule_hits"].iat[i]).split("; ") if h],
-            )
+            {
+                "lead_id": lead.lead_id,
+                "probability": float(columns["probability"][i]),
+                "model_tier": str(columns["model_tier"][i]),
+                "rule_score": float(columns["rule_score"][i]),
+                "rule_grade": str(columns["rule_grade"][i]),
+                "reasons": [r for r in str(columns["reasons"][i]).split("; ") if r],
+                "rule_hits": [h for h in str(columns["rule_hits"][i]).split("; ") if h],
+            }
             for i, lead in enumerate(request.leads)
         ]
         log.info("scored %d lead(s) with %s v%s in %.1f ms", len(out), current.name,
                  current.version, (time.perf_counter() - started) * 1000)  # fmt: skip
-        return ScoreResponse(model_name=current.name, model_version=current.version,
-                             as_of=as_of, scores=out)  # fmt: skip
+        # Built to match ScoreResponse (the documented schema) and returned as is: FastAPI
+        # would otherwise validate the whole response a second time.
+        return JSONResponse({"model_name": current.name, "model_version": current.version,
+                             "as_of": as_of.isoformat(), "scores": out})  # fmt: skip
 
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     return app

@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from features import ENGAGEMENT_FEATURE_NAMES, Warehouse, build_lead_frame
 from serving import ScoreConfig, score_warehouse
 from serving._app import create_app
+from serving._schemas import ScoreResponse
 from serving._settings import ServiceSettings
 from tests.servers import free_port, generate_and_train, tracking_store
 from training import TrainResult
@@ -111,6 +112,7 @@ def test_score_returns_both_scores_and_reasons(client: httpx.Client) -> None:
     student = {**LEAD, "lead_id": "L-2", "title": "Student", "lead_source": "giveaway",
                "engagement": {"giveaway_entry_180d": 3}}  # fmt: skip
     body = _score(client, [LEAD, student]).json()
+    ScoreResponse.model_validate(body)  # the body is the documented schema, field for field
     assert [s["lead_id"] for s in body["scores"]] == ["L-1", "L-2"]
     vp, kid = body["scores"]
     assert vp["probability"] > kid["probability"] and vp["rule_score"] > kid["rule_score"]
