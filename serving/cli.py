@@ -143,7 +143,7 @@ def backtest(
     ] = None,
 ) -> None:
     """For each of the last N quarters: train on what was known before it, test on it."""
-    from training import BacktestConfig
+    from training import BACKTEST_METRICS, BacktestConfig
     from training import backtest as run_backtest
 
     result = run_backtest(
@@ -151,15 +151,8 @@ def backtest(
                        rules_path=str(rules) if rules else None, capacity=capacity),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
-    cols = [
-        "roc_auc",
-        "pr_auc",
-        "brier",
-        "log_loss",
-        "ece",
-        "captured_at_capacity",
-        "lift_top_decile",
-    ]
+    counts = ("share_captured_at_capacity", "positives", "rows", "capacity")
+    cols = [m for m in BACKTEST_METRICS if m not in counts]
     table = Table(title="Backtest: each quarter tested on a model trained before it")
     for c in ("quarter", "scorer", *cols, "positives", "capacity"):
         table.add_column(c, justify="left" if c in ("quarter", "scorer") else "right")
