@@ -276,9 +276,11 @@ class LeadModel:
 
     def explain(self, X: pd.DataFrame, top_n: int = 3) -> list[list[Reason]]:
         """Top ``top_n`` factors per row by absolute contribution (exact TreeSHAP)."""
+        return self.explain_encoded(self.encode(X), top_n)
+
+    def explain_encoded(self, matrix: NDArray[np.float64], top_n: int = 3) -> list[list[Reason]]:
+        """As :meth:`explain`, on a matrix from :meth:`encode` (values are read back from it)."""
         self._check_fitted()
-        rows = self._prepared(X)
-        matrix = self.encode(rows)
         threads = 1 if len(matrix) < 2000 else self.params.n_jobs
         contrib = np.asarray(
             self.booster_.predict(
@@ -289,7 +291,7 @@ class LeadModel:
         out: list[list[Reason]] = []
         inverse = {name: {i: v for v, i in lookup.items()} for name, lookup in
                    self.categories_.items()}  # fmt: skip
-        for i in range(len(rows)):
+        for i in range(len(matrix)):
             reasons = []
             for j in order[i]:
                 c = float(contrib[i, j])

@@ -87,14 +87,15 @@ def score_leads(bundle: ScoringBundle, leads: pd.DataFrame, *, reasons: bool = T
     if absent:
         rows = rows.assign(**dict.fromkeys(absent, None))
     rows = derive_attributes(rows)
-    probability = bundle.lead_model.predict_proba(rows)
+    matrix = bundle.lead_model.encode(rows)  # once, for the probability and the reasons
+    probability = bundle.lead_model.predict_proba_encoded(matrix)
     points, hits = bundle.rule_scorer.score_and_explain(rows)
     if reasons and len(rows):
-        explained = bundle.lead_model.explain(rows, top_n=top_reasons)
+        explained = bundle.lead_model.explain_encoded(matrix, top_n=top_reasons)
         reason_text = ["; ".join(r.text for r in rs) for rs in explained]
     else:
         reason_text = [""] * len(rows)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "probability": probability,
             "model_tier": bundle.tier(probability),
@@ -102,6 +103,6 @@ def score_leads(bundle: ScoringBundle, leads: pd.DataFrame, *, reasons: bool = T
             "rule_grade": bundle.rule_scorer.grade(points),
             "reasons": reason_text,
             "rule_hits": [RuleScorer.format_hits(h) for h in hits],
-        }
+        },
+        columns=list(SCORE_COLUMNS),
     )
-    return out[list(SCORE_COLUMNS)]
