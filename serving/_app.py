@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from features import DataValidationError, LeadscoreError
 from models import score_leads
 from serving._model_holder import LoadedModel, ModelHolder
-from serving._online import naive_utc, request_frame
+from serving._online import request_frame
 from serving._schemas import ModelInfo, ScoreRequest, ScoreResponse
 from serving._settings import ServiceSettings, get_settings
 
@@ -176,9 +176,7 @@ def create_app(
         if len(request.leads) > cfg.max_leads:
             raise HTTPException(413, f"{len(request.leads)} leads in one request; the limit is "
                                      f"{cfg.max_leads}")  # fmt: skip
-        as_of = (
-            naive_utc(request.as_of) if request.as_of else datetime.now(UTC).replace(tzinfo=None)
-        )
+        as_of = request.as_of if request.as_of else datetime.now(UTC).replace(tzinfo=None)
         frame = request_frame(request.leads, as_of)
         scored = score_leads(current.bundle, frame, reasons=request.reasons)
         columns = {c: scored[c].tolist() for c in scored.columns}

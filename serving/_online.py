@@ -1,5 +1,7 @@
 """Lead rows from HTTP requests, built by the same point-in-time code as batch scoring.
 
+Timestamps arrive as naive UTC already (the request schema converts aware ones).
+
 Contract: :func:`request_frame` returns one lead row per request lead, in request order.
 Leads given with raw ``events`` go through :func:`features.build_lead_frame` on an
 in-memory DuckDB warehouse holding just those leads and events (so an event at or after
@@ -9,7 +11,7 @@ used as they are (a missing count is 0).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 
@@ -17,11 +19,6 @@ from features import DataValidationError, Warehouse, build_lead_frame
 from features._definitions import COUNT_FEATURE_NAMES
 from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS
 from serving._schemas import LeadIn
-
-
-def naive_utc(ts: datetime) -> datetime:
-    """A naive UTC datetime (aware ones are converted)."""
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
 
 
 def _attributes(lead: LeadIn) -> dict[str, object]:
@@ -34,10 +31,7 @@ def _attributes(lead: LeadIn) -> dict[str, object]:
 
 def _from_events(leads: list[tuple[int, LeadIn]], as_of: datetime) -> pd.DataFrame:
     contacts = pd.DataFrame(
-        [
-            {"contact_id": i, "created_at": naive_utc(lead.created_at), **_attributes(lead)}  # type: ignore[arg-type]
-            for i, lead in leads
-        ]
+        [{"contact_id": i, "created_at": lead.created_at, **_attributes(lead)} for i, lead in leads]
     )
     for col in ("title", "industry", "country", "lead_source", "email_domain", "buying_timeline"):
         contacts[col] = contacts[col].astype("object")
@@ -45,7 +39,7 @@ def _from_events(leads: list[tuple[int, LeadIn]], as_of: datetime) -> pd.DataFra
         contacts[col] = pd.to_numeric(contacts[col]).astype("float64")
     events = pd.DataFrame(
         [
-            {"contact_id": i, "occurred_at": naive_utc(e.occurred_at), "event_type": e.event_type}
+            {"contact_id": i, "occurred_at": e.occurred_at, "event_type": e.event_type}
             for i, lead in leads
             for e in lead.events or []
         ],
@@ -71,7 +65,7 @@ def request_frame(leads: list[LeadIn], as_of: datetime) -> pd.DataFrame:
     rows: dict[int, dict[str, object]] = {}
     with_events = [(i, lead) for i, lead in enumerate(leads) if lead.events is not None]
     for i, lead in enumerate(leads):
-        if lead.created_at is not None and naive_utc(lead.created_at) >= as_of:
+        if lead.created_at is not None and lead.created_at >= as_of:
             raise DataValidationError(
                 "request", f"leads[{i}].created_at",
                 f"lead {lead.lead_id!r} was created at or after as_of {as_of:%Y-%m-%d %H:%M:%S}",
@@ -83,7 +77,7 @@ def request_frame(leads: list[LeadIn], as_of: datetime) -> pd.DataFrame:
         if lead.days_since_created is not None:
             row["days_since_created"] = lead.days_since_created
         elif lead.created_at is not None:
-            row["days_since_created"] = (as_of - naive_utc(lead.created_at)).total_seconds() / 86400
+            row["days_since_created"] = (as_of - lead.created_at).total_seconds() / 86400
         row.update(dict.fromkeys(COUNT_FEATURE_NAMES, 0.0))  # no events counted: zero, as in batch
         if lead.engagement is not None:
             row.update({k: v for k, v in lead.engagement.model_dump().items() if v is not None})

@@ -284,3 +284,13 @@ def test_follows_the_alias_and_survives_a_broken_version(
         assert _score(c, [LEAD]).json()["model_version"] == str(new.version)
         client.set_registered_model_alias(name, "champion", str(new.version))
         _wait_for(lambda: c.get("/readyz").json()["last_reload_error"] is None)
+
+
+def test_aware_timestamps_are_read_as_utc(client: httpx.Client) -> None:
+    # 05:00 at UTC+5 is midnight UTC: both leads are exactly 31 days old on 2026-01-01.
+    base = {k: v for k, v in LEAD.items() if k != "days_since_created"}
+    naive = _score(client, [{**base, "created_at": "2025-12-01T00:00:00"}]).json()
+    aware = _score(client, [{**base, "created_at": "2025-12-01T05:00:00+05:00"}]).json()
+    explicit = _score(client, [{**LEAD, "days_since_created": 31}]).json()
+    p = {body["scores"][0]["probability"] for body in (naive, aware, explicit)}
+    assert len(p) == 1
