@@ -292,5 +292,8 @@ def test_aware_timestamps_are_read_as_utc(client: httpx.Client) -> None:
     naive = _score(client, [{**base, "created_at": "2025-12-01T00:00:00"}]).json()
     aware = _score(client, [{**base, "created_at": "2025-12-01T05:00:00+05:00"}]).json()
     explicit = _score(client, [{**LEAD, "days_since_created": 31}]).json()
-    p = {body["scores"][0]["probability"] for body in (naive, aware, explicit)}
-    assert len(p) == 1
+    # the decaying activity points move with the age to the second: a wrong conversion shows
+    points = {body["scores"][0]["rule_score"] for body in (naive, aware, explicit)}
+    assert len(points) == 1
+    wrong = _score(client, [{**base, "created_at": "2025-12-01T05:00:00"}]).json()
+    assert wrong["scores"][0]["rule_score"] not in points
