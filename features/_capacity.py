@@ -15,13 +15,13 @@ def weekly_leads_worked(wh: Warehouse, start: datetime, end: datetime) -> float:
         f"""
         WITH first_touch AS (
           SELECT contact_id, min(occurred_at) AS touched_at
-          FROM events WHERE event_type = '{SALES_TOUCH}' AND occurred_at < ?::TIMESTAMP
+          FROM events WHERE event_type = '{SALES_TOUCH}' AND occurred_at < CAST(? AS TIMESTAMP)
           GROUP BY contact_id
         ),
         weeks AS (
           SELECT date_trunc('week', touched_at) AS week, count(*) AS n
           FROM first_touch
-          WHERE touched_at >= ?::TIMESTAMP AND touched_at < ?::TIMESTAMP
+          WHERE touched_at >= CAST(? AS TIMESTAMP) AND touched_at < CAST(? AS TIMESTAMP)
           GROUP BY 1
         )
         SELECT median(n) FROM weeks

@@ -1,24 +1,40 @@
 """Warehouse connections: the one dispatch point between leadscore and an engine.
 
-A warehouse is named by a URL. Today the embedded default, DuckDB, is supported:
-``duckdb:///relative/or/absolute/path.duckdb`` (three slashes then the path; an absolute
-path therefore has four) or ``duckdb:///:memory:``. Everything engine-specific (how a
-query runs, how a frame is written, how a partition is swapped atomically) lives here.
+A warehouse is named by a URL:
+
+* ``duckdb:///relative/or/absolute/path.duckdb`` (three slashes then the path; an absolute
+  path therefore has four) or ``duckdb:///:memory:``: the embedded default;
+* ``postgresql://user:password@host:port/database[?schema=NAME]`` (or ``postgres://``): a
+  PostgreSQL server, read and written through Arrow (ADBC; bulk writes use ``COPY``). Any
+  other query parameters are passed to libpq;
+* ``spark:///DATABASE`` (``spark:///default`` for the default catalog database): Spark SQL in
+  the active or a new Spark session (see :mod:`features._spark`).
+
+``Warehouse(url)`` returns the engine's subclass. Queries are written once, in DuckDB's SQL
+dialect with ``?`` placeholders; :meth:`Warehouse.translate` turns them into the engine's
+dialect with SQLGlot (values are bound as typed literals). Everything engine-specific (how a
+query runs, how a frame is written, how a partition is swapped atomically) lives in the
+engine classes; the rest of leadscore only talks to :class:`Warehouse`.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
 from features._errors import ConfigError, LeadscoreError, MissingTableError, ScoringError
 
@@ -26,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WAREHOUSE = "duckdb:///leadscore.duckdb"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+STAGING_PREFIX = "_leadscore_staging_"
 
 
 def quote_ident(name: str) -> str:
@@ -35,41 +52,322 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
+def _redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
 @dataclass(frozen=True)
 class WarehouseURL:
-    """A parsed warehouse URL."""
+    """A parsed warehouse URL: the engine, its database, and engine options."""
 
     engine: str
     database: str
+    options: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, url: str) -> WarehouseURL:
-        """Parse ``duckdb:///path``; anything else is a ConfigError naming what is supported."""
+        """Parse a warehouse URL (see the module docstring); anything else is a ConfigError."""
         if url.startswith("duckdb:///"):
             database = url[len("duckdb:///") :]
             if not database:
                 raise ConfigError(f"warehouse URL {url!r} has no database path after 'duckdb:///'")
             return cls("duckdb", database)
         if url.startswith(("postgresql://", "postgres://")):
-            raise ConfigError(
-                f"warehouse URL {url!r}: PostgreSQL is not supported yet; use duckdb:///PATH"
-            )
+            parts = urlsplit(url)
+            query = dict(parse_qsl(parts.query))
+            schema = query.pop("schema", "")
+            if schema and not _IDENT.match(schema):
+                raise ConfigError(f"warehouse URL {_redact(url)!r}: schema must be a plain "
+                                  f"identifier, got {schema!r}")  # fmt: skip
+            libpq = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(query)))
+            return cls("postgresql", libpq, {"schema": schema} if schema else {})
+        if url.startswith("spark://"):
+            database = url[len("spark://") :].lstrip("/") or "default"
+            if not _IDENT.match(database):
+                raise ConfigError(f"warehouse URL {url!r}: expected spark:///DATABASE with a plain "
+                                  f"database name, got {database!r}")  # fmt: skip
+            return cls("spark", database)
         raise ConfigError(
-            f"warehouse URL must look like 'duckdb:///path/to/file.duckdb', got {url!r}"
+            "warehouse URL must look like 'duckdb:///path/to/file.duckdb', "
+            f"'postgresql://user@host:5432/db' or 'spark:///default', got {_redact(url)!r}"
         )
+
+
+# Engine type names normalised to DuckDB's spelling, which the validation checks read.
+_CANONICAL_TYPES = {
+    "bigint": "BIGINT", "int8": "BIGINT", "long": "BIGINT",
+    "integer": "INTEGER", "int": "INTEGER", "int4": "INTEGER",
+    "smallint": "SMALLINT", "int2": "SMALLINT", "short": "SMALLINT",
+    "tinyint": "TINYINT", "byte": "TINYINT",
+    "double precision": "DOUBLE", "double": "DOUBLE", "float8": "DOUBLE",
+    "real": "REAL", "float": "FLOAT", "float4": "REAL",
+    "numeric": "DOUBLE", "decimal": "DOUBLE",
+    "text": "VARCHAR", "character varying": "VARCHAR", "varchar": "VARCHAR",
+    "character": "VARCHAR", "string": "VARCHAR", "char": "VARCHAR",
+    "timestamp without time zone": "TIMESTAMP", "timestamp_ntz": "TIMESTAMP",
+    "timestamp": "TIMESTAMP",
+    "timestamp with time zone": "TIMESTAMP WITH TIME ZONE",
+    "date": "DATE", "boolean": "BOOLEAN",
+}  # fmt: skip
+
+
+def canonical_type(engine_type: str) -> str:
+    """An engine's column type spelled the way DuckDB spells it (unknown types upper-cased)."""
+    base = engine_type.strip().lower().split("(")[0].strip()
+    return _CANONICAL_TYPES.get(base, engine_type.strip().upper())
+
+
+def to_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    """An Arrow table with types every engine accepts: microsecond naive timestamps,
+    ``string`` (not ``large_string``) text, no pandas index."""
+    table = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    )
+    fields = []
+    for f in table.schema:
+        t = f.type
+        if pa.types.is_timestamp(t):
+            t = pa.timestamp("us")
+        elif pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            t = pa.string()
+        elif pa.types.is_dictionary(t):
+            t = t.value_type if not pa.types.is_large_string(t.value_type) else pa.string()
+        fields.append(pa.field(f.name, t))
+    schema = pa.schema(fields)
+    if schema.equals(table.schema.remove_metadata()):
+        return table.replace_schema_metadata(None)
+    # naive-UTC timestamps: an aware column is converted, then its zone dropped
+    columns = []
+    for col, f in zip(table.columns, fields, strict=True):
+        if pa.types.is_timestamp(col.type) and col.type.tz is not None:
+            col = col.cast(pa.timestamp(col.type.unit, tz="UTC")).cast(pa.timestamp(col.type.unit))
+        columns.append(col.cast(f.type, safe=False) if col.type != f.type else col)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+@dataclass(frozen=True)
+class PartitionWrite:
+    """One table's new rows for a partition, for :meth:`Warehouse.replace_partitions`.
+
+    ``create_sql`` is the column list (DuckDB dialect) used when the table does not exist;
+    with ``expected_rows`` the count is checked inside the swap transaction.
+    """
+
+    table: str
+    frame: pd.DataFrame | pa.Table
+    create_sql: str
+    expected_rows: int | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(sql: str) -> exp.Expr:
+    parsed = sqlglot.parse_one(sql, read="duckdb")
+    if parsed is None:  # pragma: no cover - parse_one raises on empty input
+        raise ConfigError(f"could not parse SQL: {sql[:200]!r}")
+    return parsed
+
+
+def _literal(value: Any) -> exp.Expr:
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        return exp.cast(exp.Literal.string(value.strftime("%Y-%m-%d %H:%M:%S.%f")), "TIMESTAMP")
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    return exp.convert(value)
 
 
 class Warehouse:
     """A connection to one warehouse. Use as a context manager or call :meth:`close`.
 
-    ``read_only`` opens DuckDB files without taking the write lock, so a scoring job can
-    read while nothing else is written.
+    ``Warehouse(url)`` returns the subclass for the URL's engine. ``read_only`` opens the
+    warehouse for reading only (DuckDB: without the write lock; PostgreSQL: read-only
+    transactions), so scoring can read while nothing else is written.
     """
+
+    dialect: str = "duckdb"
+
+    def __new__(cls, url: str, *, read_only: bool = False) -> Self:
+        target = _engine_class(WarehouseURL.parse(url).engine) if cls is Warehouse else cls
+        return cast(Self, super().__new__(target))
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
         self.parsed = WarehouseURL.parse(url)
-        self.dialect = self.parsed.engine
+        self.read_only = read_only
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({_redact(self.url)!r})"
+
+    # -- SQL -------------------------------------------------------------------------
+    def translate(self, sql: str, params: Sequence[Any] | None = None) -> str:
+        """``sql`` (DuckDB dialect, ``?`` placeholders) in this engine's dialect, with
+        ``params`` bound as typed literals in order."""
+        tree = _parsed(sql)
+        if params:
+            tree = exp.replace_placeholders(tree.copy(), *[_literal(p) for p in params])
+        return tree.sql(dialect=self.dialect)
+
+    def query_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a query (DuckDB dialect, ``?`` placeholders) and return an Arrow table."""
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement that returns nothing (DuckDB dialect, ``?`` placeholders)."""
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run a query and return a pandas frame (through Arrow)."""
+        return self.query_arrow(sql, params).to_pandas()
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run a query returning one value (None for no rows)."""
+        table = self.query_arrow(sql, params)
+        return table.column(0)[0].as_py() if table.num_rows else None
+
+    # -- metadata --------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        """Names of the tables (and views) in the warehouse's schema, sorted."""
+        raise NotImplementedError
+
+    def _column_types(self, table: str) -> list[tuple[str, str]]:
+        """(name, engine type) of each column of ``table``, in order."""
+        raise NotImplementedError
+
+    def has_table(self, table: str) -> bool:
+        """Whether ``table`` exists."""
+        return table in self.tables()
+
+    def require_table(self, table: str) -> None:
+        """Raise MissingTableError unless ``table`` exists."""
+        found = self.tables()
+        if table not in found:
+            raise MissingTableError(table, _redact(self.url), found)
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name to type (DuckDB's spelling, upper case) for ``table``, which must exist."""
+        self.require_table(table)
+        return {name: canonical_type(t) for name, t in self._column_types(table)}
+
+    # -- frames in and out -----------------------------------------------------------
+    @contextmanager
+    def registered(self, name: str, frame: pd.DataFrame | pa.Table) -> Iterator[str]:
+        """Expose an in-memory frame to SQL as relation ``name`` for the duration of the block."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def write_table(
+        self, table: str, frame: pd.DataFrame | pa.Table, *, replace: bool = True
+    ) -> int:
+        """Bulk-write ``frame`` as ``table`` (replacing it, or appending with ``replace=False``)
+        in one transaction; returns the rows written."""
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT around the block, rolled back on any exception."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def drop_table(self, table: str) -> None:
+        """Drop ``table`` if it exists."""
+        self.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+
+    # -- atomic partition swap -------------------------------------------------------
+    def replace_partition(
+        self,
+        table: str,
+        frame: pd.DataFrame | pa.Table,
+        *,
+        partition_column: str,
+        partition_value: Any,
+        create_sql: str,
+        expected_rows: int | None = None,
+    ) -> int:
+        """Atomically replace the rows of ``table`` where ``partition_column = partition_value``
+        (:meth:`replace_partitions` for one table); returns the rows written."""
+        write = PartitionWrite(table, frame, create_sql, expected_rows)
+        return self.replace_partitions([write], partition_column=partition_column,
+                                       partition_value=partition_value)[table]  # fmt: skip
+
+    def replace_partitions(
+        self, writes: Sequence[PartitionWrite], *, partition_column: str, partition_value: Any
+    ) -> dict[str, int]:
+        """Replace the ``partition_column = partition_value`` rows of several tables at once.
+
+        Each frame is first bulk-written to its own staging table (named after the table and
+        the partition, so a rerun clears what a killed run left). Then one transaction, per
+        table: creates it from ``create_sql`` if missing, deletes the partition's rows, inserts
+        the staged rows, checks the count against ``expected_rows``, and drops the staging
+        table. Readers see the old rows or the new ones, never a mix; any failure (or a killed
+        process) leaves the previous rows in place. Returns rows written per table.
+        """
+        qc = quote_ident(partition_column)
+        digest = hashlib.sha1(repr(partition_value).encode()).hexdigest()[:10]
+        staged: dict[str, str] = {}
+        try:
+            for w in writes:
+                staging = f"{STAGING_PREFIX}{w.table}_{digest}"
+                self.drop_table(staging)
+                self.write_table(staging, w.frame, replace=True)
+                staged[w.table] = staging
+            written: dict[str, int] = {}
+            with self.transaction():
+                for w in writes:
+                    qt = quote_ident(w.table)
+                    qs = quote_ident(staged[w.table])
+                    self.execute(f"CREATE TABLE IF NOT EXISTS {qt} ({w.create_sql})")
+                    self.execute(f"DELETE FROM {qt} WHERE {qc} = ?", [partition_value])
+                    cols = ", ".join(quote_ident(c) for c in to_arrow(w.frame).column_names)
+                    self.execute(f"INSERT INTO {qt} ({cols}) SELECT {cols} FROM {qs}")
+                    n = int(self.scalar(f"SELECT count(*) FROM {qt} WHERE {qc} = ?",
+                                        [partition_value]) or 0)  # fmt: skip
+                    if w.expected_rows is not None and n != w.expected_rows:
+                        raise ScoringError(
+                            f"table {w.table!r}: wrote {n} rows for {partition_column}="
+                            f"{partition_value!r} but expected {w.expected_rows}; rolled back, "
+                            "previous rows kept"
+                        )
+                    written[w.table] = n
+                    self.execute(f"DROP TABLE {qs}")
+            staged.clear()
+        finally:
+            for staging in staged.values():
+                try:
+                    self.drop_table(staging)
+                except Exception:
+                    log.warning("could not drop staging table %s", staging, exc_info=True)
+        for table, n in written.items():
+            log.info("replaced %s rows of %s where %s = %r", n, table, partition_column,
+                     partition_value)  # fmt: skip
+        return written
+
+
+class DuckDBWarehouse(Warehouse):
+    """The embedded default: a DuckDB file (or ``:memory:``)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        import duckdb
+
+        super().__init__(url, read_only=read_only)
         database = self.parsed.database
         if database != ":memory:":
             path = Path(database)
@@ -81,128 +379,231 @@ class Warehouse:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(database, read_only=read_only)
 
-    # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
         """Close the connection; safe to call twice."""
         self._con.close()
 
-    def __enter__(self) -> Warehouse:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @property
-    def connection(self) -> duckdb.DuckDBPyConnection:
+    def connection(self) -> Any:
         """The raw DuckDB connection (for code that must talk to DuckDB directly)."""
         return self._con
 
-    # -- metadata --------------------------------------------------------------------
+    def translate(self, sql: str, params: Sequence[Any] | None = None) -> str:
+        """DuckDB runs the source dialect as written (parameters are bound, not inlined)."""
+        return sql
+
+    def query_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a query and return an Arrow table."""
+        # Relation API: Arrow output from execute() makes an extra copy of the rows.
+        return self._con.sql(sql, params=list(params) if params else None).to_arrow_table()
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement that returns nothing."""
+        self._con.execute(sql, list(params) if params else [])
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run a query returning one value."""
+        # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result open and refuses
+        # further work on the connection until it is drained.
+        rows = self._con.execute(sql, list(params) if params else []).fetchall()
+        return rows[0][0] if rows else None
+
     def tables(self) -> list[str]:
-        """Names of the base tables in the main schema."""
+        """Names of the tables and views in the main schema."""
         rows = self._con.execute(
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = current_schema() ORDER BY table_name"
         ).fetchall()
         return [r[0] for r in rows]
 
-    def has_table(self, table: str) -> bool:
-        """Whether ``table`` exists."""
-        return table in self.tables()
-
-    def require_table(self, table: str) -> None:
-        """Raise MissingTableError unless ``table`` exists."""
-        found = self.tables()
-        if table not in found:
-            raise MissingTableError(table, self.url, found)
-
-    def columns(self, table: str) -> dict[str, str]:
-        """Column name to upper-case SQL type for ``table`` (which must exist)."""
-        self.require_table(table)
+    def _column_types(self, table: str) -> list[tuple[str, str]]:
         rows = self._con.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
             [table],
         ).fetchall()
-        return {name: str(dtype).upper() for name, dtype in rows}
-
-    # -- queries ---------------------------------------------------------------------
-    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-        """Run a query and return a pandas frame (through Arrow)."""
-        return self.query_arrow(sql, params).to_pandas()
-
-    def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        """Run a query and return an Arrow table."""
-        # Relation API: Arrow output from execute() makes an extra copy of the rows.
-        return self._con.sql(sql, params=params or None).to_arrow_table()
-
-    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        """Run a query returning one value."""
-        # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result open and refuses
-        # further work on the connection until it is drained.
-        rows = self._con.execute(sql, params or []).fetchall()
-        return rows[0][0] if rows else None
+        return [(str(n), str(t)) for n, t in rows]
 
     @contextmanager
     def registered(self, name: str, frame: pd.DataFrame | pa.Table) -> Iterator[str]:
-        """Expose an in-memory frame to SQL as view ``name`` for the duration of the block."""
+        """Expose an in-memory frame as a view (no copy)."""
         self._con.register(name, frame)
         try:
             yield name
         finally:
             self._con.unregister(name)
 
-    # -- writes ----------------------------------------------------------------------
+    def write_table(
+        self, table: str, frame: pd.DataFrame | pa.Table, *, replace: bool = True
+    ) -> int:
+        """Write ``frame`` as ``table`` in one transaction (from Arrow, no row-by-row inserts)."""
+        qt = quote_ident(table)
+        data = to_arrow(frame)
+        view = f"_leadscore_in_{table}"
+        with self.transaction(), self.registered(view, data):
+            if replace:
+                self._con.execute(f"CREATE OR REPLACE TABLE {qt} AS SELECT * FROM {view}")
+            elif self.has_table(table):
+                cols = ", ".join(quote_ident(c) for c in data.column_names)
+                self._con.execute(f"INSERT INTO {qt} ({cols}) SELECT {cols} FROM {view}")
+            else:
+                self._con.execute(f"CREATE TABLE {qt} AS SELECT * FROM {view}")
+        return data.num_rows
+
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> Iterator[None]:
         """BEGIN ... COMMIT, rolled back on any exception."""
         self._con.execute("BEGIN TRANSACTION")
         try:
-            yield self._con
+            yield
         except BaseException:
             self._con.execute("ROLLBACK")
             raise
         self._con.execute("COMMIT")
 
-    def replace_partition(
-        self,
-        table: str,
-        frame: pd.DataFrame,
-        *,
-        partition_column: str,
-        partition_value: Any,
-        create_sql: str,
-        expected_rows: int | None = None,
-    ) -> int:
-        """Atomically replace the rows of ``table`` where ``partition_column = partition_value``.
 
-        Creates the table with ``create_sql`` (a column list) if it does not exist. The delete
-        and the insert run in one transaction: readers see the old rows or the new ones, never
-        a mix, and a failure leaves the old rows in place. With ``expected_rows``, the count is
-        checked inside the transaction and a mismatch rolls everything back. Returns the number
-        of rows written.
-        """
-        qt = quote_ident(table)
-        qc = quote_ident(partition_column)
-        with self.transaction() as con:
-            con.execute(f"CREATE TABLE IF NOT EXISTS {qt} ({create_sql})")
-            con.execute(f"DELETE FROM {qt} WHERE {qc} = ?", [partition_value])
-            con.register("_leadscore_incoming", frame)
-            try:
-                cols = ", ".join(quote_ident(c) for c in frame.columns)
-                con.execute(f"INSERT INTO {qt} ({cols}) SELECT {cols} FROM _leadscore_incoming")
-            finally:
-                con.unregister("_leadscore_incoming")
-            written = con.execute(
-                f"SELECT count(*) FROM {qt} WHERE {qc} = ?", [partition_value]
-            ).fetchall()
-            n = int(written[0][0]) if written else 0
-            if expected_rows is not None and n != expected_rows:
-                raise ScoringError(
-                    f"table {table!r}: wrote {n} rows for {partition_column}={partition_value!r} "
-                    f"but expected {expected_rows}; rolled back, previous rows kept"
-                )
-        log.info(
-            "replaced %s rows of %s where %s = %r", n, table, partition_column, partition_value
+class PostgresWarehouse(Warehouse):
+    """A PostgreSQL server, through ADBC: Arrow in and out, bulk writes with ``COPY``.
+
+    The connection runs in autocommit mode, so reads hold no locks between queries;
+    :meth:`transaction` opens an explicit transaction for writes that must be atomic.
+    """
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        super().__init__(url, read_only=read_only)
+        try:
+            import adbc_driver_postgresql.dbapi as pg
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise ConfigError(
+                "PostgreSQL support needs the ADBC driver: pip install adbc-driver-postgresql"
+            ) from exc
+        try:
+            self._con = pg.connect(self.parsed.database, autocommit=True)
+        except Exception as exc:
+            raise LeadscoreError(
+                f"could not connect to PostgreSQL warehouse {_redact(url)!r}: {exc}"
+            ) from exc
+        self._cur = self._con.cursor()
+        self._in_transaction = False
+        self.schema = self.parsed.options.get("schema", "")
+        if self.schema:
+            if not read_only:
+                self._run(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+            self._run(f"SET search_path TO {quote_ident(self.schema)}")
+        if read_only:
+            self._run("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        try:
+            self._cur.close()
+            self._con.close()
+        except Exception:
+            pass
+
+    def _run(self, native_sql: str) -> None:
+        self._cur.execute(native_sql)
+
+    def query_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a query (translated to PostgreSQL) and return an Arrow table."""
+        native = self.translate(sql, params)
+        try:
+            self._cur.execute(native)
+            return self._cur.fetch_arrow_table()
+        except Exception as exc:
+            raise _pg_error(exc, native) from exc
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement (translated to PostgreSQL)."""
+        native = self.translate(sql, params)
+        try:
+            self._cur.execute(native)
+        except Exception as exc:
+            raise _pg_error(exc, native) from exc
+
+    def tables(self) -> list[str]:
+        """Tables and views in the connection's current schema."""
+        self._cur.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() ORDER BY table_name"
         )
-        return n
+        return [str(r[0]) for r in self._cur.fetchall()]
+
+    def _column_types(self, table: str) -> list[tuple[str, str]]:
+        self._cur.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = "
+            f"{exp.Literal.string(table).sql('postgres')} ORDER BY ordinal_position"
+        )
+        return [(str(n), str(t)) for n, t in self._cur.fetchall()]
+
+    @contextmanager
+    def registered(self, name: str, frame: pd.DataFrame | pa.Table) -> Iterator[str]:
+        """Copy an in-memory frame into a temporary table ``name`` for the block."""
+        self._run(f"DROP TABLE IF EXISTS pg_temp.{quote_ident(name)}")
+        self._cur.adbc_ingest(name, to_arrow(frame), mode="create", temporary=True)
+        try:
+            yield name
+        finally:
+            self._run(f"DROP TABLE IF EXISTS pg_temp.{quote_ident(name)}")
+
+    def write_table(
+        self, table: str, frame: pd.DataFrame | pa.Table, *, replace: bool = True
+    ) -> int:
+        """Write ``frame`` as ``table`` with ``COPY`` in one transaction."""
+        data = to_arrow(frame)
+        with self.transaction():
+            exists = self.has_table(table)
+            if replace and exists:
+                self._run(f"DROP TABLE {quote_ident(table)}")
+            mode = "append" if exists and not replace else "create"
+            self._cur.adbc_ingest(table, data, mode=mode, db_schema_name=self.schema or None)
+        return data.num_rows
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT, rolled back on any exception (not reentrant)."""
+        if self._in_transaction:
+            yield
+            return
+        self._run("BEGIN")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._in_transaction = False
+            self._run("ROLLBACK")
+            raise
+        self._in_transaction = False
+        self._run("COMMIT")
+
+
+def _pg_error(exc: Exception, native_sql: str) -> Exception:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return LeadscoreError(f"PostgreSQL refused a query: {message}\n  query: {native_sql[:500]}")
+
+
+def _engine_class(engine: str) -> type[Warehouse]:
+    if engine == "duckdb":
+        return DuckDBWarehouse
+    if engine == "postgresql":
+        return PostgresWarehouse
+    if engine == "spark":
+        from features._spark import SparkWarehouse
+
+        return SparkWarehouse
+    raise ConfigError(f"unknown warehouse engine {engine!r}")  # pragma: no cover
+
+
+def copy_tables(source: Warehouse, target: Warehouse, tables: Sequence[str],
+                *, rename: Mapping[str, str] | None = None) -> dict[str, int]:  # fmt: skip
+    """Copy whole tables from one warehouse to another through Arrow; returns rows per table."""
+    rename = rename or {}
+    counts = {}
+    for table in tables:
+        data = source.query_arrow(f"SELECT * FROM {quote_ident(table)}")
+        counts[table] = target.write_table(rename.get(table, table), data, replace=True)
+        log.info("copied %s rows of %s to %r", counts[table], table, target)
+    return counts

@@ -102,9 +102,9 @@ def score_warehouse(
         frame = build_lead_frame(wh, [as_of]).frame
         expected = int(
             wh.scalar(
-                "SELECT count(*) FROM contacts c WHERE c.created_at < ?::TIMESTAMP AND NOT EXISTS "
+                "SELECT count(*) FROM contacts c WHERE c.created_at < CAST(? AS TIMESTAMP) AND NOT EXISTS "
                 "(SELECT 1 FROM outcomes o WHERE o.contact_id = c.contact_id "
-                "AND o.closed_at < ?::TIMESTAMP)",
+                "AND o.closed_at < CAST(? AS TIMESTAMP))",
                 [as_of, as_of],
             )
             or 0

@@ -15,9 +15,10 @@ from datetime import datetime
 
 import pandas as pd
 
-from features import DataValidationError, Warehouse, build_lead_frame
+from features import DataValidationError, build_lead_frame
 from features._definitions import COUNT_FEATURE_NAMES
 from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS
+from features._warehouse import DuckDBWarehouse
 from serving._schemas import LeadIn
 
 
@@ -49,7 +50,7 @@ def _from_events(leads: list[tuple[int, LeadIn]], as_of: datetime) -> pd.DataFra
         {"contact_id": pd.Series(dtype="int64"), "closed_at": pd.Series(dtype="datetime64[us]"),
          "outcome": pd.Series(dtype="object")}
     )  # fmt: skip
-    with Warehouse("duckdb:///:memory:") as wh:
+    with DuckDBWarehouse("duckdb:///:memory:") as wh:
         con = wh.connection
         for name, frame in (("contacts", contacts), ("events", events), ("outcomes", outcomes)):
             con.register("_in", frame)

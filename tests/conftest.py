@@ -60,11 +60,8 @@ def make_warehouse(tmp_path: Path) -> WarehouseFactory:
         counter["n"] += 1
         url = f"duckdb:///{tmp_path}/wh{counter['n']}.duckdb"
         with Warehouse(url) as wh:
-            con = wh.connection
             for name, frame in tables.items():
-                con.register("_incoming", frame)
-                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _incoming')
-                con.unregister("_incoming")
+                wh.write_table(name, frame)
         return url
 
     return _make
