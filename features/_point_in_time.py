@@ -79,8 +79,13 @@ def _aggregate(feature: Feature) -> str | None:
     return None
 
 
-def lead_frame_sql(*, with_labels: bool, horizon_days: int) -> str:
-    """The point-in-time query. Expects a relation ``_snapshots(as_of TIMESTAMP)``."""
+def lead_frame_sql(
+    *, with_labels: bool, horizon_days: int, boolean_columns: Sequence[str] = ()
+) -> str:
+    """The point-in-time query. Expects a relation ``_snapshots(as_of TIMESTAMP)``.
+
+    ``boolean_columns`` names numeric attributes stored as booleans: they become 1.0/0.0
+    (PostgreSQL has no boolean-to-double cast)."""
     feats = engagement_features()
     agg_cols = []
     for f in feats:
@@ -106,7 +111,11 @@ def lead_frame_sql(*, with_labels: bool, horizon_days: int) -> str:
             select_feats.append(f"COALESCE(dd.{f.name}, 0) AS {f.name}")
     attr_select = []
     for c in LEAD_ATTRIBUTE_COLUMNS:
-        if c in NUMERIC_ATTRIBUTES:
+        if c in NUMERIC_ATTRIBUTES and c in boolean_columns:
+            attr_select.append(
+                f"CAST(CASE WHEN c.{c} THEN 1 WHEN NOT c.{c} THEN 0 END AS DOUBLE) AS {c}"
+            )
+        elif c in NUMERIC_ATTRIBUTES:
             attr_select.append(f"CAST(c.{c} AS DOUBLE) AS {c}")
         else:
             attr_select.append(f"CAST(c.{c} AS VARCHAR) AS {c}")
@@ -209,7 +218,10 @@ def build_lead_frame(
         )  # fmt: skip
     if not kept:
         return LeadFrame(_empty_frame(with_labels), censored)
-    sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon_days)
+    booleans = [c for c, t in wh.columns("contacts").items() if t == "BOOLEAN"]
+    sql = lead_frame_sql(
+        with_labels=with_labels, horizon_days=horizon_days, boolean_columns=booleans
+    )
     with wh.registered("_snapshots", pd.DataFrame({"as_of": pd.to_datetime(kept)})):
         frame = wh.query(sql)
     frame["as_of"] = pd.to_datetime(frame["as_of"])

@@ -1,14 +1,20 @@
-"""Shared fixtures: small warehouses written to real DuckDB files."""
+"""Shared fixtures: small warehouses written to real DuckDB files, or to every engine.
+
+A test marked ``@pytest.mark.all_engines`` that uses ``make_warehouse`` (or ``engine``) runs
+once per engine of :data:`tests.engines.ENGINES`; unmarked tests use DuckDB.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from features import Warehouse
+from tests.engines import ENGINES, empty_warehouse
 
 CONTACT_DEFAULTS = {
     "title": "VP Sales",
@@ -51,17 +57,27 @@ def outcomes_frame(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
 WarehouseFactory = Callable[..., str]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("all_engines"):
+        metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
 @pytest.fixture
-def make_warehouse(tmp_path: Path) -> WarehouseFactory:
-    """Write the given frames as tables of a fresh DuckDB file; returns its URL."""
-    counter = {"n": 0}
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine under test: each of ENGINES for ``all_engines`` tests, else DuckDB."""
+    return str(getattr(request, "param", "duckdb"))
 
-    def _make(**tables: pd.DataFrame) -> str:
-        counter["n"] += 1
-        url = f"duckdb:///{tmp_path}/wh{counter['n']}.duckdb"
-        with Warehouse(url) as wh:
-            for name, frame in tables.items():
-                wh.write_table(name, frame)
-        return url
 
-    return _make
+@pytest.fixture
+def make_warehouse(engine: str, tmp_path: Path) -> Iterator[WarehouseFactory]:
+    """Write the given frames as tables of a fresh warehouse on ``engine``; returns its URL."""
+    with ExitStack() as stack:
+
+        def _make(**tables: pd.DataFrame) -> str:
+            url = stack.enter_context(empty_warehouse(engine, tmp_path))
+            with Warehouse(url) as wh:
+                for name, frame in tables.items():
+                    wh.write_table(name, frame)
+            return url
+
+        yield _make

@@ -24,6 +24,9 @@ from features import (
 from features._definitions import DaysSinceLast, DistinctDays, EventCount, HoursToFirst
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
 
+# every test that builds a warehouse runs on DuckDB, PostgreSQL and Spark
+pytestmark = pytest.mark.all_engines
+
 S = datetime(2024, 4, 1)  # the first snapshot
 S2 = datetime(2024, 7, 1)  # the second; its 90-day horizon runs past DATA_END: censored
 DATA_END = datetime(2024, 9, 1)

@@ -16,6 +16,9 @@ from features import (
 )
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
 
+# every test that builds a warehouse runs on DuckDB, PostgreSQL and Spark
+pytestmark = pytest.mark.all_engines
+
 NOW = datetime(2025, 1, 1)
 GOOD_CONTACTS = contacts_frame(
     [
