@@ -23,7 +23,7 @@ import functools
 import hashlib
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -164,6 +164,15 @@ class PartitionWrite:
     expected_rows: int | None = None
 
 
+@dataclass(frozen=True)
+class StagedPartition:
+    """A staging table holding all new rows of ``table``'s partition, ready to swap in."""
+
+    table: str
+    staging: str
+    create_sql: str
+
+
 @functools.lru_cache(maxsize=256)
 def _parsed(sql: str) -> exp.Expr:
     parsed = sqlglot.parse_one(sql, read="duckdb")
@@ -290,6 +299,12 @@ class Warehouse:
         self.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
 
     # -- atomic partition swap -------------------------------------------------------
+    def staging_table(self, table: str, partition_value: Any) -> str:
+        """The staging table for ``table``'s partition ``partition_value``. The name is fixed
+        per (table, partition), so a rerun clears whatever a killed run left behind."""
+        digest = hashlib.sha1(repr(partition_value).encode()).hexdigest()[:10]
+        return f"{STAGING_PREFIX}{table}_{digest}"
+
     def replace_partition(
         self,
         table: str,
@@ -309,50 +324,68 @@ class Warehouse:
     def replace_partitions(
         self, writes: Sequence[PartitionWrite], *, partition_column: str, partition_value: Any
     ) -> dict[str, int]:
-        """Replace the ``partition_column = partition_value`` rows of several tables at once.
+        """Replace the ``partition_column = partition_value`` rows of several tables at once:
+        each frame is bulk-written to its staging table (:meth:`staging_table`), then
+        :meth:`swap_partitions` moves them in, checking each ``expected_rows``."""
+        staged = []
+        for w in writes:
+            staging = self.staging_table(w.table, partition_value)
+            self.drop_table(staging)
+            self.write_table(staging, w.frame, replace=True)
+            staged.append(StagedPartition(w.table, staging, w.create_sql))
 
-        Each frame is first bulk-written to its own staging table (named after the table and
-        the partition, so a rerun clears what a killed run left). Then one transaction, per
-        table: creates it from ``create_sql`` if missing, deletes the partition's rows, inserts
-        the staged rows, checks the count against ``expected_rows``, and drops the staging
-        table. Readers see the old rows or the new ones, never a mix; any failure (or a killed
-        process) leaves the previous rows in place. Returns rows written per table.
+        def check(counts: Mapping[str, int]) -> None:
+            for w in writes:
+                if w.expected_rows is not None and counts[w.table] != w.expected_rows:
+                    raise ScoringError(
+                        f"table {w.table!r}: wrote {counts[w.table]} rows for {partition_column}="
+                        f"{partition_value!r} but expected {w.expected_rows}; rolled back, "
+                        "previous rows kept"
+                    )
+
+        return self.swap_partitions(staged, partition_column=partition_column,
+                                    partition_value=partition_value, check=check)  # fmt: skip
+
+    def swap_partitions(
+        self,
+        staged: Sequence[StagedPartition],
+        *,
+        partition_column: str,
+        partition_value: Any,
+        check: Callable[[Mapping[str, int]], None] | None = None,
+    ) -> dict[str, int]:
+        """Move fully written staging tables into their targets in ONE transaction.
+
+        Per table: create it from ``create_sql`` if missing, delete the partition's rows,
+        insert the staged rows, count them. Then ``check(counts)`` runs inside the transaction;
+        raising rolls everything back. The staging tables are dropped (on failure too). Readers
+        see the old rows or the new ones, never a mix; a failure or a killed process leaves the
+        previous rows in place. Returns the rows now in the partition, per table.
         """
         qc = quote_ident(partition_column)
-        digest = hashlib.sha1(repr(partition_value).encode()).hexdigest()[:10]
-        staged: dict[str, str] = {}
+        written: dict[str, int] = {}
         try:
-            for w in writes:
-                staging = f"{STAGING_PREFIX}{w.table}_{digest}"
-                self.drop_table(staging)
-                self.write_table(staging, w.frame, replace=True)
-                staged[w.table] = staging
-            written: dict[str, int] = {}
             with self.transaction():
-                for w in writes:
-                    qt = quote_ident(w.table)
-                    qs = quote_ident(staged[w.table])
-                    self.execute(f"CREATE TABLE IF NOT EXISTS {qt} ({w.create_sql})")
+                for s in staged:
+                    qt = quote_ident(s.table)
+                    qs = quote_ident(s.staging)
+                    self.execute(f"CREATE TABLE IF NOT EXISTS {qt} ({s.create_sql})")
                     self.execute(f"DELETE FROM {qt} WHERE {qc} = ?", [partition_value])
-                    cols = ", ".join(quote_ident(c) for c in to_arrow(w.frame).column_names)
+                    cols = ", ".join(quote_ident(c) for c, _ in self._column_types(s.staging))
                     self.execute(f"INSERT INTO {qt} ({cols}) SELECT {cols} FROM {qs}")
-                    n = int(self.scalar(f"SELECT count(*) FROM {qt} WHERE {qc} = ?",
-                                        [partition_value]) or 0)  # fmt: skip
-                    if w.expected_rows is not None and n != w.expected_rows:
-                        raise ScoringError(
-                            f"table {w.table!r}: wrote {n} rows for {partition_column}="
-                            f"{partition_value!r} but expected {w.expected_rows}; rolled back, "
-                            "previous rows kept"
-                        )
-                    written[w.table] = n
-                    self.execute(f"DROP TABLE {qs}")
-            staged.clear()
-        finally:
-            for staging in staged.values():
+                    written[s.table] = int(self.scalar(
+                        f"SELECT count(*) FROM {qt} WHERE {qc} = ?", [partition_value]) or 0)  # fmt: skip
+                if check is not None:
+                    check(written)
+                for s in staged:
+                    self.execute(f"DROP TABLE {quote_ident(s.staging)}")
+        except BaseException:
+            for s in staged:
                 try:
-                    self.drop_table(staging)
-                except Exception:
-                    log.warning("could not drop staging table %s", staging, exc_info=True)
+                    self.drop_table(s.staging)
+                except Exception:  # the original error matters more
+                    log.warning("could not drop staging table %s", s.staging, exc_info=True)
+            raise
         for table, n in written.items():
             log.info("replaced %s rows of %s where %s = %r", n, table, partition_column,
                      partition_value)  # fmt: skip

@@ -1,32 +1,50 @@
 """Batch scoring in the warehouse: every open lead, both scores, written atomically.
 
-Contract of :func:`score_warehouse`: loads the registered model, validates the warehouse,
-builds the point-in-time lead frame as of ``as_of`` (default: now) for every open contact,
-scores it with the pyfunc, checks that there is exactly one row per open contact, and
-replaces the rows of table ``lead_scores`` for that ``as_of`` in one transaction. A failure
-anywhere leaves the previous scores untouched; a rerun for the same ``as_of`` replaces,
-never duplicates.
+Contract of :func:`score_warehouse`, on every engine (DuckDB, PostgreSQL; Spark has its own
+job in :mod:`serving._spark_score` with the same guarantees):
+
+* it loads the registered model, validates the warehouse and counts the contacts open at
+  ``as_of`` (default: now);
+* it builds the point-in-time lead frame as of ``as_of`` (or reads it from a materialised
+  features table, see :func:`materialise_features`) and scores it in chunks with the one
+  scoring function the pyfunc and the HTTP service use;
+* rows that cannot be scored (a required attribute missing, an impossible value, no
+  probability) go to table ``lead_score_errors`` with the column, the value and the reason;
+  none vanish: ``scored + errors`` must equal the open contacts, checked inside the swap;
+* both tables are written to staging tables first, then swapped in ONE transaction:
+  readers see the old scores or the new ones, never a mix; a rerun for the same ``as_of``
+  replaces, never duplicates; a failed or killed job leaves the previous scores intact.
+
+Reasons (exact SHAP from LightGBM's ``pred_contrib``, ~150x the cost of a prediction) are
+computed only for the leads sales will work by default: the top ``capacity`` leads by
+probability, where capacity is 13 weeks of the team's measured weekly first touches.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from features import ConfigError, ScoringError, Warehouse, build_lead_frame, validate_warehouse
+from features._capacity import weekly_leads_worked
+from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS, lead_frame_columns
 from features._schema import LEAD_SCORES
+from features._warehouse import StagedPartition, quote_ident
 from models import SCORE_COLUMNS, score_leads
 from training import configure_tracking
 from training._registry import load_bundle, resolve_model
 
 log = logging.getLogger(__name__)
 
+LEAD_SCORE_ERRORS = "lead_score_errors"
+LEAD_FEATURES = "lead_features"
 LEAD_SCORES_COLUMNS: tuple[str, ...] = (
     "contact_id",
     "as_of",
@@ -34,6 +52,16 @@ LEAD_SCORES_COLUMNS: tuple[str, ...] = (
     "model_name",
     "model_version",
     *SCORE_COLUMNS,
+)
+LEAD_SCORE_ERRORS_COLUMNS: tuple[str, ...] = (
+    "contact_id",
+    "as_of",
+    "scored_at",
+    "model_name",
+    "model_version",
+    "column_name",
+    "value",
+    "reason",
 )
 _CREATE_LEAD_SCORES = """
     contact_id {id_type} NOT NULL,
@@ -48,28 +76,64 @@ _CREATE_LEAD_SCORES = """
     reasons VARCHAR,
     rule_hits VARCHAR
 """
+_CREATE_LEAD_SCORE_ERRORS = """
+    contact_id {id_type},
+    as_of TIMESTAMP NOT NULL,
+    scored_at TIMESTAMP NOT NULL,
+    model_name VARCHAR NOT NULL,
+    model_version VARCHAR,
+    column_name VARCHAR,
+    value VARCHAR,
+    reason VARCHAR NOT NULL
+"""
+# the weeks of follow-up the default "capacity" reasons cover (one quarter)
+REASONS_WEEKS = 13
+# reasons for this many leads when the data has no sales touches to measure capacity from
+REASONS_FALLBACK = 1_000
+# test hook: seconds to hold between staging and swap (lets a test kill the job right there)
+HOLD_ENV = "LEADSCORE_HOLD_BEFORE_SWAP"
+_FLAG_ATTRIBUTES = ("phone_valid", "requested_demo")
 
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """A batch scoring job. ``reasons``: ``"all"``, ``"none"``, or a number N meaning
-    reasons only for the N highest-probability leads (the ones sales will work)."""
+    """A batch scoring job.
+
+    ``reasons``: ``"capacity"`` (default: the leads sales can work in a quarter, measured from
+    the data), ``"all"``, ``"none"``, or a number N (the N highest-probability leads).
+    ``required``: attributes without which a lead is not scored (it goes to
+    ``lead_score_errors``). ``features_table``: read the lead frame from this table (written
+    by :func:`materialise_features`) instead of computing it.
+    """
 
     warehouse: str
     model_uri: str = "models:/lead-quality@champion"
     as_of: datetime | None = None
-    reasons: str = "all"
-    chunk_rows: int = 50_000
+    reasons: str = "capacity"
+    chunk_rows: int = 100_000
+    required: tuple[str, ...] = ()
+    features_table: str | None = None
 
-    def reasons_limit(self) -> int | None:
-        """None for all rows, else the number of top rows that get reasons."""
-        if self.reasons == "all":
-            return None
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.required if c not in LEAD_ATTRIBUTE_COLUMNS]
+        if unknown:
+            raise ConfigError(f"required attributes {unknown} are not lead attributes; "
+                              f"choose from {list(LEAD_ATTRIBUTE_COLUMNS)}")  # fmt: skip
+        if self.chunk_rows <= 0:
+            raise ConfigError(f"chunk_rows must be positive, got {self.chunk_rows}")
+        self.reasons_limit()
+
+    def reasons_limit(self) -> int | str | None:
+        """None for all rows, a number of top rows, or ``"capacity"``."""
+        if self.reasons in ("all", "capacity"):
+            return None if self.reasons == "all" else "capacity"
         if self.reasons == "none":
             return 0
         if self.reasons.isdigit():
             return int(self.reasons)
-        raise ConfigError(f"reasons must be 'all', 'none' or a number, got {self.reasons!r}")
+        raise ConfigError(
+            f"reasons must be 'capacity', 'all', 'none' or a number, got {self.reasons!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -82,91 +146,256 @@ class ScoreResult:
     model_version: str
     table: str
     seconds: float
+    errors: int = 0
+    reasons_rows: int = 0
+    error_reasons: Mapping[str, int] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+
+def open_contacts(wh: Warehouse, as_of: datetime) -> int:
+    """Contacts created before ``as_of`` with no outcome closed before it."""
+    return int(
+        wh.scalar(
+            "SELECT count(*) FROM contacts c WHERE c.created_at < CAST(? AS TIMESTAMP) AND NOT "
+            "EXISTS (SELECT 1 FROM outcomes o WHERE o.contact_id = c.contact_id "
+            "AND o.closed_at < CAST(? AS TIMESTAMP))",
+            [as_of, as_of],
+        )
+        or 0
+    )
+
+
+def unscorable(leads: pd.DataFrame, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The rows of ``leads`` that cannot be scored: one row per (lead, problem), with
+    ``position`` (row position in ``leads``), ``column_name``, ``value`` and ``reason``.
+
+    A lead cannot be scored when a ``required`` attribute is missing, when ``company_size``
+    is negative or not finite, or when a yes/no flag holds anything but 0/1.
+    """
+    found = []
+
+    def add(mask: np.ndarray, column: str, reason: str) -> None:
+        positions = np.flatnonzero(mask)
+        if len(positions):
+            values = leads[column].iloc[positions]
+            found.append(pd.DataFrame({
+                "position": positions, "column_name": column,
+                "value": [None if pd.isna(v) else str(v) for v in values], "reason": reason,
+            }))  # fmt: skip
+
+    for col in required:
+        add(leads[col].isna().to_numpy(), col, f"required attribute {col} is missing")
+    if "company_size" in leads:
+        size = pd.to_numeric(leads["company_size"], errors="coerce").to_numpy(dtype="float64")
+        with np.errstate(invalid="ignore"):
+            bad = leads["company_size"].notna().to_numpy() & ~(np.isfinite(size) & (size >= 0))
+        add(bad, "company_size", "company_size must be a non-negative number of employees")
+    for col in _FLAG_ATTRIBUTES:
+        if col in leads:
+            flag = pd.to_numeric(leads[col], errors="coerce").to_numpy(dtype="float64")
+            bad = leads[col].notna().to_numpy() & ~np.isin(flag, (0.0, 1.0))
+            add(bad, col, f"{col} must be true/false (1/0)")
+    if not found:
+        return pd.DataFrame(columns=["position", "column_name", "value", "reason"])
+    return pd.concat(found, ignore_index=True).sort_values("position", kind="stable")
+
+
+def _reasons_count(config: ScoreConfig, wh: Warehouse, as_of: datetime, n_leads: int) -> int:
+    limit = config.reasons_limit()
+    if limit is None:
+        return n_leads
+    if limit == "capacity":
+        weekly = weekly_leads_worked(wh, as_of - timedelta(weeks=REASONS_WEEKS), as_of)
+        if weekly <= 0:
+            log.info("no sales touches in the %d weeks before %s: reasons for the top %d leads",
+                     REASONS_WEEKS, f"{as_of:%Y-%m-%d}", REASONS_FALLBACK)  # fmt: skip
+            return min(n_leads, REASONS_FALLBACK)
+        count = round(weekly * REASONS_WEEKS)
+        log.info("reasons for the top %d leads: %.0f first touches a week x %d weeks",
+                 count, weekly, REASONS_WEEKS)  # fmt: skip
+        return min(n_leads, count)
+    assert isinstance(limit, int)
+    return min(n_leads, limit)
+
+
+def _lead_frame(wh: Warehouse, config: ScoreConfig, as_of: datetime) -> pd.DataFrame:
+    if config.features_table is None:
+        return build_lead_frame(wh, [as_of]).frame
+    wh.require_table(config.features_table)
+    cols = ", ".join(quote_ident(c) for c in lead_frame_columns(with_labels=False))
+    frame = wh.query(f"SELECT {cols} FROM {quote_ident(config.features_table)} "
+                     "WHERE as_of = CAST(? AS TIMESTAMP) ORDER BY contact_id", [as_of])  # fmt: skip
+    if frame.empty:
+        raise ScoringError(f"table {config.features_table!r} has no rows for as_of {as_of}; "
+                           "run `leadscore features` for that date first")  # fmt: skip
+    return frame
 
 
 def score_warehouse(
     config: ScoreConfig, *, progress: Callable[[int, int], None] | None = None
 ) -> ScoreResult:
-    """Score every open contact and write ``lead_scores`` (see the module docstring)."""
+    """Score every open contact and write ``lead_scores`` (see the module docstring).
+
+    ``progress(done, total)`` is called after each chunk; progress is logged too.
+    """
     started = time.perf_counter()
+    timings: dict[str, float] = {}
     configure_tracking()
     name, version = resolve_model(config.model_uri)
-    limit = config.reasons_limit()
     # The bundle inside the pyfunc, called through the same score_leads() the pyfunc's
     # predict() uses: MLflow's per-cell schema enforcement would cost more than the model.
     bundle = load_bundle(config.model_uri)
     now = datetime.now(UTC).replace(tzinfo=None)
     as_of = config.as_of or now
     with Warehouse(config.warehouse) as wh:
+        mark = time.perf_counter()
         validate_warehouse(wh, now=max(now, as_of))
-        frame = build_lead_frame(wh, [as_of]).frame
-        expected = int(
-            wh.scalar(
-                "SELECT count(*) FROM contacts c WHERE c.created_at < CAST(? AS TIMESTAMP) AND NOT EXISTS "
-                "(SELECT 1 FROM outcomes o WHERE o.contact_id = c.contact_id "
-                "AND o.closed_at < CAST(? AS TIMESTAMP))",
-                [as_of, as_of],
-            )
-            or 0
-        )
-        log.info("scoring %d open contacts as of %s with %s", len(frame), as_of, config.model_uri)
+        expected = open_contacts(wh, as_of)
+        timings["validate"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        frame = _lead_frame(wh, config, as_of)
+        timings["features"] = time.perf_counter() - mark
+        log.info("scoring %d open contacts as of %s with %s (%s v%s)",
+                 len(frame), as_of, config.model_uri, name, version)  # fmt: skip
+        mark = time.perf_counter()
         leads = frame.drop(columns=["as_of"])
+        problems = unscorable(leads, config.required)
+        bad_rows = np.zeros(len(leads), dtype=bool)
+        bad_rows[problems["position"].to_numpy(dtype="int64")] = True
+        good = leads.loc[~bad_rows].reset_index(drop=True)
         parts = []
-        for start in range(0, max(len(leads), 1), config.chunk_rows):
-            chunk = leads.iloc[start : start + config.chunk_rows]
-            if len(chunk) == 0:
-                break
-            parts.append(score_leads(bundle, chunk, reasons=limit is None))
+        for start in range(0, len(good), config.chunk_rows):
+            chunk = good.iloc[start : start + config.chunk_rows]
+            parts.append(score_leads(bundle, chunk, reasons=False))
+            done = min(start + config.chunk_rows, len(good))
+            log.info("scored %d of %d leads", done, len(good))
             if progress:
-                progress(min(start + config.chunk_rows, len(leads)), len(leads))
-        scored = (
-            pd.concat(parts, ignore_index=True)
-            if parts
-            else pd.DataFrame(columns=list(SCORE_COLUMNS))
-        )
-        if limit:
-            top = np.argsort(-scored["probability"].to_numpy(), kind="stable")[:limit]
-            explained = score_leads(bundle, leads.iloc[top], reasons=True)
+                progress(done, len(good))
+        scored = (pd.concat(parts, ignore_index=True) if parts
+                  else pd.DataFrame({c: pd.Series(dtype="object") for c in SCORE_COLUMNS}))  # fmt: skip
+        no_probability = ~np.isfinite(scored["probability"].to_numpy(dtype="float64"))
+        n_reasons = _reasons_count(config, wh, as_of, int((~no_probability).sum()))
+        if n_reasons:
+            order = np.argsort(-np.nan_to_num(scored["probability"].to_numpy(dtype="float64"),
+                                              nan=-1.0), kind="stable")[:n_reasons]  # fmt: skip
+            top = np.sort(order)
+            explained = score_leads(bundle, good.iloc[top], reasons=True)
             scored.loc[top, "reasons"] = explained["reasons"].to_numpy()
-        out = pd.DataFrame(
-            {
-                "contact_id": frame["contact_id"].to_numpy(),
-                "as_of": pd.Timestamp(as_of),
-                "scored_at": pd.Timestamp(now),
-                "model_name": name,
-                "model_version": version,
-            }
-        )
+        timings["score"] = time.perf_counter() - mark
+        ok = ~no_probability
+        out = pd.DataFrame({
+            "contact_id": good["contact_id"].to_numpy()[ok], "as_of": pd.Timestamp(as_of),
+            "scored_at": pd.Timestamp(now), "model_name": name, "model_version": version,
+        })  # fmt: skip
         for col in SCORE_COLUMNS:
-            out[col] = scored[col].to_numpy()
-        _check_one_row_per_contact(out, expected)
-        id_type = wh.columns("contacts")["contact_id"]
-        written = wh.replace_partition(
-            LEAD_SCORES,
-            out[list(LEAD_SCORES_COLUMNS)],
-            partition_column="as_of",
-            partition_value=as_of,
-            create_sql=_CREATE_LEAD_SCORES.format(id_type=id_type),
-            expected_rows=expected,
-        )
-    seconds = time.perf_counter() - started
-    return ScoreResult(written, as_of, name, version, LEAD_SCORES, seconds)
+            out[col] = scored[col].to_numpy()[ok]
+        errors = _error_rows(leads, problems, good, no_probability)
+        errors = errors.assign(as_of=pd.Timestamp(as_of), scored_at=pd.Timestamp(now),
+                               model_name=name, model_version=version)  # fmt: skip
+        errors = errors[list(LEAD_SCORE_ERRORS_COLUMNS)]
+        _check_one_row_per_contact(out, errors, expected)
+        mark = time.perf_counter()
+        written = _stage_and_swap(wh, out[list(LEAD_SCORES_COLUMNS)], errors, as_of, expected)
+        timings["write"] = time.perf_counter() - mark
+    reasons_by = {str(k): int(v) for k, v in errors["reason"].value_counts().items()}
+    if len(errors):
+        log.warning("%d leads could not be scored (see table %s): %s",
+                    errors["contact_id"].nunique(), LEAD_SCORE_ERRORS, reasons_by)  # fmt: skip
+    return ScoreResult(
+        rows=written[LEAD_SCORES], as_of=as_of, model_name=name, model_version=version,
+        table=LEAD_SCORES, seconds=time.perf_counter() - started,
+        errors=int(errors["contact_id"].nunique()) if len(errors) else 0,
+        reasons_rows=n_reasons, error_reasons=reasons_by, timings=timings,
+    )  # fmt: skip
 
 
-def _check_one_row_per_contact(out: pd.DataFrame, expected: int) -> None:
+def _error_rows(leads: pd.DataFrame, problems: pd.DataFrame, good: pd.DataFrame,
+                no_probability: np.ndarray) -> pd.DataFrame:  # fmt: skip
+    parts = []
+    if len(problems):
+        positions = problems["position"].to_numpy(dtype="int64")
+        parts.append(pd.DataFrame({
+            "contact_id": leads["contact_id"].to_numpy()[positions],
+            "column_name": problems["column_name"].to_numpy(),
+            "value": problems["value"].to_numpy(), "reason": problems["reason"].to_numpy(),
+        }))  # fmt: skip
+    if no_probability.any():
+        parts.append(pd.DataFrame({
+            "contact_id": good["contact_id"].to_numpy()[no_probability], "column_name": None,
+            "value": None, "reason": "the model returned no probability",
+        }))  # fmt: skip
+    if not parts:
+        return pd.DataFrame({"contact_id": pd.Series(dtype=leads["contact_id"].dtype),
+                             "column_name": pd.Series(dtype="object"),
+                             "value": pd.Series(dtype="object"),
+                             "reason": pd.Series(dtype="object")})  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def _stage_and_swap(wh: Warehouse, out: pd.DataFrame, errors: pd.DataFrame, as_of: datetime,
+                    expected: int) -> dict[str, int]:  # fmt: skip
+    id_type = wh.columns("contacts")["contact_id"]
+    targets = {
+        LEAD_SCORES: (out, _CREATE_LEAD_SCORES.format(id_type=id_type)),
+        LEAD_SCORE_ERRORS: (errors, _CREATE_LEAD_SCORE_ERRORS.format(id_type=id_type)),
+    }
+    staged = []
+    for table, (frame, create_sql) in targets.items():
+        staging = wh.staging_table(table, as_of)
+        wh.drop_table(staging)  # what a killed run may have left
+        # typed empty staging table first, so an empty frame still has the right columns
+        wh.execute(f"CREATE TABLE {quote_ident(staging)} ({create_sql})")
+        if len(frame):
+            wh.write_table(staging, frame, replace=False)
+        staged.append(StagedPartition(table, staging, create_sql))
+        log.info("staged %d rows for %s in %s", len(frame), table, staging)
+    hold = float(os.environ.get(HOLD_ENV, "0") or 0)
+    if hold > 0:
+        log.warning("holding %.1f s before the swap (%s is set; a test hook)", hold, HOLD_ENV)
+        time.sleep(hold)
+
+    def check(counts: Mapping[str, int]) -> None:
+        erred = int(wh.scalar(f"SELECT count(DISTINCT contact_id) FROM {LEAD_SCORE_ERRORS} "
+                              "WHERE as_of = CAST(? AS TIMESTAMP)", [as_of]) or 0)  # fmt: skip
+        if counts[LEAD_SCORES] + erred != expected:
+            raise ScoringError(
+                f"{counts[LEAD_SCORES]} scored + {erred} unscorable leads for as_of {as_of} but "
+                f"{expected} contacts are open; rolled back, previous scores kept"
+            )
+
+    return wh.swap_partitions(staged, partition_column="as_of", partition_value=as_of,
+                              check=check)  # fmt: skip
+
+
+def _check_one_row_per_contact(out: pd.DataFrame, errors: pd.DataFrame, expected: int) -> None:
     dupes = out["contact_id"][out["contact_id"].duplicated()]
     if len(dupes):
         raise ScoringError(
             f"scoring produced {len(dupes)} duplicate contact rows (e.g. "
             f"{dupes.head(5).tolist()}); nothing was written"
         )
-    if len(out) != expected:
+    erred = errors["contact_id"].nunique()
+    if len(out) + erred != expected:
         raise ScoringError(
-            f"scoring produced {len(out)} rows but {expected} contacts are open; nothing was written"
+            f"scoring produced {len(out)} rows and {erred} unscorable leads but {expected} "
+            "contacts are open; nothing was written"
         )
-    bad = out["probability"].isna() | ~np.isfinite(out["probability"].astype("float64"))
-    if bad.any():
-        raise ScoringError(
-            f"{int(bad.sum())} leads got no probability (e.g. contact_id "
-            f"{out.loc[bad, 'contact_id'].head(5).tolist()}); nothing was written"
-        )
+
+
+def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURES) -> int:
+    """Compute the point-in-time lead frame as of ``as_of`` and replace its partition in
+    ``table`` (atomic, rerunnable); returns the rows written. ``score --features-table``
+    reads it back, so features and scoring can run as separate steps of a pipeline."""
+    with Warehouse(url) as wh:
+        validate_warehouse(wh, now=max(datetime.now(UTC).replace(tzinfo=None), as_of))
+        frame = build_lead_frame(wh, [as_of]).frame
+        id_type = wh.columns("contacts")["contact_id"]
+        columns = [f"contact_id {id_type} NOT NULL", "as_of TIMESTAMP NOT NULL"]
+        for col in lead_frame_columns(with_labels=False)[2:]:
+            kind = "VARCHAR" if frame[col].dtype == object or pd.api.types.is_string_dtype(
+                frame[col]) else "DOUBLE"  # fmt: skip
+            columns.append(f"{quote_ident(col)} {kind}")
+        return wh.replace_partition(
+            table, frame, partition_column="as_of", partition_value=as_of,
+            create_sql=", ".join(columns), expected_rows=len(frame),
+        )  # fmt: skip

@@ -252,20 +252,61 @@ def score(
     as_of: AsOfOpt = None,
     reasons: Annotated[
         str,
-        typer.Option(help="Model reasons for 'all' leads, 'none', or the top N by probability."),
-    ] = "all",
+        typer.Option(
+            help="Model reasons (exact SHAP, ~150x a prediction) for: 'capacity' (the leads "
+            "sales can work in a quarter, measured from the data), 'all', 'none', or the top N."
+        ),
+    ] = "capacity",
+    require: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated attributes without which a lead is not scored "
+            "(it goes to lead_score_errors)."
+        ),
+    ] = None,
+    features_table: Annotated[
+        str | None,
+        typer.Option(help="Read the lead frame from this table (see `leadscore features`)."),
+    ] = None,
 ) -> None:
     """Score every open contact and write table lead_scores (atomic per as_of)."""
-    from serving._batch import ScoreConfig, score_warehouse
+    from serving._batch import LEAD_SCORE_ERRORS, ScoreConfig, score_warehouse
 
+    required = tuple(c.strip() for c in (require or "").split(",") if c.strip())
+    config = ScoreConfig(warehouse=warehouse, model_uri=model, as_of=as_of, reasons=reasons,
+                         required=required, features_table=features_table)  # fmt: skip
     with _progress() as bar:
         task = bar.add_task("scoring leads", total=None)
         result = score_warehouse(
-            ScoreConfig(warehouse=warehouse, model_uri=model, as_of=as_of, reasons=reasons),
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            config, progress=lambda done, total: bar.update(task, completed=done, total=total)
         )
     out.print(f"wrote {result.rows:,} rows to table {result.table} (as_of {result.as_of}, "
-              f"{result.model_name} v{result.model_version}) in {result.seconds:.1f} s")  # fmt: skip
+              f"{result.model_name} v{result.model_version}, reasons for {result.reasons_rows:,}) "
+              f"in {result.seconds:.1f} s")  # fmt: skip
+    if result.errors:
+        detail = "; ".join(f"{n:,} x {r}" for r, n in result.error_reasons.items())
+        out.print(f"{result.errors:,} leads could not be scored, see table "
+                  f"{LEAD_SCORE_ERRORS}: {detail}")  # fmt: skip
+    else:
+        out.print("0 leads could not be scored")
+
+
+@app.command()
+def features(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    as_of: AsOfOpt = None,
+    table: Annotated[str, typer.Option(help="Table to write (one partition per as_of).")] = (
+        "lead_features"
+    ),
+) -> None:
+    """Materialise the point-in-time lead frame of every open contact (atomic per as_of)."""
+    from datetime import UTC
+
+    from serving._batch import materialise_features
+
+    when = as_of or datetime.now(UTC).replace(tzinfo=None)
+    rows = materialise_features(warehouse, when, table=table)
+    out.print(f"wrote {rows:,} rows to table {table} (as_of {when})")
 
 
 @app.command()

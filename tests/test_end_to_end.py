@@ -165,7 +165,9 @@ def test_batch_scoring_writes_one_row_per_open_contact(
 ) -> None:
     url, _, result = trained
     as_of = datetime(2025, 11, 15)
-    written = score_warehouse(ScoreConfig(warehouse=url, model_uri=result.model_uri, as_of=as_of))
+    written = score_warehouse(
+        ScoreConfig(warehouse=url, model_uri=result.model_uri, as_of=as_of, reasons="all")
+    )
     with Warehouse(url, read_only=True) as wh:
         table = wh.query("SELECT * FROM lead_scores WHERE as_of = ?", [as_of])
         frame = build_lead_frame(wh, [as_of]).frame

@@ -206,7 +206,7 @@ def test_http_scores_equal_batch_scores(
             f"SELECT * FROM contacts WHERE contact_id IN ({','.join(map(str, ids))})"
         )
         events = wh.query(f"SELECT * FROM events WHERE contact_id IN ({','.join(map(str, ids))})")
-    score_warehouse(ScoreConfig(warehouse=url, model_uri="models:/lead-quality@champion",
+    score_warehouse(ScoreConfig(warehouse=url, model_uri="models:/lead-quality@champion", reasons="all",
                                 as_of=SCORED_AT))  # fmt: skip
     with Warehouse(url, read_only=True) as wh:
         batch = wh.query("SELECT * FROM lead_scores WHERE as_of = ?", [SCORED_AT]).set_index(

@@ -1,0 +1,219 @@
+"""Batch scoring on DuckDB and PostgreSQL: one row per open contact, unscorable rows kept,
+atomic swaps, reruns that replace, and a real scoring process killed before its swap.
+
+One model is trained once on a generated DuckDB warehouse; each test copies the tables into
+a fresh warehouse on the engine under test. Spark's own job is tested in test_spark.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import Warehouse, build_lead_frame
+from features._warehouse import STAGING_PREFIX, copy_tables
+from models import score_leads
+from serving._batch import (
+    HOLD_ENV,
+    LEAD_SCORE_ERRORS,
+    ScoreConfig,
+    materialise_features,
+    score_warehouse,
+)
+from tests.engines import empty_warehouse
+from tests.servers import MODEL_URI, generate_and_train, tracking_store
+from training import TrainResult
+from training._registry import load_bundle
+
+TRAIN_AS_OF = datetime(2026, 1, 1)
+AS_OF = datetime(2025, 11, 15)
+BATCH_ENGINES = pytest.mark.parametrize("engine", ["duckdb", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, TrainResult]]:
+    """A generated DuckDB warehouse with a registered champion, its store's folder."""
+    root = tmp_path_factory.mktemp("batch")
+    with tracking_store(root):
+        url, result = generate_and_train(root, n_contacts=6_000, seed=11, as_of=TRAIN_AS_OF)
+        yield url, root, result
+
+
+@pytest.fixture
+def warehouse(engine: str, source: tuple[str, Path, TrainResult], tmp_path: Path) -> Iterator[str]:
+    """A fresh warehouse on ``engine`` holding a copy of the source's tables."""
+    with empty_warehouse(engine, tmp_path) as url:
+        with Warehouse(source[0], read_only=True) as src, Warehouse(url) as dst:
+            copy_tables(src, dst, ["contacts", "events", "outcomes"])
+        yield url
+
+
+def _open_contacts(url: str, as_of: datetime) -> set[int]:
+    """Brute force: created before as_of and no outcome closed before it."""
+    with Warehouse(url, read_only=True) as wh:
+        contacts = wh.query("SELECT contact_id, created_at FROM contacts")
+        outcomes = wh.query("SELECT contact_id, closed_at FROM outcomes")
+    closed = set(outcomes.loc[outcomes["closed_at"] < as_of, "contact_id"])
+    created = contacts.loc[contacts["created_at"] < as_of, "contact_id"]
+    return {int(c) for c in created if c not in closed}
+
+
+def _scores(url: str, as_of: datetime) -> pd.DataFrame:
+    with Warehouse(url, read_only=True) as wh:
+        frame = wh.query("SELECT * FROM lead_scores WHERE as_of = ? ORDER BY contact_id", [as_of])
+    frame["contact_id"] = frame["contact_id"].astype("int64")
+    return frame
+
+
+def _staging_tables(url: str) -> list[str]:
+    with Warehouse(url, read_only=True) as wh:
+        return [t for t in wh.tables() if t.startswith(STAGING_PREFIX)]
+
+
+@BATCH_ENGINES
+def test_scores_match_the_shared_scoring_function(
+    warehouse: str, source: tuple[str, Path, TrainResult]
+) -> None:
+    with tracking_store(source[1]):
+        result = score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="25"))
+        bundle = load_bundle(MODEL_URI)
+    table = _scores(warehouse, AS_OF)
+    open_ids = _open_contacts(warehouse, AS_OF)
+    assert set(table["contact_id"]) == open_ids and table["contact_id"].is_unique
+    assert result.rows == len(open_ids) and result.errors == 0 and result.reasons_rows == 25
+    # Every number equals a direct call of the shared scoring function on the DuckDB frame.
+    with Warehouse(source[0], read_only=True) as wh:
+        frame = build_lead_frame(wh, [AS_OF]).frame
+    direct = score_leads(bundle, frame, reasons=True).assign(contact_id=frame["contact_id"])
+    merged = table.merge(direct, on="contact_id", suffixes=("", "_direct"))
+    assert len(merged) == len(open_ids)
+    np.testing.assert_allclose(merged["probability"], merged["probability_direct"], rtol=1e-12)
+    np.testing.assert_array_equal(merged["rule_score"], merged["rule_score_direct"])
+    assert (merged["rule_hits"] == merged["rule_hits_direct"]).all()
+    # Reasons exactly for the 25 most probable leads, and the same reasons as the direct call.
+    top = set(merged.nlargest(25, "probability", keep="all")["contact_id"])
+    explained = merged[merged["reasons"].fillna("") != ""]
+    assert set(explained["contact_id"]) == top
+    assert (explained["reasons"] == explained["reasons_direct"]).all()
+    with Warehouse(warehouse, read_only=True) as wh:
+        assert wh.scalar(f"SELECT count(*) FROM {LEAD_SCORE_ERRORS}") == 0
+
+
+@BATCH_ENGINES
+def test_unscorable_leads_go_to_the_errors_table_and_none_vanish(
+    warehouse: str, source: tuple[str, Path, TrainResult]
+) -> None:
+    open_ids = sorted(_open_contacts(warehouse, AS_OF))
+    negative, no_source = open_ids[:2], open_ids[2]
+    with Warehouse(warehouse) as wh:
+        wh.execute(f"UPDATE contacts SET company_size = -5 WHERE contact_id IN "
+                   f"({negative[0]}, {negative[1]})")  # fmt: skip
+        wh.execute(f"UPDATE contacts SET lead_source = NULL WHERE contact_id = {no_source}")
+    with tracking_store(source[1]):
+        result = score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none",
+                                             required=("lead_source",)))  # fmt: skip
+    assert result.errors == 3 and result.rows == len(open_ids) - 3
+    assert result.error_reasons == {
+        "company_size must be a non-negative number of employees": 2,
+        "required attribute lead_source is missing": 1,
+    }
+    with Warehouse(warehouse, read_only=True) as wh:
+        errors = wh.query(f"SELECT contact_id, column_name, value, reason FROM {LEAD_SCORE_ERRORS} "
+                          "ORDER BY contact_id")  # fmt: skip
+    assert errors["contact_id"].astype("int64").tolist() == sorted([*negative, no_source])
+    by_id = {int(r.contact_id): (r.column_name, r.value) for r in errors.itertuples()}
+    assert by_id[negative[0]] == ("company_size", "-5.0")
+    assert by_id[no_source][0] == "lead_source" and pd.isna(by_id[no_source][1])
+    scored = set(_scores(warehouse, AS_OF)["contact_id"])
+    assert scored == set(open_ids) - {*negative, no_source}
+
+
+@BATCH_ENGINES
+def test_rerun_replaces_and_other_as_of_is_kept(
+    warehouse: str, source: tuple[str, Path, TrainResult]
+) -> None:
+    first, second = datetime(2025, 6, 1), AS_OF
+    with tracking_store(source[1]):
+        for as_of in (first, second, second):
+            score_warehouse(ScoreConfig(warehouse=warehouse, as_of=as_of, reasons="none"))
+    with Warehouse(warehouse, read_only=True) as wh:
+        counts = wh.query("SELECT as_of, count(*) AS n FROM lead_scores GROUP BY as_of")
+    by_as_of = {pd.Timestamp(a): int(n) for a, n in zip(counts["as_of"], counts["n"], strict=True)}
+    assert by_as_of == {
+        pd.Timestamp(first): len(_open_contacts(warehouse, first)),
+        pd.Timestamp(second): len(_open_contacts(warehouse, second)),
+    }
+    assert _staging_tables(warehouse) == []
+
+
+@BATCH_ENGINES
+def test_features_table_gives_the_same_scores(
+    warehouse: str, source: tuple[str, Path, TrainResult]
+) -> None:
+    assert materialise_features(warehouse, AS_OF) == len(_open_contacts(warehouse, AS_OF))
+    with tracking_store(source[1]):
+        score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none"))
+        computed = _scores(warehouse, AS_OF)
+        score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none",
+                                    features_table="lead_features"))  # fmt: skip
+    from_table = _scores(warehouse, AS_OF)
+    assert from_table["contact_id"].tolist() == computed["contact_id"].tolist()
+    np.testing.assert_allclose(from_table["probability"], computed["probability"], rtol=1e-12)
+    np.testing.assert_array_equal(from_table["rule_score"], computed["rule_score"])
+
+
+def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"scoring exited {proc.returncode} early:\n{path.read_text()}")
+        time.sleep(0.1)
+    raise AssertionError(f"no {text!r} in the log within {timeout} s:\n{path.read_text()}")
+
+
+@BATCH_ENGINES
+def test_a_scoring_process_killed_before_its_swap_keeps_the_previous_scores(
+    warehouse: str, source: tuple[str, Path, TrainResult], tmp_path: Path
+) -> None:
+    with tracking_store(source[1]):
+        score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none"))
+    before = _scores(warehouse, AS_OF)
+    assert len(before) == len(_open_contacts(warehouse, AS_OF))
+    log = tmp_path / "score.log"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{source[1] / 'mlflow.db'}",
+           HOLD_ENV: "120"}  # fmt: skip
+    cmd = [sys.executable, "-m", "serving.cli", "score", "--warehouse", warehouse,
+           "--as-of", AS_OF.isoformat(), "--reasons", "none"]  # fmt: skip
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        # The new scores are fully staged and the job waits just before the swap: kill it.
+        _wait_for(log, "holding", proc, timeout=120)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert len(_staging_tables(warehouse)) == 2  # what the killed job left behind
+    after = _scores(warehouse, AS_OF)
+    pd.testing.assert_frame_equal(before, after)  # the previous scores, untouched
+    # A rerun clears the leftovers and replaces the partition: still one row per contact.
+    with tracking_store(source[1]):
+        score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none"))
+    rerun = _scores(warehouse, AS_OF)
+    assert rerun["contact_id"].tolist() == before["contact_id"].tolist()
+    assert (rerun["scored_at"] > before["scored_at"]).all()
+    assert _staging_tables(warehouse) == []
