@@ -17,9 +17,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Installs exactly the versions the tests passed with (constraints.txt).
+# Installs exactly the versions the tests passed with (constraints.txt), with the Spark
+# extra (the Spark tests skip without Java 17+).
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	@touch $(STAMP)
 
 install: $(STAMP)

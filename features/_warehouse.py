@@ -194,9 +194,9 @@ def _literal(value: Any) -> exp.Expr:
 class Warehouse:
     """A connection to one warehouse. Use as a context manager or call :meth:`close`.
 
-    ``Warehouse(url)`` returns the subclass for the URL's engine. ``read_only`` opens the
-    warehouse for reading only (DuckDB: without the write lock; PostgreSQL: read-only
-    transactions), so scoring can read while nothing else is written.
+    ``Warehouse(url)`` returns the subclass for the URL's engine. ``read_only`` states that
+    the caller only reads: DuckDB opens the file without the write lock; PostgreSQL skips
+    creating the URL's schema (temporary tables for in-memory frames are still allowed).
     """
 
     dialect: str = "duckdb"
@@ -387,7 +387,7 @@ class Warehouse:
                     log.warning("could not drop staging table %s", s.staging, exc_info=True)
             raise
         for table, n in written.items():
-            log.info("replaced %s rows of %s where %s = %r", n, table, partition_column,
+            log.info("replaced %s rows of %s where %s = %s", n, table, partition_column,
                      partition_value)  # fmt: skip
         return written
 
@@ -525,8 +525,6 @@ class PostgresWarehouse(Warehouse):
             if not read_only:
                 self._run(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
             self._run(f"SET search_path TO {quote_ident(self.schema)}")
-        if read_only:
-            self._run("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""

@@ -65,25 +65,43 @@ def generate(
     contacts: Annotated[int, typer.Option(help="Number of contacts.")] = 50_000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 0,
 ) -> None:
-    """Write a synthetic CRM (contacts, events, outcomes, _truth) into a DuckDB warehouse."""
+    """Write a synthetic CRM (contacts, events, outcomes, _truth) into a warehouse.
+
+    On PostgreSQL or Spark the data is generated in a temporary DuckDB file and copied over
+    through Arrow (bulk COPY on PostgreSQL)."""
+    import tempfile
+
     import duckdb
 
-    from features import WarehouseURL
+    from features import Warehouse, WarehouseURL
     from features._generator import GeneratorConfig, write_crm
+    from features._schema import CONTACTS, EVENTS, OUTCOMES, TRUTH
+    from features._warehouse import copy_tables
 
     parsed = WarehouseURL.parse(warehouse)
     config = GeneratorConfig(n_contacts=contacts, seed=seed)
-    if parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(parsed.database)
-    try:
-        with _progress() as bar:
-            task = bar.add_task("generating contacts", total=contacts)
-            counts = write_crm(
-                con, config, progress=lambda done, total: bar.update(task, completed=done)
-            )
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="leadscore-generate-") as tmp:
+        if parsed.engine == "duckdb":
+            database = parsed.database
+            if database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            database = str(Path(tmp) / "generated.duckdb")
+        con = duckdb.connect(database)
+        try:
+            with _progress() as bar:
+                task = bar.add_task("generating contacts", total=contacts)
+                counts = write_crm(
+                    con, config, progress=lambda done, total: bar.update(task, completed=done)
+                )
+        finally:
+            con.close()
+        if parsed.engine != "duckdb":
+            with (
+                Warehouse(f"duckdb:///{database}", read_only=True) as src,
+                Warehouse(warehouse) as dst,
+            ):
+                counts = copy_tables(src, dst, [CONTACTS, EVENTS, OUTCOMES, TRUTH])
     out.print(f"wrote {', '.join(f'{k}: {v:,}' for k, v in counts.items())} rows to {warehouse}")
 
 
