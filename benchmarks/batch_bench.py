@@ -1,0 +1,202 @@
+"""Batch scoring end to end on DuckDB and PostgreSQL against raw ``Booster.predict``.
+
+What is timed, for N open leads (default: a warehouse of 1,000,000 contacts):
+
+* ``features``: the point-in-time lead frame computed in the warehouse and materialised
+  into ``lead_features`` (``leadscore features``), once per engine;
+* ``score job``: ``leadscore score --features-table lead_features --reasons none``, i.e. read
+  the lead rows, score both scorers, stage and swap ``lead_scores`` + ``lead_score_errors``.
+  Its throughput (rows / (read + score + write)) is compared with raw
+  ``lightgbm.Booster.predict`` on the same rows already encoded in memory, same run, same
+  threads. Validation and model loading are reported apart (fixed costs, not per row);
+* reasons: ``pred_contrib`` throughput on a sample, and what the default ``capacity`` policy
+  and ``all`` would cost at this size.
+
+The model is trained on a smaller warehouse (``--train-contacts``); scoring does not depend
+on how many rows it was trained on. Prints figures and ratios; asserts nothing about time.
+
+    .venv/bin/python benchmarks/batch_bench.py [--contacts 1000000] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+AS_OF = datetime(2026, 1, 1)
+SEED = 1
+TRAIN_SEED = 2
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def peak_rss_gib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2
+    return float("nan")
+
+
+def generate(path: Path, contacts: int, seed: int) -> None:
+    import duckdb
+
+    from features._generator import GeneratorConfig, write_crm
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        t0 = time.perf_counter()
+        counts = write_crm(con, GeneratorConfig(n_contacts=contacts, seed=seed))
+        print(f"  generated {counts} in {time.perf_counter() - t0:.0f} s", flush=True)
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--train-contacts", type=int, default=100_000)
+    parser.add_argument("--workdir", type=Path, default=Path("bench-output/batch"))
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="an existing DuckDB warehouse to score (default: generate one)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("LEADSCORE_TEST_POSTGRES_URL", ""),
+        help="PostgreSQL server URL (default $LEADSCORE_TEST_POSTGRES_URL; skipped when empty)",
+    )
+    parser.add_argument("--reasons-sample", type=int, default=2_000)
+    args = parser.parse_args(argv)
+
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    work = args.workdir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    os.chdir(work)  # MLflow artifacts land in work/mlartifacts
+    state_path = work / "state.json"
+    state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {}
+
+    from features import Warehouse
+    from features._warehouse import copy_tables
+    from serving._batch import ScoreConfig, materialise_features, score_warehouse
+    from training import TrainConfig, train
+    from training._registry import load_bundle
+
+    print(f"batch scoring benchmark: {args.contacts:,} contacts, cpu_count={os.cpu_count()}, "
+          f"load {loadavg()}", flush=True)  # fmt: skip
+    source = args.source or work / f"crm-{args.contacts}.duckdb"
+    if args.source is None and state.get("source") != f"{args.contacts}/{SEED}":
+        print(f"  (prerequisite) generating {args.contacts:,} contacts, not timed", flush=True)
+        generate(source, args.contacts, SEED)
+        state["source"] = f"{args.contacts}/{SEED}"
+        state.pop("features", None)
+        state.pop("postgres", None)
+        state_path.write_text(json.dumps(state))
+    if state.get("model") != f"{args.train_contacts}/{TRAIN_SEED}":
+        print(f"  (prerequisite) training on {args.train_contacts:,} contacts, not timed",
+              flush=True)  # fmt: skip
+        train_db = work / f"train-{args.train_contacts}.duckdb"
+        generate(train_db, args.train_contacts, TRAIN_SEED)
+        train(TrainConfig(warehouse=f"duckdb:///{train_db}", as_of=AS_OF))
+        state["model"] = f"{args.train_contacts}/{TRAIN_SEED}"
+        state_path.write_text(json.dumps(state))
+    model_uri = "models:/lead-quality@champion"
+    bundle = load_bundle(model_uri)
+    results: list[tuple[str, str]] = []
+
+    engines = [("duckdb", f"duckdb:///{source}")]
+    if args.postgres:
+        sep = "&" if "?" in args.postgres else "?"
+        engines.append(("postgresql", f"{args.postgres}{sep}schema=leadscore_bench"))
+    else:
+        print("  PostgreSQL skipped: pass --postgres URL or set LEADSCORE_TEST_POSTGRES_URL")
+
+    predict_rate = None
+    for engine, url in engines:
+        print(f"\n== {engine} ==", flush=True)
+        if engine == "postgresql" and state.get("postgres") != state.get("source"):
+            t0 = time.perf_counter()
+            with Warehouse(f"duckdb:///{source}", read_only=True) as src, Warehouse(url) as dst:
+                counts = copy_tables(src, dst, ["contacts", "outcomes", "events"])
+            dt = time.perf_counter() - t0
+            rows = sum(counts.values())
+            print(f"  (prerequisite) copied {rows:,} rows to PostgreSQL in {dt:.0f} s "
+                  f"({rows / dt:,.0f} rows/s through COPY)", flush=True)  # fmt: skip
+            state["postgres"] = state.get("source")
+            state_path.write_text(json.dumps(state))
+        t0 = time.perf_counter()
+        n_features = materialise_features(url, AS_OF)
+        features_s = time.perf_counter() - t0
+        print(f"  features (validate + point-in-time SQL + write lead_features): "
+              f"{n_features:,} rows in {features_s:.1f} s", flush=True)  # fmt: skip
+        config = ScoreConfig(warehouse=url, model_uri=model_uri, as_of=AS_OF, reasons="none",
+                             features_table="lead_features")  # fmt: skip
+        result = score_warehouse(config)
+        t = result.timings
+        per_row = t["features"] + t["score"] + t["write"]
+        rate = result.rows / per_row
+        print(f"  score job: {result.rows:,} rows; read {t['features']:.1f} s, score "
+              f"{t['score']:.1f} s, write {t['write']:.1f} s -> {rate:,.0f} rows/s; "
+              f"validate {t['validate']:.1f} s; wall {result.seconds:.1f} s", flush=True)  # fmt: skip
+        if predict_rate is None:
+            with Warehouse(url, read_only=True) as wh:
+                frame = wh.query("SELECT * FROM lead_features WHERE as_of = ?", [AS_OF])
+            from features import derive_attributes
+
+            matrix = bundle.lead_model.encode(derive_attributes(frame.drop(columns=["as_of"])))
+            booster = bundle.lead_model.booster_
+            best = float("inf")
+            for _ in range(2):
+                t0 = time.perf_counter()
+                booster.predict(matrix, num_iteration=bundle.lead_model.best_iteration_)
+                best = min(best, time.perf_counter() - t0)
+            predict_rate = len(matrix) / best
+            print(f"  raw Booster.predict on the same {len(matrix):,} encoded rows: "
+                  f"{predict_rate:,.0f} rows/s ({bundle.lead_model.best_iteration_} trees)",
+                  flush=True)  # fmt: skip
+            sample = frame.drop(columns=["as_of"]).head(args.reasons_sample)
+            from models import score_leads
+
+            t0 = time.perf_counter()
+            score_leads(bundle, sample, reasons=True)
+            with_reasons = len(sample) / (time.perf_counter() - t0)
+            print(f"  reasons (pred_contrib, exact): {with_reasons:,.0f} rows/s on {len(sample):,} "
+                  f"rows -> 'all' for {result.rows:,} leads ~ {result.rows / with_reasons / 60:.0f} min",
+                  flush=True)  # fmt: skip
+            results.append(("reasons rows/s (score_leads with reasons)", f"{with_reasons:,.0f}"))
+            results.append(("raw Booster.predict rows/s", f"{predict_rate:,.0f}"))
+        results.append((f"{engine}: features (SQL + write lead_features)", f"{features_s:.1f} s"))
+        results.append((f"{engine}: score job rows/s (read+score+write)", f"{rate:,.0f}"))
+        results.append((f"{engine}: ratio to Booster.predict", f"{rate / predict_rate:.2f}x"))
+        results.append((f"{engine}: validate + model load (fixed)", f"{t['validate']:.1f} s"))
+        result_cap = score_warehouse(ScoreConfig(warehouse=url, model_uri=model_uri, as_of=AS_OF,
+                                                 features_table="lead_features"))  # fmt: skip
+        results.append((f"{engine}: default reasons (capacity) rows / wall",
+                        f"{result_cap.reasons_rows:,} / {result_cap.seconds:.1f} s"))  # fmt: skip
+        print(f"  default --reasons capacity: reasons for {result_cap.reasons_rows:,} leads, "
+              f"wall {result_cap.seconds:.1f} s", flush=True)  # fmt: skip
+
+    print(f"\nsummary (load {loadavg()}, peak RSS {peak_rss_gib():.1f} GiB)")
+    width = max(len(k) for k, _ in results)
+    for key, value in results:
+        print(f"  {key:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
