@@ -79,3 +79,25 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     # without MLFLOW_TRACKING_URI the demo keeps its MLflow store beside its warehouse
     assert (tmp_path / "out" / "mlflow.db").exists()
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_generate_and_validate_on_postgresql(engine: str, tmp_path: Path) -> None:
+    from features import Warehouse
+    from tests.engines import empty_warehouse
+
+    with empty_warehouse(engine, tmp_path) as url:
+        done = _run(["generate", "--warehouse", url, "--contacts", "300", "--seed", "4"], tmp_path)
+        assert done.returncode == 0, done.stderr
+        # the same rows as the generator writes to DuckDB with the same seed
+        local = f"duckdb:///{tmp_path}/same.duckdb"
+        assert _run(["generate", "--warehouse", local, "--contacts", "300", "--seed", "4"],
+                    tmp_path).returncode == 0  # fmt: skip
+        with Warehouse(url) as pg, Warehouse(local, read_only=True) as duck:
+            for table, key in (("contacts", "contact_id"), ("events", "contact_id, occurred_at, "
+                               "event_type"), ("outcomes", "contact_id")):  # fmt: skip
+                sql = f"SELECT * FROM {table} ORDER BY {key}"
+                pd.testing.assert_frame_equal(pg.query(sql), duck.query(sql), check_dtype=False)
+        done = _run(["validate", "--warehouse", url], tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "'contacts': 300" in done.stdout
