@@ -1,0 +1,510 @@
+"""The leakage guard: columns that predict the label too well to be known before contact.
+
+Contract:
+
+- :func:`leakage_report` measures every given column on its own, on the rows given (the
+  frame is not changed):
+
+  * ``auc``: its cross-validated single-column ROC AUC. Folds are
+    ``StratifiedKFold(folds, shuffle=True, random_state=seed)``; the reported value is the
+    mean of the per-fold AUCs on the held-out folds. A *numeric* or *boolean* column scores a
+    row by its value's rank; missing values are one value of their own, placed below or
+    above every number. The training folds choose the direction (higher means more won, or
+    fewer) and that placement: of the four orderings, the one with the largest AUC, i.e.
+    ``max(auc, 1 - auc)`` on the training folds (ties: higher-is-won, missing-low first);
+    the held-out fold is scored with that choice. A *categorical* column is target-encoded
+    out of fold: a held-out row gets its value's won rate on the training folds, smoothed
+    towards the training folds' overall rate with weight ``smoothing`` (rows), so a value
+    seen once cannot look certain; values unseen in training get the overall rate;
+    missing is a value of its own. An honest column scores between 0.5 and about 0.75; a
+    column equal to the label scores 1.0.
+  * ``missing_auc``: the ROC AUC of "is this column missing?" alone, symmetric
+    (``max(auc, 1 - auc)``), on all rows: a single yes/no score has no parameter but its
+    direction, so cross-validation would add only noise. 0.5 when nothing is missing.
+  * ``near_certain``: values (missing included) won in at least ``purity`` (97%) of their
+    rows, over at least ``min_rows`` (30) rows holding at least ``min_positive_share`` (1%)
+    of all won rows: the free-text status tags sales reps write after a call ("Converted",
+    "Closed - call back"). A value in 30 rows that is won 97% of the time by chance is
+    beyond belief at any won rate below about 70%; the 1% floor keeps a tiny corner of a
+    large table from stopping training. When the overall won rate is itself at or above
+    ``purity`` nothing is near-certain (every value would be).
+
+- :meth:`LeakageReport.suspects` names the columns crossing a threshold, with the reasons:
+  ``auc >= threshold_auc`` (default 0.90: real leaks cross it, honest lead attributes
+  rarely come close), ``missing_auc >= threshold_auc``, or any near-certain value. Columns
+  declared known before contact (``known_before_contact``) or passed as ``allowed`` are
+  reported but never suspects.
+- :func:`check_leakage` raises :class:`LeakageError` (exit code 3) carrying the suspects and
+  the ranking table, unless ``allow_leaky`` is given (then it logs a warning and returns
+  the suspects).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy.stats import rankdata
+from sklearn.model_selection import StratifiedKFold
+
+from features._errors import DataValidationError, LeadscoreError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD_AUC = 0.90
+"""Single-column (or missingness) ROC AUC at which a column is a suspect."""
+DEFAULT_PURITY = 0.97
+"""Won share at which a value's outcome counts as near-certain."""
+DEFAULT_MIN_ROWS = 30
+"""Fewest rows a near-certain value must cover."""
+DEFAULT_MIN_POSITIVE_SHARE = 0.01
+"""Smallest share of all won rows a near-certain value must hold."""
+DEFAULT_SMOOTHING = 10.0
+"""Weight (in rows) of the overall won rate in a category's out-of-fold encoding."""
+
+NUMERIC_KINDS = ("numeric", "boolean")
+CATEGORICAL_KINDS = ("categorical",)
+MISSING = "(missing)"
+
+
+class LeakageError(LeadscoreError):
+    """Training stopped: columns predict the label too well to be known before contact.
+
+    ``suspects`` lists each column and its reasons; ``table`` is the ranking a person
+    checks. Exit code 3, like a data validation error.
+    """
+
+    exit_code = 3
+
+    def __init__(self, suspects: list[Suspect], table: str) -> None:
+        self.suspects = suspects
+        self.table = table
+        names = ", ".join(repr(s.column) for s in suspects)
+        reasons = "\n".join(f"  - {s.column}: {'; '.join(s.reasons)}" for s in suspects)
+        super().__init__(
+            f"leakage guard: {len(suspects)} column(s) predict the label too well to be known "
+            f"before contact: {names}\n{reasons}\n\n{table}\n\n"
+            "If a column is filled in after contact, list it under known_after_contact in the "
+            "contract (it is then never used). If it is known before contact, list it under "
+            "known_before_contact. To train anyway, pass --allow-leaky."
+        )
+
+
+@dataclass(frozen=True)
+class ValueOutcome:
+    """One value of a column: how many rows hold it and how many of those were won."""
+
+    value: object
+    rows: int
+    won: int
+
+    @property
+    def won_share(self) -> float:
+        """Share of the value's rows that were won."""
+        return self.won / self.rows if self.rows else math.nan
+
+    def describe(self) -> str:
+        """E.g. ``value 'Converted' is won in 40 of 40 rows (100%)``."""
+        shown = MISSING if self.value is None else repr(self.value)
+        return f"value {shown} is won in {self.won} of {self.rows} rows ({_pct(self.won_share)})"
+
+
+def _pct(share: float) -> str:
+    """A share as a whole percentage, rounded down below 100% (99.6% is "99%", not "100%")."""
+    if math.isnan(share):
+        return "n/a"
+    return "100%" if share >= 1 else f"{math.floor(share * 100)}%"
+
+
+@dataclass(frozen=True)
+class ColumnLeakage:
+    """What the guard measured for one column (see the module docstring)."""
+
+    column: str
+    kind: str
+    auc: float
+    fold_aucs: tuple[float, ...]
+    missing_share: float
+    missing_in_won: float
+    missing_in_lost: float
+    missing_auc: float
+    distinct: int
+    near_certain: tuple[ValueOutcome, ...]
+    top_value: ValueOutcome | None
+
+    @property
+    def strength(self) -> float:
+        """The larger of the column's AUC and its missingness AUC (the ranking key)."""
+        return max(self.auc, self.missing_auc)
+
+    def reasons(self, threshold_auc: float) -> list[str]:
+        """Why the column is a suspect at ``threshold_auc`` (empty when it is not)."""
+        found = []
+        if self.auc >= threshold_auc:
+            found.append(
+                f"alone predicts the label with ROC AUC {self.auc:.2f} "
+                f"({len(self.fold_aucs)}-fold cross-validated)"
+            )
+        if self.missing_auc >= threshold_auc:
+            when = "lost" if self.missing_in_lost > self.missing_in_won else "won"
+            found.append(
+                f"missing mostly when {when} (in {_pct(self.missing_in_lost)} of lost rows, "
+                f"{_pct(self.missing_in_won)} of won rows): missingness ROC AUC "
+                f"{self.missing_auc:.2f}"
+            )
+        found.extend(v.describe() for v in self.near_certain)
+        return found
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A column the guard stops on, and why."""
+
+    column: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LeakageReport:
+    """Every column's measurements, strongest first, and the settings they were made with."""
+
+    columns: tuple[ColumnLeakage, ...]
+    rows: int
+    positives: int
+    folds: int
+    seed: int
+    smoothing: float
+    purity: float
+    min_rows: int
+    min_positive_share: float
+    known_before_contact: frozenset[str] = frozenset()
+
+    def __getitem__(self, column: str) -> ColumnLeakage:
+        for c in self.columns:
+            if c.column == column:
+                return c
+        raise KeyError(column)
+
+    def suspects(
+        self, threshold_auc: float = DEFAULT_THRESHOLD_AUC, *, allowed: Collection[str] = ()
+    ) -> list[Suspect]:
+        """Columns crossing ``threshold_auc`` or holding a near-certain value, strongest
+        first; never those in ``allowed`` or declared known before contact."""
+        skip = set(allowed) | self.known_before_contact
+        found = []
+        for c in self.columns:
+            reasons = c.reasons(threshold_auc)
+            if reasons and c.column not in skip:
+                found.append(Suspect(c.column, tuple(reasons)))
+        return found
+
+    def format_table(
+        self,
+        top: int = 15,
+        *,
+        threshold_auc: float = DEFAULT_THRESHOLD_AUC,
+        allowed: Collection[str] = (),
+    ) -> str:
+        """The ranking as a plain-text table for a person to check: the ``top`` strongest
+        columns, then any suspect or allowed-but-flagged column further down, then the
+        reasons."""
+        skip = set(allowed) | self.known_before_contact
+        shown = list(self.columns[:top])
+        shown += [c for c in self.columns[top:] if c.reasons(threshold_auc)]
+        most_won = f"most-won value (rows >= {self.min_rows})"
+        header = (
+            f"{'#':>3}  {'column':<22} {'kind':<11} {'ROC AUC':>7}  {'missing':>7}  "
+            f"{'missing AUC':>11}  {most_won:<36}  verdict"
+        )
+        lines = [
+            f"Leakage guard: each column alone against the label ({self.rows} rows, "
+            f"{self.positives} won; {self.folds}-fold cross-validated ROC AUC, 0.50 = no "
+            "signal, 1.00 = perfect).",
+            f"A column is a suspect at ROC AUC >= {threshold_auc:.2f}, missingness AUC >= "
+            f"{threshold_auc:.2f}, or a value won in >= {self.purity:.0%} of >= "
+            f"{self.min_rows} rows. Check that none of these is filled in after contact.",
+            "",
+            header,
+            "-" * len(header),
+        ]
+        rank = {c.column: i + 1 for i, c in enumerate(self.columns)}
+        for c in shown:
+            flagged = bool(c.reasons(threshold_auc))
+            verdict = ""
+            if flagged:
+                verdict = "SUSPECT"
+                if c.column in self.known_before_contact:
+                    verdict = "allowed (known before contact)"
+                elif c.column in skip:
+                    verdict = "allowed (contract)"
+            top_value = ""
+            if c.top_value is not None:
+                v = c.top_value
+                label = MISSING if v.value is None else repr(v.value)
+                top_value = f"{_clip(label, 20)} {_pct(v.won_share)} of {v.rows}"
+            lines.append(
+                f"{rank[c.column]:>3}  {_clip(c.column, 22):<22} {c.kind:<11} {c.auc:>7.2f}  "
+                f"{c.missing_share:>7.1%}  {c.missing_auc:>11.2f}  {top_value:<36}  {verdict}"
+            )
+        hidden = len(self.columns) - len(shown)
+        if hidden:
+            lines.append(f"     ... {hidden} weaker column(s) not shown")
+        suspects = self.suspects(threshold_auc, allowed=allowed)
+        flagged_allowed = [c for c in self.columns if c.column in skip and c.reasons(threshold_auc)]
+        if suspects:
+            lines += ["", "Suspects:"]
+            lines += [f"  {s.column}: {'; '.join(s.reasons)}" for s in suspects]
+        if flagged_allowed:
+            lines += ["", "Flagged but allowed by the contract (not stopping):"]
+            lines += [
+                f"  {c.column}: {'; '.join(c.reasons(threshold_auc))}" for c in flagged_allowed
+            ]
+        return "\n".join(lines)
+
+    def to_dict(
+        self, threshold_auc: float = DEFAULT_THRESHOLD_AUC, *, allowed: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """Plain JSON-ready data (for MLflow ``log_dict``): settings, per-column measures and
+        the suspects at ``threshold_auc`` (``allowed`` as in :meth:`suspects`)."""
+        return {
+            "rows": self.rows,
+            "positives": self.positives,
+            "folds": self.folds,
+            "seed": self.seed,
+            "smoothing": self.smoothing,
+            "threshold_auc": threshold_auc,
+            "purity": self.purity,
+            "min_rows": self.min_rows,
+            "min_positive_share": self.min_positive_share,
+            "known_before_contact": sorted(self.known_before_contact),
+            "columns": [
+                {
+                    "column": c.column,
+                    "kind": c.kind,
+                    "auc": _json_float(c.auc),
+                    "fold_aucs": [_json_float(a) for a in c.fold_aucs],
+                    "missing_share": c.missing_share,
+                    "missing_auc": c.missing_auc,
+                    "distinct": c.distinct,
+                    "near_certain": [_value_dict(v) for v in c.near_certain],
+                    "top_value": None if c.top_value is None else _value_dict(c.top_value),
+                }
+                for c in self.columns
+            ],
+            "suspects": [
+                {"column": s.column, "reasons": list(s.reasons)}
+                for s in self.suspects(threshold_auc, allowed=allowed)
+            ],
+            "allowed": sorted(allowed),
+        }
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _json_float(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _value_dict(v: ValueOutcome) -> dict[str, Any]:
+    value = v.value.item() if isinstance(v.value, np.generic) else v.value
+    return {"value": value, "rows": v.rows, "won": v.won}
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _auc(y: NDArray[np.bool_], score: NDArray[np.float64]) -> float:
+    """ROC AUC by ranks (Mann-Whitney; ties count one half); NaN without both classes."""
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _numeric_fold_auc(
+    x: NDArray[np.float64], y: NDArray[np.bool_], train: NDArray[np.intp], test: NDArray[np.intp]
+) -> float:
+    """Choose direction and the place of missing values on ``train``; AUC on ``test``."""
+    missing = np.isnan(x)
+    low = np.where(missing, -np.inf, x)
+    high = np.where(missing, np.inf, x)
+    a_low = _auc(y[train], low[train])
+    a_high = _auc(y[train], high[train])
+    # (direction, scores): -x with missing high is the reverse order of x with missing low
+    options = [(a_low, low), (a_high, high), (1 - a_high, -high), (1 - a_low, -low)]
+    best = max(range(4), key=lambda i: (options[i][0], -i))
+    return _auc(y[test], options[best][1][test])
+
+
+def _categorical_fold_auc(
+    codes: NDArray[np.intp],
+    y: NDArray[np.bool_],
+    train: NDArray[np.intp],
+    test: NDArray[np.intp],
+    smoothing: float,
+) -> float:
+    """Target-encode ``test`` rows with ``train`` statistics only; AUC on ``test``."""
+    k = int(codes.max()) + 1
+    rows = np.bincount(codes[train], minlength=k).astype("float64")
+    won = np.bincount(codes[train], weights=y[train].astype("float64"), minlength=k)
+    prior = float(y[train].mean())
+    encoded = (won + smoothing * prior) / (rows + smoothing)
+    return _auc(y[test], encoded[codes[test]])
+
+
+def _value_outcomes(values: pd.Series, y: NDArray[np.bool_]) -> list[ValueOutcome]:
+    """Rows and won rows per value (missing as None), most rows first."""
+    grouped = (
+        pd.DataFrame({"value": values.to_numpy(), "won": y})
+        .groupby("value", dropna=False, sort=False)["won"]
+        .agg(["size", "sum"])
+        .sort_values("size", ascending=False, kind="stable")
+    )
+    return [
+        ValueOutcome(None if pd.isna(value) else _plain(value), int(n), int(w))
+        for value, n, w in zip(grouped.index, grouped["size"], grouped["sum"], strict=True)
+    ]
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _as_label(frame: pd.DataFrame, label: str | ArrayLike) -> NDArray[np.bool_]:
+    values = frame[label] if isinstance(label, str) else label
+    array = np.asarray(values)
+    if len(array) != len(frame):
+        raise ValueError(f"label has {len(array)} values but the frame has {len(frame)} rows")
+    present = array[~pd.isna(array)]
+    if len(present) < len(array) or not all(v in (0, 1) for v in np.unique(present).tolist()):
+        found = sorted({str(v) for v in np.unique(present)})[:5]
+        raise ValueError(f"label must be 0/1 (or booleans) with no missing values; found {found}")
+    return array.astype(bool)
+
+
+def leakage_report(
+    frame: pd.DataFrame,
+    label: str | ArrayLike,
+    columns: Mapping[str, str],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    smoothing: float = DEFAULT_SMOOTHING,
+    purity: float = DEFAULT_PURITY,
+    min_rows: int = DEFAULT_MIN_ROWS,
+    min_positive_share: float = DEFAULT_MIN_POSITIVE_SHARE,
+    known_before_contact: Collection[str] = (),
+) -> LeakageReport:
+    """Measure each column of ``columns`` (name to kind: numeric, boolean or categorical)
+    against ``label`` (0/1 values aligned with ``frame``, or the name of a column of it).
+
+    See the module docstring for what is measured. ``folds`` is lowered to the number of
+    rows of the smaller class when that is smaller; fewer than 2 won or 2 lost rows is a
+    :class:`DataValidationError`. Columns listed in ``known_before_contact`` are measured
+    and shown, never suspects.
+    """
+    y = _as_label(frame, label)
+    positives = int(y.sum())
+    smaller = min(positives, len(y) - positives)
+    if smaller < 2:
+        raise DataValidationError(
+            "leakage guard",
+            label if isinstance(label, str) else None,
+            f"needs at least 2 won and 2 lost rows to cross-validate; found {positives} won "
+            f"and {len(y) - positives} lost",
+        )
+    n_folds = min(folds, smaller)
+    if n_folds < folds:
+        log.warning(
+            "leakage guard: %d folds instead of %d (only %d rows in the smaller class)",
+            n_folds,
+            folds,
+            smaller,
+        )
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    splits = list(splitter.split(np.zeros(len(y)), y))
+    rate = positives / len(y)
+    measured = []
+    for column, kind in columns.items():
+        if kind not in NUMERIC_KINDS + CATEGORICAL_KINDS:
+            raise ValueError(
+                f"column {column!r}: kind must be one of "
+                f"{list(NUMERIC_KINDS + CATEGORICAL_KINDS)}, got {kind!r}"
+            )
+        values = frame[column]
+        is_missing = values.isna().to_numpy()
+        if kind in NUMERIC_KINDS:
+            x = pd.to_numeric(values, errors="raise").to_numpy(dtype="float64", na_value=np.nan)
+            fold_aucs = [_numeric_fold_auc(x, y, tr, te) for tr, te in splits]
+        else:
+            codes, _ = pd.factorize(values, use_na_sentinel=False)
+            fold_aucs = [_categorical_fold_auc(codes, y, tr, te, smoothing) for tr, te in splits]
+        missing_auc = _auc(y, is_missing.astype("float64"))
+        outcomes = _value_outcomes(values, y)
+        big = [v for v in outcomes if v.rows >= min_rows]
+        near = tuple(
+            v
+            for v in big
+            if rate < purity and v.won_share >= purity and v.won >= min_positive_share * positives
+        )
+        measured.append(
+            ColumnLeakage(
+                column=column,
+                kind=kind,
+                auc=float(np.mean(fold_aucs)),
+                fold_aucs=tuple(fold_aucs),
+                missing_share=float(is_missing.mean()),
+                missing_in_won=float(is_missing[y].mean()),
+                missing_in_lost=float(is_missing[~y].mean()),
+                missing_auc=max(missing_auc, 1 - missing_auc),
+                distinct=int(values.nunique()),
+                near_certain=near,
+                top_value=max(big, key=lambda v: v.won_share) if big else None,
+            )
+        )
+    measured.sort(key=lambda c: (-c.strength, c.column))
+    return LeakageReport(
+        columns=tuple(measured),
+        rows=len(y),
+        positives=positives,
+        folds=n_folds,
+        seed=seed,
+        smoothing=smoothing,
+        purity=purity,
+        min_rows=min_rows,
+        min_positive_share=min_positive_share,
+        known_before_contact=frozenset(known_before_contact),
+    )
+
+
+def check_leakage(
+    report: LeakageReport,
+    contract_allowed: Collection[str] = (),
+    *,
+    allow_leaky: bool = False,
+    threshold_auc: float = DEFAULT_THRESHOLD_AUC,
+) -> list[Suspect]:
+    """The suspects (none allowed by the contract); raises :class:`LeakageError` when there
+    are any, unless ``allow_leaky``, in which case it logs a warning and returns them."""
+    suspects = report.suspects(threshold_auc, allowed=contract_allowed)
+    if not suspects:
+        return []
+    table = report.format_table(threshold_auc=threshold_auc, allowed=contract_allowed)
+    if not allow_leaky:
+        raise LeakageError(suspects, table)
+    log.warning(
+        "leakage guard: training with %d suspect column(s) (--allow-leaky): %s",
+        len(suspects),
+        ", ".join(s.column for s in suspects),
+    )
+    return suspects
