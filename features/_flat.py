@@ -35,6 +35,7 @@ import csv
 import gzip
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -500,6 +501,40 @@ def _typed_column(values: pd.Series, kind: ColumnKind) -> tuple[pd.Series, pd.Se
     return numbers.reindex(values.index).astype("float64"), text[numbers.isna()]
 
 
+def coerce_features(rows: pd.DataFrame, features: Mapping[str, ColumnKind]) -> pd.DataFrame:
+    """Rows typed the way :func:`load_flat` types feature columns, for scoring new rows.
+
+    Returns a new frame on ``rows``' index with exactly the columns of ``features``, in that
+    order: *numeric* as float64 (text read by :func:`parse_numbers`; values that are not
+    numbers become missing), *boolean* as 1.0/0.0 (yes/no, true/false, y/n, t/f, 1/0 and
+    numbers 0/1; anything else missing), *categorical* as trimmed text (numbers written as
+    ``load_flat`` writes integer codes, ``2134`` for 2134.0; empty text missing). A column
+    ``rows`` lacks is all missing. Typed frames (``FlatData.frame``) come back unchanged, so
+    raw export rows and typed rows score the same. ``rows`` is not modified.
+    """
+    out: dict[str, pd.Series] = {}
+    for column, kind in features.items():
+        if column not in rows.columns:
+            dtype = "str" if kind == "categorical" else "float64"
+            out[column] = pd.Series(np.nan, index=rows.index, dtype=dtype)
+            continue
+        values = rows[column]
+        if values.dtype == object:
+            values = values.infer_objects()  # Python numbers or booleans (e.g. from JSON)
+        if kind == "categorical" and values.dtype == object:
+            values = values.map(_category_value, na_action="ignore")
+        out[column] = _typed_column(values, kind)[0]
+    return pd.DataFrame(out, index=rows.index, columns=list(features))
+
+
+def _category_value(value: object) -> object:
+    """A number among text categories written as load_flat writes integer codes."""
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_):
+        number = float(value)
+        return _number_text(number) if math.isfinite(number) else value
+    return value
+
+
 # --------------------------------------------------------------------------- the result
 
 
@@ -536,8 +571,9 @@ class FlatData:
     ``frame`` holds the feature columns of the labelled rows (numeric and boolean as
     float64, categorical as text); ``label`` (1 = won, 0 = lost), ``ids``, ``order`` (the
     time key: created_at timestamps, order_by values or the row position; None without
-    time) and ``rule_score`` are aligned with it on the ``row`` index. ``open_rows`` and
-    ``open_ids`` are the rows whose label is not decided yet, typed the same way.
+    time) and ``rule_score`` are aligned with it on the ``row`` index. ``open_rows``,
+    ``open_ids`` and ``open_rule_score`` are the rows whose label is not decided yet, typed
+    the same way.
     """
 
     table: str
@@ -555,6 +591,7 @@ class FlatData:
     rows_read: int
     known_before_contact: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    open_rule_score: pd.Series | None = None
 
     @property
     def positives(self) -> int:
@@ -674,6 +711,7 @@ def load_flat(
         rows_read=len(raw),
         known_before_contact=tuple(spec.known_before_contact),
         notes=notes,
+        open_rule_score=None if rule_score is None else rule_score[is_open],
     )
 
 
@@ -1034,6 +1072,13 @@ def flat_split(
     return FlatSplit(
         pd.Index(sorted(train)), pd.Index(sorted(val)), pd.Index(sorted(test)), False, description
     )
+
+
+def describe_span(order: pd.Series, rows: pd.Index) -> str:
+    """Where ``rows`` sit in time order ``order`` (``FlatData.order``), in words, e.g.
+    ``rows 1-24712 (24712 rows)`` or ``2024-01-01..2024-03-31 (812 rows)``; ``rows`` must be
+    in time order."""
+    return _span(order, rows)
 
 
 def _span(order: pd.Series, rows: pd.Index) -> str:
