@@ -29,6 +29,10 @@ out = Console(width=None if sys.stdout.isatty() else 140)
 WarehouseOpt = Annotated[
     str, typer.Option("--warehouse", "-w", help="Warehouse URL, e.g. duckdb:///leadscore.duckdb")
 ]
+ContractOpt = Annotated[
+    Path | None,
+    typer.Option("--contract", help="A leadscore.yaml data contract (flat mode: one CRM export)."),
+]
 AsOfOpt = Annotated[
     datetime | None,
     typer.Option("--as-of", help="Point in time (YYYY-MM-DD[THH:MM:SS], UTC).", formats=[
@@ -50,6 +54,34 @@ def _setup_logging(verbose: bool) -> None:
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     _setup_logging(verbose)
+
+
+def _flat_contract(contract: Path | None) -> bool:
+    """True when ``contract`` is a flat-mode contract (the command then runs in flat mode)."""
+    if contract is None:
+        return False
+    from features import ConfigError
+    from features._contract import load_contract
+
+    parsed = load_contract(contract)
+    if parsed.mode != "flat":
+        raise ConfigError(
+            f"{contract}: tables-mode contracts load and validate, but the commands do not "
+            "read them yet; point --warehouse at tables with the default names, or use a "
+            "flat-mode contract"
+        )
+    return True
+
+
+def _metric_rows(metrics: dict[str, dict[str, float]]) -> Table:
+    table = Table(title="test rows")
+    names = ("roc_auc", "pr_auc", "brier", "ece", "captured_at_capacity")
+    table.add_column("scorer")
+    for n in names:
+        table.add_column(n, justify="right")
+    for scorer, values in metrics.items():
+        table.add_row(scorer, *[f"{values[n]:.4f}" if n in values else "" for n in names])
+    return table
 
 
 def _progress() -> Progress:
@@ -106,9 +138,18 @@ def generate(
 
 
 @app.command()
-def validate(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE) -> None:
-    """Check the warehouse tables against the data contract."""
+def validate(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE, contract: ContractOpt = None) -> None:
+    """Check the warehouse tables (or a contract's export) against the data contract."""
     from features import Warehouse, validate_warehouse
+
+    if _flat_contract(contract):
+        from features._contract import load_contract
+        from features._flat import load_flat
+
+        assert contract is not None
+        data = load_flat(load_contract(contract))
+        out.print(data.describe())
+        return
 
     with Warehouse(warehouse, read_only=True) as wh:
         report = validate_warehouse(wh)
@@ -126,10 +167,27 @@ def train_cmd(
     capacity: Annotated[
         int | None, typer.Option(help="Leads sales can work per horizon (default: from data).")
     ] = None,
+    contract: ContractOpt = None,
+    allow_leaky: Annotated[
+        bool, typer.Option(help="Flat mode: train even when the leakage guard finds suspects.")
+    ] = False,
 ) -> None:
     """Train on quarterly snapshots, compare with the rules on the held-out quarter, register
-    as @challenger (and @champion if there is none yet)."""
+    as @challenger (and @champion if there is none yet). With a flat-mode --contract: guard
+    against leakage, train on the earlier rows, test on the latest 20%."""
     from training import TrainConfig, train
+
+    if _flat_contract(contract):
+        from training._flat_train import train_flat
+
+        assert contract is not None
+        flat = train_flat(contract, allow_leaky=allow_leaky, capacity=capacity,
+                          progress=lambda msg: console.log(msg))  # fmt: skip
+        out.print(_metric_rows(flat.metrics))
+        out.print(flat.verdict)
+        out.print(f"registered [bold]{flat.model_name}[/] version {flat.model_version} as "
+                  f"@{', @'.join(flat.aliases)}; run {flat.run_id} at {flat.tracking_uri}")  # fmt: skip
+        return
 
     result = train(
         TrainConfig(warehouse=warehouse, as_of=as_of, horizon_days=horizon_days,
@@ -159,10 +217,26 @@ def backtest(
     capacity: Annotated[
         int | None, typer.Option(help="Leads per horizon (default: from data).")
     ] = None,
+    contract: ContractOpt = None,
+    allow_leaky: Annotated[
+        bool, typer.Option(help="Flat mode: run even when the leakage guard finds suspects.")
+    ] = False,
 ) -> None:
-    """For each of the last N quarters: train on what was known before it, test on it."""
+    """For each of the last N quarters: train on what was known before it, test on it.
+    With a flat-mode --contract: rolling-origin folds over the latest blocks of rows."""
     from training import BACKTEST_METRICS, BacktestConfig
     from training import backtest as run_backtest
+
+    if _flat_contract(contract):
+        from training._flat_backtest import backtest_flat
+
+        assert contract is not None
+        flat = backtest_flat(contract, folds=quarters, allow_leaky=allow_leaky,
+                             progress=lambda msg: console.log(msg))  # fmt: skip
+        out.print(flat.description)
+        out.print(flat.summary.to_string(float_format=lambda v: f"{v:.4f}"))
+        out.print(f"logged as MLflow run {flat.run_id}")
+        return
 
     result = run_backtest(
         BacktestConfig(warehouse=warehouse, quarters=quarters, as_of=as_of, horizon_days=horizon_days,
@@ -196,10 +270,23 @@ def compare(
     capacity: Annotated[
         float | None, typer.Option(help="Leads sales can work per WEEK (default: from data).")
     ] = None,
+    contract: ContractOpt = None,
 ) -> None:
-    """Model vs rules on the latest quarter with known outcomes: HTML report + JSON."""
+    """Model vs rules on the latest quarter with known outcomes: HTML report + JSON. With a
+    flat-mode --contract: model vs the export's rule score (or the baseline) on the test rows."""
     from training import CompareConfig
     from training import compare as run_compare
+
+    if _flat_contract(contract):
+        from training._flat_compare import compare_flat
+
+        assert contract is not None
+        uri = model if model != "models:/lead-quality@champion" else (
+            "models:/lead-quality-flat@champion")  # fmt: skip
+        flat = compare_flat(contract, uri, report, progress=lambda msg: console.log(msg))
+        out.print(flat.figures.get("headline", {}).get("sentence", ""))
+        out.print(f"report: {flat.html_path}  figures: {flat.json_path}  MLflow run {flat.run_id}")
+        return
 
     result = run_compare(
         CompareConfig(warehouse=warehouse, report=report, model_uri=model, as_of=as_of,
@@ -286,9 +373,31 @@ def score(
         str | None,
         typer.Option(help="Read the lead frame from this table (see `leadscore features`)."),
     ] = None,
+    contract: ContractOpt = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Flat mode: scores file to write (.csv or .parquet).")
+    ] = None,
+    all_rows: Annotated[
+        bool, typer.Option("--all", help="Flat mode: score every row, not only open ones.")
+    ] = False,
 ) -> None:
-    """Score every open contact and write table lead_scores (atomic per as_of)."""
+    """Score every open contact and write table lead_scores (atomic per as_of). With a
+    flat-mode --contract: score the export's open rows into --output (atomic)."""
     from serving._batch import LEAD_SCORE_ERRORS, ScoreConfig, score_warehouse
+
+    if _flat_contract(contract):
+        from training._flat_score import score_flat
+
+        assert contract is not None
+        uri = model if model != "models:/lead-quality@champion" else (
+            "models:/lead-quality-flat@champion")  # fmt: skip
+        flat = score_flat(contract, uri, output or Path("scores.csv"), all_rows=all_rows,
+                          reasons=reasons != "none", progress=lambda msg: console.log(msg))  # fmt: skip
+        out.print(f"wrote {flat.rows:,} rows ({flat.scope}) to {flat.path} with "
+                  f"{flat.model_uri} (version {flat.model_version})")  # fmt: skip
+        for note in flat.notes:
+            out.print(f"[yellow]{note}[/]")
+        return
 
     required = tuple(c.strip() for c in (require or "").split(",") if c.strip())
     config = ScoreConfig(warehouse=warehouse, model_uri=model, as_of=as_of, reasons=reasons,
@@ -325,6 +434,32 @@ def features(
     when = as_of or datetime.now(UTC).replace(tzinfo=None)
     rows = materialise_features(warehouse, when, table=table)
     out.print(f"wrote {rows:,} rows to table {table} (as_of {when})")
+
+
+@app.command("init-contract")
+def init_contract(
+    source: Annotated[
+        str,
+        typer.Option(
+            help="A CSV/Parquet file, a .duckdb file, or a duckdb:/// or postgresql:// URL."
+        ),
+    ],
+    table: Annotated[str | None, typer.Option(help="The leads table (databases).")] = None,
+    output: Annotated[Path, typer.Option(help="Where to write the contract.")] = Path(
+        "leadscore.yaml"
+    ),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing contract.")] = False,
+) -> None:
+    """Write a starting flat-mode contract by inspecting a source (edit its TODOs, then use
+    it with --contract)."""
+    from features import ConfigError
+    from features._contract import write_starting_contract
+
+    if output.exists() and not force:
+        raise ConfigError(f"{output} exists; pass --force to overwrite it")
+    text = write_starting_contract(source, table=table, contract_dir=output.resolve().parent)
+    output.write_text(text)
+    out.print(f"wrote {output}; review its TODO lines, then: leadscore train --contract {output}")
 
 
 @app.command()

@@ -101,3 +101,35 @@ def test_generate_and_validate_on_postgresql(engine: str, tmp_path: Path) -> Non
         done = _run(["validate", "--warehouse", url], tmp_path)
         assert done.returncode == 0, done.stderr
         assert "'contacts': 300" in done.stdout
+
+
+def test_flat_contract_train_stops_on_a_leak_then_trains(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    n = 1_500
+    signal = rng.normal(size=n)
+    won = rng.random(n) < 1 / (1 + np.exp(-(2.5 * signal - 2.0)))
+    export = pd.DataFrame({
+        "lead": np.arange(1, n + 1),
+        "signal": signal.round(4),
+        "region": rng.choice(["north", "south", "east"], size=n),
+        # filled in by sales after the call: "Converted" only on won leads
+        "status": np.where(won & (rng.random(n) < 0.5), "Converted", "Called"),
+        "outcome": np.where(won, "won", "lost"),
+    })  # fmt: skip
+    export.to_csv(tmp_path / "export.csv", index=False)
+    contract = tmp_path / "leadscore.yaml"
+    base = ("mode: flat\nleads:\n  source: {kind: csv, path: export.csv}\n  id: lead\n"
+            "  label: outcome\n  order_by: lead\n")  # fmt: skip
+    contract.write_text(base)
+    env_store = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    run = subprocess.run([*LEADSCORE, "train", "--contract", str(contract)], capture_output=True,
+                         text=True, cwd=tmp_path, env={**os.environ, **env_store}, timeout=600)  # fmt: skip
+    assert run.returncode == 3, run.stderr
+    assert "status" in run.stderr and "Converted" in run.stderr
+    contract.write_text(base + "  known_after_contact: [status]\n")
+    run = subprocess.run([*LEADSCORE, "train", "--contract", str(contract)], capture_output=True,
+                         text=True, cwd=tmp_path, env={**os.environ, **env_store}, timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "registered lead-quality-flat version 1" in run.stdout
