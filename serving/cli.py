@@ -380,6 +380,10 @@ def score(
     all_rows: Annotated[
         bool, typer.Option("--all", help="Flat mode: score every row, not only open ones.")
     ] = False,
+    output_parquet: Annotated[
+        str | None,
+        typer.Option(help="Spark: write Parquet partitions under this path instead of tables."),
+    ] = None,
 ) -> None:
     """Score every open contact and write table lead_scores (atomic per as_of). With a
     flat-mode --contract: score the export's open rows into --output (atomic)."""
@@ -402,11 +406,17 @@ def score(
     required = tuple(c.strip() for c in (require or "").split(",") if c.strip())
     config = ScoreConfig(warehouse=warehouse, model_uri=model, as_of=as_of, reasons=reasons,
                          required=required, features_table=features_table)  # fmt: skip
-    with _progress() as bar:
-        task = bar.add_task("scoring leads", total=None)
-        result = score_warehouse(
-            config, progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    if warehouse.startswith("spark://"):
+        # Spark: features in Spark SQL, scores in the executors (mapInPandas, broadcast model)
+        from serving._spark_score import score_spark
+
+        result = score_spark(config, output_parquet=output_parquet)
+    else:
+        with _progress() as bar:
+            task = bar.add_task("scoring leads", total=None)
+            result = score_warehouse(
+                config, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
     out.print(f"wrote {result.rows:,} rows to table {result.table} (as_of {result.as_of}, "
               f"{result.model_name} v{result.model_version}, reasons for {result.reasons_rows:,}) "
               f"in {result.seconds:.1f} s")  # fmt: skip
