@@ -19,6 +19,7 @@ from features import (
     build_lead_frame,
     engagement_features,
     lead_frame_columns,
+    lead_frame_sql,
     quarter_starts,
 )
 from features._definitions import DaysSinceLast, DistinctDays, EventCount, HoursToFirst
@@ -229,3 +230,107 @@ def test_quarter_starts() -> None:
         datetime(2023, 4, 1), datetime(2023, 7, 1), datetime(2023, 10, 1), datetime(2024, 1, 1)
     ]  # fmt: skip
     assert quarter_starts(datetime(2023, 2, 15), datetime(2023, 6, 30)) == [datetime(2023, 4, 1)]
+
+
+def test_two_snapshots_in_one_query_each_use_their_own_windows(narrated_url: str) -> None:
+    # Without labels nothing is censored, so S and S2 are computed by one query: every
+    # window must start from the row's own snapshot, although the events are read once
+    # from the earliest window start to the last snapshot.
+    with Warehouse(narrated_url) as wh:
+        frame = build_lead_frame(wh, [S2, S]).frame
+    by_key = frame.set_index(["as_of", "contact_id"])
+    assert list(by_key.index) == [(pd.Timestamp(S), i) for i in (1, 2, 5, 6, 7)] + [
+        (pd.Timestamp(S2), i) for i in (4, 6, 7)
+    ]  # ordered by snapshot, then contact
+    at_s, at_s2 = by_key.loc[pd.Timestamp(S)], by_key.loc[pd.Timestamp(S2)]
+    # Contact 7 at S: both 2024-03-20 events and the webinar are within 90 days, and the
+    # 2023-12-01 giveaway (122 days) within 180.
+    assert at_s.loc[7, "events_90d"] == 3 and at_s.loc[7, "events_180d"] == 4
+    assert at_s.loc[7, "active_days_90d"] == 2
+    # At S2 the 2024-03-20 events are 102 days old and the webinar 168: none within 90
+    # days, all three within 180; the giveaway (213 days) is out.
+    assert at_s2.loc[7, "events_90d"] == 0 and at_s2.loc[7, "events_180d"] == 3
+    assert at_s2.loc[7, "active_days_90d"] == 0
+    assert at_s2.loc[7, "days_since_last_event"] == pytest.approx(102 + 9 / 24)
+    # Contact 4 at S2: the 2024-06-30 12:00 touch is 12 hours old; the demo request at
+    # 2024-04-01 00:00 is 91 days old (in 180d, not 90d) and is its last high-intent event.
+    assert at_s2.loc[4, "events_7d"] == 1 and at_s2.loc[4, "events_180d"] == 2
+    assert at_s2.loc[4, "days_since_last_high_intent"] == pytest.approx(91.0)
+    expected = oracle(CONTACTS, EVENTS, OUTCOMES, [S, S2], horizon_days=90).drop(columns="label")
+    pd.testing.assert_frame_equal(
+        _normalise(frame), _normalise(expected[frame.columns]), check_dtype=False
+    )
+
+
+NOON = datetime(2024, 4, 1, 12)  # a snapshot at noon: every window starts at noon too
+NOON_CONTACTS = contacts_frame(
+    [
+        {"contact_id": 1, "created_at": "2023-12-01"},
+        {"contact_id": 2, "created_at": "2023-12-01"},
+        {"contact_id": 3, "created_at": "2023-12-01"},  # lost before NOON: not in the frame
+    ]
+)
+NOON_EVENTS = events_frame(
+    [
+        # NOON - 90 days is 2024-01-02 12:00: this one is 3 hours too old for 90 days
+        (1, "2024-01-02 09:00", "page_view"),
+        # NOON - 30 days is 2024-03-02 12:00: too old for 30 days, though on that calendar day
+        (1, "2024-03-02 08:00", "email_open"),
+        (1, "2024-03-20 10:00", "email_open"),
+        # the same calendar day as contact 1's, but after noon: inside 30 days
+        (2, "2024-03-02 14:00", "email_open"),
+        (2, "2023-12-01 06:00", "sales_touch"),  # 6 hours after creation
+        (2, "2024-03-31 12:00", "pricing_page_view"),  # one day before NOON
+        (3, "2024-01-10", "page_view"),
+    ]
+)
+NOON_OUTCOMES = outcomes_frame([(3, "2024-02-01", "lost")])
+
+
+def test_windows_and_active_days_start_mid_day_when_the_snapshot_does(
+    make_warehouse: WarehouseFactory,
+) -> None:
+    url = make_warehouse(contacts=NOON_CONTACTS, events=NOON_EVENTS, outcomes=NOON_OUTCOMES)
+    with Warehouse(url) as wh:
+        frame = build_lead_frame(wh, [NOON]).frame
+    by_id = frame.set_index("contact_id")
+    assert sorted(by_id.index) == [1, 2]
+    one, two = by_id.loc[1], by_id.loc[2]
+    assert one["events_30d"] == 1 and one["events_90d"] == 2 and one["events_180d"] == 3
+    # A calendar day is active in a window only through an event inside the window: 2024-03-02
+    # counts for contact 2 (14:00) but not for contact 1 (08:00, before the window's noon).
+    assert one["active_days_30d"] == 1 and one["active_days_90d"] == 2
+    assert two["active_days_30d"] == 2 and two["active_days_90d"] == 2  # 03-02 and 03-31
+    assert two["days_since_last_high_intent"] == pytest.approx(1.0)
+    assert two["hours_to_first_touch"] == pytest.approx(6.0)
+    assert one["events_30_90d"] == 1  # 2024-03-02 08:00: in [NOON - 90d, NOON - 30d)
+    assert one["days_since_created"] == pytest.approx(122.5)
+    expected = oracle(NOON_CONTACTS, NOON_EVENTS, NOON_OUTCOMES, [NOON], horizon_days=90)
+    pd.testing.assert_frame_equal(
+        _normalise(frame),
+        _normalise(expected.drop(columns="label")[frame.columns]),
+        check_dtype=False,
+    )
+
+
+def test_a_subset_of_features_computes_the_same_values(narrated_url: str) -> None:
+    # lead_frame_sql(features=...) keeps the spine and attributes and computes only the
+    # engagement columns asked for, in the order asked for.
+    wanted = ("active_days_90d", "events_7d", "days_since_last_event")
+    subset = [f for name in wanted for f in engagement_features() if f.name == name]
+    with Warehouse(narrated_url) as wh:
+        booleans = [c for c, t in wh.columns("contacts").items() if t == "BOOLEAN"]
+        sql = lead_frame_sql(
+            with_labels=False, horizon_days=90, boolean_columns=booleans, features=subset
+        )
+        with wh.registered("_snapshots", pd.DataFrame({"as_of": [S]})):
+            frame = wh.query(sql)
+    assert list(frame.columns) == [*lead_frame_columns(with_labels=False)[:12], *wanted]
+    by_id = frame.set_index("contact_id")
+    assert list(by_id.index) == [1, 2, 5, 6, 7]
+    assert list(by_id["events_7d"]) == [1, 0, 1, 0, 0]  # contact 5's demo request on 03-30
+    # contact 1 was active on 01-10, 03-01, 03-02 and 03-31
+    assert list(by_id["active_days_90d"]) == [4, 2, 1, 0, 2]
+    assert by_id.loc[1, "days_since_last_event"] == pytest.approx(1 / 86400)
+    assert by_id.loc[5, "days_since_last_event"] == pytest.approx(2.0)
+    assert np.isnan(by_id.loc[6, "days_since_last_event"])
