@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 DEFAULT_WAREHOUSE = "duckdb:///leadscore.duckdb"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STAGING_PREFIX = "_leadscore_staging_"
+# DuckDB uses up to 80% of RAM by default; e.g. "1GB" caps it (it spills to disk beyond)
+DUCKDB_MEMORY_ENV = "LEADSCORE_DUCKDB_MEMORY_LIMIT"
 
 
 def quote_ident(name: str) -> str:
@@ -410,7 +413,11 @@ class DuckDBWarehouse(Warehouse):
                     "create one with `leadscore generate` or point --warehouse at yours"
                 )
             path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(database, read_only=read_only)
+        config: dict[str, str | bool | int | float | list[str]] = {}
+        memory_limit = os.environ.get(DUCKDB_MEMORY_ENV, "")
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self._con = duckdb.connect(database, read_only=read_only, config=config)
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
