@@ -224,7 +224,7 @@ def _lead_frame(wh: Warehouse, config: ScoreConfig, as_of: datetime) -> pd.DataF
     wh.require_table(config.features_table)
     cols = ", ".join(quote_ident(c) for c in lead_frame_columns(with_labels=False))
     frame = wh.query(f"SELECT {cols} FROM {quote_ident(config.features_table)} "
-                     "WHERE as_of = CAST(? AS TIMESTAMP) ORDER BY contact_id", [as_of])  # fmt: skip
+                     "WHERE as_of = CAST(? AS TIMESTAMP)", [as_of])  # fmt: skip
     if frame.empty:
         raise ScoringError(f"table {config.features_table!r} has no rows for as_of {as_of}; "
                            "run `leadscore features` for that date first")  # fmt: skip
