@@ -1,11 +1,11 @@
 """HTTP scoring benchmark: ``leadscore serve`` against ``mlflow models serve``, same model.
 
-Run with ``.venv/bin/python benchmarks/http_bench.py [--seconds 15] [--workdir DIR]``.
-Generates a synthetic warehouse (20,000 contacts, seed 2) and trains a champion into
-``DIR/mlflow.db`` unless one is already there, starts both servers (one uvicorn worker each)
-on free ports, then loads each in turn from separate client processes: one lead per request
-over persistent keep-alive connections (``http.client``), first 1 connection, then 4 at
-once. Each run stops after ``--seconds`` or ``--max-requests`` per connection, after a short
+Run with ``.venv/bin/python benchmarks/http_bench.py [--seconds 15] [--workdir DIR]
+[--workers N]``. Generates a synthetic warehouse (20,000 contacts, seed 2) and trains a
+champion into ``DIR/mlflow.db`` unless one is already there, starts both servers (``--workers``
+uvicorn worker processes each, default 1) on free ports, then loads each in turn from
+separate client processes: one lead per request over persistent keep-alive connections
+(``http.client``), first 1 connection, then 4 at once. Each run stops after ``--seconds`` or ``--max-requests`` per connection, after a short
 untimed warm-up. Prints requests/s and p50/p90/p99 latency per server, the leadscore/mlflow
 ratios, and the load average at start and end: the clients share the machine with the
 servers, so on a small box the 4-connection figures measure the box as much as the server.
@@ -15,13 +15,16 @@ No ``wrk`` needed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing as mp
 import os
 import platform
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,16 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(REPO))
 
-from tests.servers import MODEL_URI, both_servers, generate_and_train, tracking_store  # noqa: E402
+from tests.servers import (  # noqa: E402
+    MODEL_URI,
+    both_servers,
+    free_port,
+    generate_and_train,
+    stop_process_group,
+    tracking_store,
+    tracking_uri,
+    wait_until_ok,
+)
 
 AS_OF = datetime(2026, 1, 1)
 CONTACTS = 20_000
@@ -190,6 +202,42 @@ def prepare(workdir: Path) -> None:
           f"in {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
 
 
+@contextlib.contextmanager
+def running_servers(store: Path, workers: int) -> Iterator[tuple[int, int]]:
+    """``leadscore serve`` and ``mlflow models serve`` on the champion in ``store``, with
+    ``workers`` uvicorn worker processes each; yields their ports once both answer."""
+    if workers == 1:  # as the parity tests start them
+        with both_servers(store, model=MODEL_URI) as ports:
+            yield ports
+        return
+    bin_dir = os.path.dirname(sys.executable)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(store),
+           "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}  # fmt: skip
+    env.pop("LEADSCORE_API_TOKEN", None)
+    ours, theirs = free_port(), free_port()
+    commands = {
+        "leadscore": [sys.executable, "-m", "serving.cli", "serve", "--model", MODEL_URI,
+                      "--port", str(ours), "--poll-seconds", "3600", "--workers", str(workers)],
+        "mlflow": [os.path.join(bin_dir, "mlflow"), "models", "serve", "-m", MODEL_URI,
+                   "--env-manager", "local", "--host", "127.0.0.1", "-p", str(theirs),
+                   "--workers", str(workers)],
+    }  # fmt: skip
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name, cmd in commands.items():
+            with (store / f"{name}-serve-{workers}w.log").open("wb") as sink:
+                procs[name] = subprocess.Popen(cmd, env=env, cwd=store, stdout=sink,
+                                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        wait_until_ok(f"http://127.0.0.1:{ours}/readyz", procs["leadscore"], 120,
+                      store / f"leadscore-serve-{workers}w.log")  # fmt: skip
+        wait_until_ok(f"http://127.0.0.1:{theirs}/ping", procs["mlflow"], 180,
+                      store / f"mlflow-serve-{workers}w.log")  # fmt: skip
+        yield ours, theirs
+    finally:
+        for proc in procs.values():
+            stop_process_group(proc)
+
+
 def post(port: int, path: str, body: bytes) -> Any:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -220,6 +268,8 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=200_000,
                         help="most requests per connection per run")  # fmt: skip
     parser.add_argument("--connections", type=int, default=4, help="for the throughput run")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn worker processes of each server (default 1)")  # fmt: skip
     parser.add_argument("--no-reasons", dest="reasons", action="store_false",
                         help="ask both servers for scores without the model's reasons")  # fmt: skip
     args = parser.parse_args()
@@ -233,10 +283,10 @@ def main() -> None:
     prepare(workdir)
 
     rows: list[tuple[str, int, dict[str, float]]] = []
-    with both_servers(workdir, model=MODEL_URI) as (ours_port, theirs_port):
+    with running_servers(workdir, args.workers) as (ours_port, theirs_port):
         check_same_answers(ours_port, theirs_port, args.reasons)
         print(f"both servers up and agreeing; reasons={'on' if args.reasons else 'off'}, "
-              f"{args.seconds:g} s per run", flush=True)  # fmt: skip
+              f"{args.workers} worker(s) each, {args.seconds:g} s per run", flush=True)  # fmt: skip
 
         servers = [("leadscore", ours_port, "/v1/score", leadscore_bodies(args.reasons)),
                    ("mlflow", theirs_port, "/invocations", mlflow_bodies(args.reasons))]  # fmt: skip

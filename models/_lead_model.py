@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Any
 
 import lightgbm as lgb
@@ -28,7 +29,8 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from features import ENGAGEMENT_FEATURE_NAMES, ModelError, derive_attributes, engagement_features
+from features import ENGAGEMENT_FEATURE_NAMES, ModelError, engagement_features
+from features._attributes import LeadColumns, derive_columns, missing_column
 from features._definitions import COUNT_FEATURE_NAMES
 from features._errors import ConfigError
 
@@ -54,7 +56,19 @@ NUMERIC_FEATURES: tuple[str, ...] = (
 MODEL_FEATURES: tuple[str, ...] = CATEGORICAL_FEATURES + NUMERIC_FEATURES
 _COUNT_FEATURES: frozenset[str] = frozenset(COUNT_FEATURE_NAMES)
 _MISSING_CATEGORY = "(missing)"
-_SMALL = 64  # rows; below this, encode with Python lookups (same result, less overhead)
+
+
+@cache
+def _count_runs() -> tuple[tuple[int, int], ...]:
+    """The count features' columns of the encoded matrix as runs ``(start, stop)``."""
+    runs: list[tuple[int, int]] = []
+    for j, name in enumerate(MODEL_FEATURES):
+        if name in _COUNT_FEATURES:
+            if runs and runs[-1][1] == j:
+                runs[-1] = (runs[-1][0], j + 1)
+            else:
+                runs.append((j, j + 1))
+    return tuple(runs)
 
 
 def _category_key(value: object) -> str:
@@ -122,51 +136,50 @@ class LeadModel:
         self.params = params or LeadModelParams()
 
     # -- encoding ----------------------------------------------------------------------
-    def _prepared(self, X: pd.DataFrame) -> pd.DataFrame:
-        if "title_level" in X.columns and "activity_trend" in X.columns:
-            return X
-        return derive_attributes(X)
+    def _prepared(self, X: pd.DataFrame | LeadColumns) -> LeadColumns:
+        columns = LeadColumns.of(X)
+        if "title_level" in columns and "activity_trend" in columns:
+            return columns
+        return columns.with_columns(derive_columns(columns))
 
-    def encode(self, X: pd.DataFrame) -> NDArray[np.float64]:
-        """The numeric matrix LightGBM sees (columns in :data:`MODEL_FEATURES` order)."""
+    def encode(self, X: pd.DataFrame | LeadColumns) -> NDArray[np.float64]:
+        """The numeric matrix LightGBM sees (columns in :data:`MODEL_FEATURES` order; stored
+        column by column, which LightGBM reads as it is)."""
         self._check_fitted()
-        rows = self._prepared(X)
-        n = len(rows)
-        out = np.empty((n, len(MODEL_FEATURES)), dtype="float64")
+        columns = self._prepared(X)
+        out = np.empty((columns.n_rows, len(MODEL_FEATURES)), dtype="float64", order="F")
         for j, name in enumerate(CATEGORICAL_FEATURES):
-            lookup = self.categories_[name]
-            if name not in rows.columns:
-                out[:, j] = lookup.get(_MISSING_CATEGORY, np.nan)
-            elif n <= _SMALL:
-                # a few rows (online scoring): plain dict lookups beat pandas machinery
-                out[:, j] = [lookup.get(_category_key(v), np.nan) for v in rows[name].tolist()]
-            else:
-                values = rows[name].astype("object").fillna(_MISSING_CATEGORY).astype(str)
-                # values never seen in training get code -1, i.e. missing for LightGBM
-                codes = pd.Index(list(lookup)).get_indexer(pd.Index(values)).astype("float64")
-                codes[codes < 0] = np.nan
-                out[:, j] = codes
-        offset = len(CATEGORICAL_FEATURES)
-        present = [c for c in NUMERIC_FEATURES if c in rows.columns]
-        block = rows[present]
-        dtypes = block.dtypes
-        odd = [c for c in present if not pd.api.types.is_numeric_dtype(dtypes[c])]
-        if odd:  # strings or objects: coerce, unreadable values become NaN
-            block = block.assign(**{c: pd.to_numeric(block[c], errors="coerce") for c in odd})
-        # one conversion for the whole block (booleans become 0/1)
-        numeric = block.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
-        position = {c: i for i, c in enumerate(present)}
-        # A count with no events is 0, never missing, whichever way the lead arrived.
-        counted = [position[c] for c in present if c in _COUNT_FEATURES]
-        if counted:
-            numeric[:, counted] = np.nan_to_num(numeric[:, counted], nan=0.0)
-        for j, name in enumerate(NUMERIC_FEATURES):
-            if name in position:
-                out[:, offset + j] = numeric[:, position[name]]
-            else:
+            out[:, j] = self._category_codes(name, columns)
+        for j, name in enumerate(NUMERIC_FEATURES, start=len(CATEGORICAL_FEATURES)):
+            if name not in columns:
                 # Absent engagement counts mean "no events"; absent attributes are missing.
-                out[:, offset + j] = 0.0 if name in _COUNT_FEATURES else np.nan
+                out[:, j] = 0.0 if name in _COUNT_FEATURES else np.nan
+            else:
+                columns.fill_floats(name, out[:, j])  # booleans 0/1, unreadable values NaN
+        for start, stop in _count_runs():
+            # A count with no events is 0, never missing, whichever way the lead arrived.
+            counts = out[:, start:stop]
+            if not np.isfinite(counts).all():
+                np.nan_to_num(counts, nan=0.0, copy=False)
         return out
+
+    def _category_codes(self, name: str, columns: LeadColumns) -> NDArray[np.float64] | float:
+        """Training-time category codes of column ``name``; values not seen in training are
+        NaN, i.e. missing for LightGBM (its "unknown" branch)."""
+        lookup = self.categories_[name]
+        missing = lookup.get(_MISSING_CATEGORY, np.nan)
+        if name not in columns:
+            return missing
+        coded = columns.coded(name)
+        if all(isinstance(v, str) for v in coded.values):
+            # one lookup per distinct value, spread back by code
+            return coded.map(lambda v: lookup.get(v, np.nan), missing, "float64")
+        # Numbers or booleans among the values: 1, 1.0 and True share a code but not a text,
+        # so look each row's own value up.
+        return np.array(
+            [lookup.get(_category_key(v), np.nan) for v in columns.objects(name)],
+            dtype="float64",
+        )
 
     # -- fitting -----------------------------------------------------------------------
     def fit(
@@ -188,10 +201,13 @@ class LeadModel:
                 f"{len(y_train)} rows); need both won and not-won leads"
             )
         rows = self._prepared(X)
+        self.__dict__.pop("_inverse", None)  # a refit has new categories
         self.categories_: dict[str, dict[str, int]] = {}
         for name in CATEGORICAL_FEATURES:
-            values = rows[name] if name in rows.columns else pd.Series(dtype="object")
-            seen = sorted(values.astype("object").where(values.notna(), _MISSING_CATEGORY).unique())
+            coded = rows.coded(name) if name in rows else missing_column(0)
+            used = np.unique(coded.codes).tolist()
+            seen = sorted(dict.fromkeys(coded.values[c] if c >= 0 else _MISSING_CATEGORY
+                                        for c in used))  # fmt: skip
             self.categories_[name] = {str(v): i for i, v in enumerate(seen)}
         X_tr = self.encode(rows)
         X_va = self.encode(X_valid)
@@ -289,8 +305,7 @@ class LeadModel:
         )[:, : len(MODEL_FEATURES)]
         order = np.argsort(-np.abs(contrib), axis=1)[:, :top_n]
         out: list[list[Reason]] = []
-        inverse = {name: {i: v for v, i in lookup.items()} for name, lookup in
-                   self.categories_.items()}  # fmt: skip
+        inverse = self._category_values()
         for i in range(len(matrix)):
             reasons = []
             for j in order[i]:
@@ -307,6 +322,20 @@ class LeadModel:
                 reasons.append(Reason(name, value, c, describe(name, value, c)))
             out.append(reasons)
         return out
+
+    def _category_values(self) -> dict[str, dict[int, str]]:
+        """Category code to value, per categorical feature (built once, not pickled)."""
+        inverse: dict[str, dict[int, str]] | None = self.__dict__.get("_inverse")
+        if inverse is None:
+            inverse = {name: {i: v for v, i in lookup.items()}
+                       for name, lookup in self.categories_.items()}  # fmt: skip
+            self._inverse = inverse
+        return inverse
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_inverse", None)  # derived from categories_; rebuilt on first use
+        return state
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, largest first."""

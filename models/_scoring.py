@@ -1,12 +1,16 @@
 """Both scorers side by side: the model probability and the rule score for every lead.
 
 Contract: :func:`score_leads` takes lead rows and returns a new frame with one row per
-input row, in input order, with columns :data:`SCORE_COLUMNS`. The MLflow pyfunc, batch
-scoring and the HTTP service all call it, so a lead gets the same numbers everywhere.
+input row, in input order, with columns :data:`SCORE_COLUMNS`. It is :func:`score_columns`
+(lead rows as :class:`~features._attributes.LeadColumns`, scores as :class:`LeadScores`)
+plus a frame. The MLflow pyfunc and batch scoring call score_leads, the HTTP service calls
+score_columns on columns built without pandas: the same code, so a lead gets the same numbers
+everywhere, and one lead costs no pandas machinery while a million cost no Python per row.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,11 +18,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from features import derive_attributes
+from features._attributes import Coded, LeadColumns, derive_columns, missing_column
 from features._definitions import AGE_FEATURE
 from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS
-from models._lead_model import LeadModel
-from models._rules import RuleScorer
+from models._lead_model import CATEGORICAL_FEATURES, LeadModel
+from models._rules import GRADE_LETTERS, RuleScorer, first_met
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "probability",
@@ -29,6 +33,10 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "rule_hits",
 )
 TIERS: tuple[str, ...] = ("A", "B", "C", "D")
+# From this many leads on, the rules are scored on a thread of their own beside the model.
+OVERLAP_ROWS = 10_000
+# The model encodes and predicts this many leads at a time (a 30 MB matrix).
+MODEL_CHUNK_ROWS = 65_536
 
 
 @dataclass
@@ -46,10 +54,12 @@ class ScoringBundle:
 
     def tier(self, probability: NDArray[np.float64]) -> NDArray[np.object_]:
         """Model tier A-D from calibrated probabilities."""
-        out = np.full(len(probability), "D", dtype=object)
-        for tier in ("C", "B", "A"):
-            out[probability >= self.tier_thresholds[tier]] = tier
-        return out
+        return np.asarray(TIERS, dtype=object)[self.tier_codes(probability)]
+
+    def tier_codes(self, probability: NDArray[np.float64]) -> NDArray[np.intp]:
+        """As :meth:`tier`, as indices into :data:`TIERS`: the best tier whose minimum is met."""
+        cuts = self.tier_thresholds
+        return first_met(np.asarray(probability, dtype="float64"), [cuts[t] for t in TIERS[:3]])
 
 
 def tier_thresholds_matching_grades(
@@ -78,31 +88,99 @@ def tier_thresholds_matching_grades(
     return thresholds
 
 
+@dataclass(frozen=True)
+class LeadScores:
+    """Both scores of a batch of leads, column by column (the columns of
+    :data:`SCORE_COLUMNS`); text columns as codes into their distinct texts."""
+
+    probability: NDArray[np.float64]
+    model_tier: Coded
+    rule_score: NDArray[np.float64]
+    rule_grade: Coded
+    reasons: Coded
+    rule_hits: Coded
+
+    def frame(self) -> pd.DataFrame:
+        """The scores as a frame with columns :data:`SCORE_COLUMNS`, one row per lead."""
+        empty = len(self.probability) == 0  # no leads: reasons and hits are float64, as ever
+        return pd.DataFrame(
+            {
+                "probability": self.probability,
+                "model_tier": self.model_tier.array(),
+                "rule_score": self.rule_score,
+                "rule_grade": self.rule_grade.array(),
+                "reasons": [] if empty else self.reasons.array(),
+                "rule_hits": [] if empty else self.rule_hits.array(),
+            },
+            columns=list(SCORE_COLUMNS),
+        )
+
+
+def score_columns(bundle: ScoringBundle, leads: LeadColumns, *, reasons: bool = True,
+                  top_reasons: int = 3) -> LeadScores:  # fmt: skip
+    """Score lead rows given as columns with both scorers, one score per row, in order."""
+    n = leads.n_rows
+    # Every lead column is optional: an absent attribute or age is unknown, for both scorers.
+    absent = {c: missing_column(n) for c in (*LEAD_ATTRIBUTE_COLUMNS, AGE_FEATURE) if c not in leads}
+    rows = leads.with_columns(absent)
+    rows = rows.with_columns(derive_columns(rows))
+    if n < OVERLAP_ROWS:
+        points, hits = bundle.rule_scorer.score_and_format(rows)
+        probability, reason_text = _model_scores(bundle.lead_model, rows, reasons, top_reasons)
+    else:
+        for name in CATEGORICAL_FEATURES:  # coded once for both threads
+            if name in rows:
+                rows.coded(name)
+        # The rule points need no model: they are scored on a second thread while LightGBM
+        # predicts, which releases the GIL, so they hide behind the model instead of adding
+        # to it.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadscore-rules") as pool:
+            rules = pool.submit(_rule_scores, bundle.rule_scorer, rows)
+            probability, reason_text = _model_scores(bundle.lead_model, rows, reasons,
+                                                     top_reasons)  # fmt: skip
+            points, hits = rules.result()
+    return LeadScores(
+        probability=probability,
+        model_tier=Coded(bundle.tier_codes(probability), list(TIERS)),
+        rule_score=points.astype("float64"),
+        rule_grade=Coded(bundle.rule_scorer.grade_codes(points), list(GRADE_LETTERS)),
+        reasons=reason_text,
+        rule_hits=hits,
+    )
+
+
+def _rule_scores(scorer: RuleScorer, rows: LeadColumns) -> tuple[NDArray[np.float64], Coded]:
+    """The rule points and hit texts, the texts' column for a frame already made."""
+    points, hits = scorer.score_and_format(rows)
+    hits.array()  # made once and kept: LeadScores.frame() takes it as it is
+    return points, hits
+
+
+def _model_scores(model: LeadModel, rows: LeadColumns, reasons: bool,
+                  top_reasons: int) -> tuple[NDArray[np.float64], Coded]:  # fmt: skip
+    """The model's probability and reasons (joined with "; ", or "" without reasons).
+
+    Rows are encoded and predicted :data:`MODEL_CHUNK_ROWS` at a time: a matrix of a few
+    megabytes, reused, rather than hundreds of fresh ones for a million leads (fresh memory
+    costs the kernel more than LightGBM's calls cost: each row is predicted on its own).
+    """
+    n = rows.n_rows
+    probability = np.empty(n, dtype="float64")
+    texts: list[str] = []
+    for start in range(0, n, MODEL_CHUNK_ROWS):
+        stop = min(start + MODEL_CHUNK_ROWS, n)
+        matrix = model.encode(rows if (start, stop) == (0, n) else rows.rows(start, stop))
+        probability[start:stop] = model.predict_proba_encoded(matrix)  # same matrix for both
+        if reasons:
+            explained = model.explain_encoded(matrix, top_n=top_reasons)
+            texts += ["; ".join(r.text for r in rs) for rs in explained]
+    if not (reasons and n):
+        return probability, Coded(np.zeros(n, dtype=np.intp), [""])
+    return probability, Coded(np.arange(n, dtype=np.intp), texts)
+
+
 def score_leads(bundle: ScoringBundle, leads: pd.DataFrame, *, reasons: bool = True,
                 top_reasons: int = 3) -> pd.DataFrame:  # fmt: skip
     """Score lead rows with both scorers (see module docstring)."""
-    rows = leads.reset_index(drop=True)
-    # Every lead column is optional: an absent attribute or age is unknown, for both scorers.
-    absent = [c for c in (*LEAD_ATTRIBUTE_COLUMNS, AGE_FEATURE) if c not in rows.columns]
-    if absent:
-        rows = rows.assign(**dict.fromkeys(absent, None))
-    rows = derive_attributes(rows)
-    matrix = bundle.lead_model.encode(rows)  # once, for the probability and the reasons
-    probability = bundle.lead_model.predict_proba_encoded(matrix)
-    points, hits = bundle.rule_scorer.score_and_explain(rows)
-    if reasons and len(rows):
-        explained = bundle.lead_model.explain_encoded(matrix, top_n=top_reasons)
-        reason_text = ["; ".join(r.text for r in rs) for rs in explained]
-    else:
-        reason_text = [""] * len(rows)
-    return pd.DataFrame(
-        {
-            "probability": probability,
-            "model_tier": bundle.tier(probability),
-            "rule_score": points.astype("float64"),
-            "rule_grade": bundle.rule_scorer.grade(points),
-            "reasons": reason_text,
-            "rule_hits": [RuleScorer.format_hits(h) for h in hits],
-        },
-        columns=list(SCORE_COLUMNS),
-    )
+    scores = score_columns(bundle, LeadColumns.of(leads), reasons=reasons, top_reasons=top_reasons)
+    return scores.frame()

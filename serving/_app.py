@@ -1,11 +1,12 @@
 """The HTTP scoring service: one lead (or many) in, model probability and rule score out.
 
 Routes are thin: validation is pydantic's (422 with the field path), lead rows come from
-:mod:`serving._online` (the batch path's point-in-time code), scores from
-:func:`models.score_leads` (the pyfunc's and batch's code). Limits: more leads than
-``max_leads`` or a body over ``max_body_bytes`` is 413; with ``api_token`` set every route
-but ``/healthz`` needs ``Authorization: Bearer TOKEN`` (else 401). Lead attributes are never
-logged at INFO.
+:mod:`serving._online` (the batch path's point-in-time code, as columns without pandas),
+scores from :func:`models._scoring.score_columns` (the code inside the pyfunc's and batch's
+``score_leads``), and the body is one ``json.dumps`` of plain lists and dicts. Limits: more
+leads than ``max_leads`` or a body over ``max_body_bytes`` is 413; with ``api_token`` set
+every route but ``/healthz`` needs ``Authorization: Bearer TOKEN`` (else 401). Lead
+attributes are never logged at INFO.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the route annotations at
@@ -24,9 +25,9 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features import DataValidationError, LeadscoreError
-from models import score_leads
+from models._scoring import score_columns
 from serving._model_holder import LoadedModel, ModelHolder
-from serving._online import request_frame
+from serving._online import request_columns
 from serving._schemas import ModelInfo, ScoreRequest, ScoreResponse
 from serving._settings import ServiceSettings, get_settings
 
@@ -177,18 +178,20 @@ def create_app(
             raise HTTPException(413, f"{len(request.leads)} leads in one request; the limit is "
                                      f"{cfg.max_leads}")  # fmt: skip
         as_of = request.as_of if request.as_of else datetime.now(UTC).replace(tzinfo=None)
-        frame = request_frame(request.leads, as_of)
-        scored = score_leads(current.bundle, frame, reasons=request.reasons)
-        columns = {c: scored[c].tolist() for c in scored.columns}
+        leads = request_columns(request.leads, as_of)
+        scores = score_columns(current.bundle, leads, reasons=request.reasons)
+        probability, rule_score = scores.probability.tolist(), scores.rule_score.tolist()
+        tier, grade = scores.model_tier.decode().tolist(), scores.rule_grade.decode().tolist()
+        reasons, hits = scores.reasons.decode().tolist(), scores.rule_hits.decode().tolist()
         out = [
             {
                 "lead_id": lead.lead_id,
-                "probability": float(columns["probability"][i]),
-                "model_tier": str(columns["model_tier"][i]),
-                "rule_score": float(columns["rule_score"][i]),
-                "rule_grade": str(columns["rule_grade"][i]),
-                "reasons": [r for r in str(columns["reasons"][i]).split("; ") if r],
-                "rule_hits": [h for h in str(columns["rule_hits"][i]).split("; ") if h],
+                "probability": probability[i],
+                "model_tier": tier[i],
+                "rule_score": rule_score[i],
+                "rule_grade": grade[i],
+                "reasons": [r for r in reasons[i].split("; ") if r],
+                "rule_hits": [h for h in hits[i].split("; ") if h],
             }
             for i, lead in enumerate(request.leads)
         ]

@@ -2,24 +2,31 @@
 
 Timestamps arrive as naive UTC already (the request schema converts aware ones).
 
-Contract: :func:`request_frame` returns one lead row per request lead, in request order.
-Leads given with raw ``events`` go through :func:`features.build_lead_frame` on an
+Contract: :func:`request_columns` returns one lead row per request lead, in request order,
+as :class:`~features._attributes.LeadColumns` (numpy arrays; no pandas for the usual
+request). Leads given with raw ``events`` go through :func:`features.build_lead_frame` on an
 in-memory DuckDB warehouse holding just those leads and events (so an event at or after
 ``as_of`` is ignored exactly as in batch); leads given with precomputed ``engagement`` are
-used as they are (a missing count is 0).
+used as they are (a missing count is 0). Text attributes are object arrays (None when
+missing), every other column float64 (NaN when missing), as a frame of the same rows holds
+them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from features import DataValidationError, build_lead_frame
+from features._attributes import LeadColumns
 from features._definitions import COUNT_FEATURE_NAMES
-from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS
+from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS, STRING_ATTRIBUTES
 from features._warehouse import DuckDBWarehouse
 from serving._schemas import LeadIn
+
+_TEXT_COLUMNS = frozenset(STRING_ATTRIBUTES)
 
 
 def _attributes(lead: LeadIn) -> dict[str, object]:
@@ -34,7 +41,7 @@ def _from_events(leads: list[tuple[int, LeadIn]], as_of: datetime) -> pd.DataFra
     contacts = pd.DataFrame(
         [{"contact_id": i, "created_at": lead.created_at, **_attributes(lead)} for i, lead in leads]
     )
-    for col in ("title", "industry", "country", "lead_source", "email_domain", "buying_timeline"):
+    for col in STRING_ATTRIBUTES:
         contacts[col] = contacts[col].astype("object")
     for col in ("company_size", "phone_valid", "requested_demo"):
         contacts[col] = pd.to_numeric(contacts[col]).astype("float64")
@@ -60,7 +67,14 @@ def _from_events(leads: list[tuple[int, LeadIn]], as_of: datetime) -> pd.DataFra
     return frame.drop(columns=["as_of"])
 
 
-def request_frame(leads: list[LeadIn], as_of: datetime) -> pd.DataFrame:
+def _column(name: str, values: list[object]) -> np.ndarray:
+    if name in _TEXT_COLUMNS:
+        return np.array([None if v is None or v is pd.NA or v != v else v for v in values],
+                        dtype=object)  # fmt: skip
+    return np.array([np.nan if v is None or v is pd.NA else v for v in values], dtype="float64")
+
+
+def request_columns(leads: list[LeadIn], as_of: datetime) -> LeadColumns:
     """Lead rows for the request (see the module docstring); raises DataValidationError
     naming the lead when one cannot be scored as of ``as_of``."""
     rows: dict[int, dict[str, object]] = {}
@@ -87,8 +101,8 @@ def request_frame(leads: list[LeadIn], as_of: datetime) -> pd.DataFrame:
         built = _from_events(with_events, as_of).set_index("contact_id")
         for i, _ in with_events:
             rows[i] = {str(k): v for k, v in built.loc[i].items()}
-    frame = pd.DataFrame([rows[i] for i in range(len(leads))])
-    for col in ("title", "industry", "country", "lead_source", "email_domain", "buying_timeline"):
-        if col in frame:
-            frame[col] = frame[col].astype("object")
-    return frame
+    ordered = [rows[i] for i in range(len(leads))]
+    names = dict.fromkeys(name for row in ordered for name in row)  # as a frame would order them
+    return LeadColumns(
+        {name: _column(name, [row.get(name) for row in ordered]) for name in names}, len(leads)
+    )

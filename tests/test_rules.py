@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.isotonic import IsotonicRegression
 
+import models._rules
 from features._attributes import derive_attributes
 from features._errors import ConfigError, DataValidationError, MissingColumnsError, ModelError
 from models._rules import (
@@ -302,6 +303,82 @@ def test_format_hits(scorer: RuleScorer) -> None:
     )
     assert RuleScorer.format_hits(hits[3]).endswith("Pricing page visits (last 30 days) +3.5")
     assert RuleScorer.format_hits([]) == ""
+
+
+TIE_RULES = """
+version: 1
+rules:
+  - {name: Valid phone, category: fit, feature: phone_valid, equals: true, points: 5}
+  - name: Pricing views
+    category: interest
+    feature: pricing_page_view_30d
+    points_each: 10
+    max_points: 20
+    decays: true
+  - {name: Email clicks, category: interest, feature: email_click_30d, points_each: 0.15}
+  - name: Giveaways
+    category: borrowed_interest
+    feature: giveaway_entry_180d
+    points_each: -1
+    decays: true
+  - {name: Target vertical, category: fit, feature: industry, in: [software], points: 10}
+decay:
+  half_life_days: 100
+grades: {A: 30, B: 20, C: 10}
+mql_threshold: 20
+"""
+
+
+def tie_leads(n: int, seed: int) -> pd.DataFrame:
+    """Leads whose hits print alike but differ in fact, and points on rounding edges.
+
+    One pricing view is 10 points halved every 100 days: at 99.9 days 5.0035 ("+5", listed
+    before "Valid phone +5"), at exactly 100 days 5.0 (a true tie: file order, phone first),
+    at 100.1 days 4.9965 ("+5" again, but after the phone). Email clicks give 0.15 each,
+    and the float 0.15 is a little below 0.15: one click prints "+0.1", while a count of
+    1.0000000000000002 gives 0.15000000000000002, "+0.2" (times 10, both are 1.5 in floats);
+    2.5 clicks are 0.375 exactly, "+0.4" (a half, rounded to even). A giveaway 2,000 days
+    ago is -1 * 0.5 ** 20, a hit that prints "-0".
+    """
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "phone_valid": rng.choice([True, False, None], n),
+            "days_since_created": rng.choice([99.9, 100.0, 100.1, 0.0, 2000.0, np.nan], n),
+            "pricing_page_view_30d": rng.choice([0, 1, 1, 2, 0.5, np.nan], n),
+            "email_click_30d": rng.choice([0, 1, 1.0000000000000002, 2.5, np.nan], n),
+            "giveaway_entry_180d": rng.choice([0, 1, 2], n),
+            "industry": rng.choice(["software", "Software ", "retail", "ソフトウェア", None], n),
+        }
+    )
+
+
+@pytest.mark.parametrize("chunk_rows", [7, 65_536])  # points worked out 7 rows at a time, or all
+def test_hit_texts_of_many_rows_equal_formatting_each_row(
+    chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # score_and_format formats each distinct text once; the oracle formats every row.
+    monkeypatch.setattr(models._rules, "RULE_CHUNK_ROWS", chunk_rows)
+    leads = tie_leads(400, 0)
+    scorer = RuleScorer(parse_rules(TIE_RULES, "ties.yaml")).fit(leads)
+    points, texts = scorer.score_and_format(leads)
+    per_row = [RuleScorer.format_hits(hits) for hits in scorer.explain(leads)]
+    assert texts.decode().tolist() == per_row
+    np.testing.assert_array_equal(points, scorer.score(leads))
+    # the narrated cases are among them, in both orders of the "+5" tie
+    one_view = leads.assign(phone_valid=True, pricing_page_view_30d=1, email_click_30d=0,
+                            giveaway_entry_180d=0, industry=None)  # fmt: skip
+    rows = {age: i for i, age in enumerate(one_view["days_since_created"]) if age in (99.9, 100.1)}
+    _, tied = scorer.score_and_format(one_view)
+    assert tied.decode()[rows[99.9]] == "Pricing views +5; Valid phone +5"
+    assert tied.decode()[rows[100.1]] == "Valid phone +5; Pricing views +5"
+    assert {"Email clicks +0.1", "Email clicks +0.2", "Email clicks +0.4", "Giveaways -0"} <= {
+        hit for text in per_row for hit in text.split("; ")
+    }
+    # a few rows at a time take the row-by-row path: same texts
+    small = [t for i in range(0, 400, 7) for t in scorer.score_and_format(leads.iloc[i : i + 7])[
+        1].decode().tolist()]  # fmt: skip
+    assert small == per_row
 
 
 # --------------------------------------------------------------------------- calibration

@@ -124,6 +124,29 @@ def test_score_returns_both_scores_and_reasons(client: httpx.Client) -> None:
     assert _score(client, [LEAD], reasons=False).json()["scores"][0]["reasons"] == []
 
 
+def test_leads_scored_together_equal_leads_scored_one_per_request(client: httpx.Client) -> None:
+    # Three leads in one request, then each in a request of its own: the same numbers and
+    # texts to the last bit. One comes with raw events (the point-in-time path), one with
+    # engagement counts whose activity points decay with age (summed pairwise, as numpy sums
+    # a lone row, its rule points give 56.48421361078047; rule after rule, as in any batch,
+    # 56.48421361078048), one with nothing known.
+    with_events = {k: v for k, v in LEAD.items() if k not in ("engagement", "days_since_created")}
+    with_events |= {"lead_id": "E-1", "created_at": "2025-10-01T08:00:00", "events": [
+        {"occurred_at": "2025-12-20T10:00:00", "event_type": "pricing_page_view"},
+        {"occurred_at": "2025-12-30T10:00:00", "event_type": "pricing_page_view"},
+        {"occurred_at": "2026-01-02T10:00:00", "event_type": "pricing_page_view"}]}  # fmt: skip
+    decayed = {**LEAD, "lead_id": "D-1", "days_since_created": 137.25, "engagement": {
+        "pricing_page_view_30d": 1, "webinar_attended_180d": 1, "email_click_30d": 1}}  # fmt: skip
+    unknown = {"lead_id": "U-1"}
+    leads = [with_events, decayed, unknown]
+    together = _score(client, leads).json()["scores"]
+    alone = [_score(client, [lead]).json()["scores"][0] for lead in leads]
+    assert together == alone
+    assert [s["lead_id"] for s in together] == ["E-1", "D-1", "U-1"]
+    assert together[1]["rule_score"] == 56.48421361078048
+    assert together[2]["rule_hits"] == [] and together[2]["rule_grade"] == "D"
+
+
 def test_unknown_category_is_scored_not_rejected(client: httpx.Client) -> None:
     known = _score(client, [{**LEAD, "lead_source": None}]).json()["scores"][0]
     unseen = _score(client, [{**LEAD, "lead_source": "launched-yesterday"}]).json()["scores"][0]
