@@ -48,8 +48,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Hashable, Sequence
-from functools import lru_cache
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -66,6 +65,7 @@ from pydantic import (
 )
 
 from features._errors import ConfigError
+from features._yaml import strict_yaml_loader
 
 if TYPE_CHECKING:
     from features._flat import ColumnProfile
@@ -518,40 +518,9 @@ class Contract(_Strict):
 # --------------------------------------------------------------------------- loading
 
 
-@lru_cache(maxsize=1)
 def _yaml_loader() -> type[yaml.SafeLoader]:
-    """A safe loader where only true/false are booleans and duplicate keys are errors.
-
-    YAML 1.1 reads ``yes``, ``no``, ``on`` and ``off`` as booleans: a label value ``yes`` or a
-    column called ``no`` would silently become ``True``/``False``.
-    """
-    bool_tag = "tag:yaml.org,2002:bool"
-
-    class ContractLoader(yaml.SafeLoader):
-        def construct_mapping(
-            self, node: yaml.MappingNode, deep: bool = False
-        ) -> dict[Hashable, Any]:
-            seen: set[object] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        "while reading a mapping",
-                        node.start_mark,
-                        f"found duplicate key {key!r}",
-                        key_node.start_mark,
-                    )
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    ContractLoader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != bool_tag]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    ContractLoader.add_implicit_resolver(
-        bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-    )
-    return ContractLoader
+    """The strict loader (see :func:`features._yaml.strict_yaml_loader`)."""
+    return strict_yaml_loader()
 
 
 def load_contract(path: str | Path) -> Contract:

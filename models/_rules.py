@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -59,6 +58,7 @@ from sklearn.isotonic import IsotonicRegression
 from features._attributes import SMALL_ROWS, Coded, LeadColumns, derive_columns, nan_to_zero
 from features._definitions import AGE_FEATURE, ENGAGEMENT_FEATURE_NAMES
 from features._errors import ConfigError, DataValidationError, MissingColumnsError, ModelError
+from features._yaml import strict_yaml_loader
 
 DEFAULT_RULES_FILE = "default_rules.yaml"
 CONDITION_KEYS: tuple[str, ...] = ("in", "equals", "at_least", "below", "points_each")
@@ -213,38 +213,8 @@ class RulesConfig(BaseModel):
 
 @lru_cache(maxsize=1)
 def _yaml_loader() -> type[yaml.SafeLoader]:
-    """A safe loader where only true/false are booleans and duplicate keys are errors.
-
-    Plain YAML 1.1 reads ``NO`` (Norway), ``yes`` and ``off`` as booleans, and silently
-    keeps the last of two equal keys; both would hide a marketer's edit.
-    """
-    bool_tag = "tag:yaml.org,2002:bool"
-
-    class RulesLoader(yaml.SafeLoader):
-        def construct_mapping(
-            self, node: yaml.MappingNode, deep: bool = False
-        ) -> dict[Hashable, Any]:
-            seen: set[object] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        "while reading a mapping",
-                        node.start_mark,
-                        f"found duplicate key {key!r}",
-                        key_node.start_mark,
-                    )
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    RulesLoader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != bool_tag]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    RulesLoader.add_implicit_resolver(
-        bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-    )
-    return RulesLoader
+    """The strict loader (see :func:`features._yaml.strict_yaml_loader`)."""
+    return strict_yaml_loader()
 
 
 def load_rules(path: str | Path | None = None) -> RulesConfig:
@@ -508,9 +478,7 @@ class RuleScorer:
                                        rest_order[:, rest_first])  # fmt: skip
         return Coded(group, texts)
 
-    def _joined_hits(
-        self, by_rule: np.ndarray, codes: np.ndarray, order: np.ndarray
-    ) -> list[str]:
+    def _joined_hits(self, by_rule: np.ndarray, codes: np.ndarray, order: np.ndarray) -> list[str]:
         """``format_hits`` per column of ``by_rule`` (n_rules, m), given the columns' printed
         codes (:func:`_printed_codes`) and rule order (as :meth:`_hits` sorts): each distinct
         (rule, printed points) is formatted once, and Arrow joins them."""
