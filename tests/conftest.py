@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -55,6 +56,16 @@ def outcomes_frame(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
 
 
 WarehouseFactory = Callable[..., str]
+
+
+def open_contacts(url: str, as_of: datetime) -> set[int]:
+    """Brute force: contacts created before ``as_of`` with no outcome closed before it."""
+    with Warehouse(url, read_only=True) as wh:
+        contacts = wh.query("SELECT contact_id, created_at FROM contacts")
+        outcomes = wh.query("SELECT contact_id, closed_at FROM outcomes")
+    closed = set(outcomes.loc[outcomes["closed_at"] < as_of, "contact_id"])
+    created = contacts.loc[contacts["created_at"] < as_of, "contact_id"]
+    return {int(c) for c in created if c not in closed}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

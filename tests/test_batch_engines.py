@@ -30,6 +30,7 @@ from serving._batch import (
     materialise_features,
     score_warehouse,
 )
+from tests.conftest import open_contacts
 from tests.engines import empty_warehouse
 from tests.servers import MODEL_URI, generate_and_train, tracking_store
 from training import TrainResult
@@ -58,16 +59,6 @@ def warehouse(engine: str, source: tuple[str, Path, TrainResult], tmp_path: Path
         yield url
 
 
-def _open_contacts(url: str, as_of: datetime) -> set[int]:
-    """Brute force: created before as_of and no outcome closed before it."""
-    with Warehouse(url, read_only=True) as wh:
-        contacts = wh.query("SELECT contact_id, created_at FROM contacts")
-        outcomes = wh.query("SELECT contact_id, closed_at FROM outcomes")
-    closed = set(outcomes.loc[outcomes["closed_at"] < as_of, "contact_id"])
-    created = contacts.loc[contacts["created_at"] < as_of, "contact_id"]
-    return {int(c) for c in created if c not in closed}
-
-
 def _scores(url: str, as_of: datetime) -> pd.DataFrame:
     with Warehouse(url, read_only=True) as wh:
         frame = wh.query("SELECT * FROM lead_scores WHERE as_of = ? ORDER BY contact_id", [as_of])
@@ -88,7 +79,7 @@ def test_scores_match_the_shared_scoring_function(
         result = score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="25"))
         bundle = load_bundle(MODEL_URI)
     table = _scores(warehouse, AS_OF)
-    open_ids = _open_contacts(warehouse, AS_OF)
+    open_ids = open_contacts(warehouse, AS_OF)
     assert set(table["contact_id"]) == open_ids and table["contact_id"].is_unique
     assert result.rows == len(open_ids) and result.errors == 0 and result.reasons_rows == 25
     # Every number equals a direct call of the shared scoring function on the DuckDB frame.
@@ -113,7 +104,7 @@ def test_scores_match_the_shared_scoring_function(
 def test_unscorable_leads_go_to_the_errors_table_and_none_vanish(
     warehouse: str, source: tuple[str, Path, TrainResult]
 ) -> None:
-    open_ids = sorted(_open_contacts(warehouse, AS_OF))
+    open_ids = sorted(open_contacts(warehouse, AS_OF))
     negative, no_source = open_ids[:2], open_ids[2]
     with Warehouse(warehouse) as wh:
         wh.execute(f"UPDATE contacts SET company_size = -5 WHERE contact_id IN "
@@ -150,8 +141,8 @@ def test_rerun_replaces_and_other_as_of_is_kept(
         counts = wh.query("SELECT as_of, count(*) AS n FROM lead_scores GROUP BY as_of")
     by_as_of = {pd.Timestamp(a): int(n) for a, n in zip(counts["as_of"], counts["n"], strict=True)}
     assert by_as_of == {
-        pd.Timestamp(first): len(_open_contacts(warehouse, first)),
-        pd.Timestamp(second): len(_open_contacts(warehouse, second)),
+        pd.Timestamp(first): len(open_contacts(warehouse, first)),
+        pd.Timestamp(second): len(open_contacts(warehouse, second)),
     }
     assert _staging_tables(warehouse) == []
 
@@ -160,7 +151,7 @@ def test_rerun_replaces_and_other_as_of_is_kept(
 def test_features_table_gives_the_same_scores(
     warehouse: str, source: tuple[str, Path, TrainResult]
 ) -> None:
-    assert materialise_features(warehouse, AS_OF) == len(_open_contacts(warehouse, AS_OF))
+    assert materialise_features(warehouse, AS_OF) == len(open_contacts(warehouse, AS_OF))
     with tracking_store(source[1]):
         score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none"))
         computed = _scores(warehouse, AS_OF)
@@ -190,7 +181,7 @@ def test_a_scoring_process_killed_before_its_swap_keeps_the_previous_scores(
     with tracking_store(source[1]):
         score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none"))
     before = _scores(warehouse, AS_OF)
-    assert len(before) == len(_open_contacts(warehouse, AS_OF))
+    assert len(before) == len(open_contacts(warehouse, AS_OF))
     log = tmp_path / "score.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{source[1] / 'mlflow.db'}",
            HOLD_ENV: "120"}  # fmt: skip

@@ -28,6 +28,7 @@ from sklearn.metrics import roc_auc_score
 from features import ScoringError, Warehouse, build_lead_frame
 from models import LeadModelParams, score_leads, to_model_input
 from serving import LEAD_SCORES_COLUMNS, ScoreConfig, score_warehouse
+from tests.conftest import open_contacts
 from tests.servers import generate_and_train, tracking_store, tracking_uri
 from training import (
     SECTIONS,
@@ -150,16 +151,6 @@ def test_a_separate_process_loads_the_champion(trained: tuple[str, Path, TrainRe
     assert "Student" not in other["reasons"][0] and other["reasons"][1] != ""
 
 
-def _open_contacts(url: str, as_of: datetime) -> set[int]:
-    """The brute-force set of open contacts: created before as_of, no outcome before it."""
-    with Warehouse(url, read_only=True) as wh:
-        contacts = wh.query("SELECT contact_id, created_at FROM contacts")
-        outcomes = wh.query("SELECT contact_id, closed_at FROM outcomes")
-    closed = set(outcomes.loc[outcomes["closed_at"] < as_of, "contact_id"])
-    created = contacts.loc[contacts["created_at"] < as_of, "contact_id"]
-    return {int(c) for c in created if c not in closed}
-
-
 def test_batch_scoring_writes_one_row_per_open_contact(
     trained: tuple[str, Path, TrainResult],
 ) -> None:
@@ -173,7 +164,7 @@ def test_batch_scoring_writes_one_row_per_open_contact(
         frame = build_lead_frame(wh, [as_of]).frame
     assert list(table.columns) == list(LEAD_SCORES_COLUMNS)
     assert written.rows == len(table)
-    assert set(table["contact_id"]) == _open_contacts(url, as_of)
+    assert set(table["contact_id"]) == open_contacts(url, as_of)
     assert table["contact_id"].is_unique
     assert set(table["model_name"]) == {"lead-quality"} and set(table["model_version"]) == {"1"}
     # The numbers equal a direct call of the shared scoring function on the same rows.
@@ -197,8 +188,8 @@ def test_rerun_replaces_and_other_as_of_is_kept(trained: tuple[str, Path, TrainR
     with Warehouse(url, read_only=True) as wh:
         counts = wh.query("SELECT as_of, count(*) AS n FROM lead_scores GROUP BY 1")
     by_as_of = dict(zip(pd.to_datetime(counts["as_of"]), counts["n"], strict=True))
-    assert by_as_of[pd.Timestamp(first)] == len(_open_contacts(url, first))
-    assert by_as_of[pd.Timestamp(second)] == len(_open_contacts(url, second))
+    assert by_as_of[pd.Timestamp(first)] == len(open_contacts(url, first))
+    assert by_as_of[pd.Timestamp(second)] == len(open_contacts(url, second))
 
 
 def test_a_failed_write_keeps_the_previous_scores(trained: tuple[str, Path, TrainResult]) -> None:
