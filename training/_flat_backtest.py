@@ -38,6 +38,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from features._errors import ConfigError, DataValidationError
 from features._flat import FlatData, describe_span
 from models._flat_model import FlatModelParams
+from training._backtest import BACKTEST_METRICS
 from training._flat_evaluation import (
     DEFAULT_CAPACITY_SHARE,
     DEFAULT_MIN_POSITIVES,
@@ -51,19 +52,8 @@ from training._tracking import configure_tracking, ensure_experiment
 
 log = logging.getLogger(__name__)
 
-FLAT_BACKTEST_METRICS: tuple[str, ...] = (
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "log_loss",
-    "ece",
-    "captured_at_capacity",
-    "share_captured_at_capacity",
-    "lift_top_decile",
-    "positives",
-    "rows",
-    "capacity",
-)
+# the same figures as the tables-mode backtest
+FLAT_BACKTEST_METRICS: tuple[str, ...] = BACKTEST_METRICS
 
 
 @dataclass(frozen=True)
