@@ -11,9 +11,10 @@ Contract:
 
   * ``mode: tables``: ``contacts``, ``events`` and ``outcomes`` map the team's table and
     column names to the roles of the data contract (``columns:``; unmapped attribute roles
-    default to their own names, ``null`` means "we do not have it"), and ``label`` says which
-    outcome values count as won or lost and the horizon in days (``columns.renames()`` and
-    ``label.outcome_of()`` apply them to a team's frames);
+    default to their own names, ``null`` means "we do not have it"), ``events.event_types``
+    maps the team's event values to the standard types, and ``label`` says which outcome
+    values count as won, lost or still open and the horizon in days (the commands import
+    such a contract with :func:`features._import.import_tables`);
   * ``mode: flat``: one ``leads`` table or file (a CRM export) with an optional ``id``
     (without one, rows are numbered in source order; an id growing with time may also be
     the ``order_by`` column), a
@@ -406,15 +407,52 @@ class ContactsTable(_Strict):
 
 
 class EventsTable(_Strict):
-    """The events table: engagement history, one row per event."""
+    """The events table: engagement history, one row per event.
+
+    ``event_types`` maps the standard event types (DESIGN.md section 2: ``email_open``,
+    ``pricing_page_view``, ``demo_request`` ...) to the team's own values, e.g.
+    ``pricing_page_view: [Viewed Pricing, Pricing Page]`` (matched trimmed and
+    case-insensitively). Values that are neither mapped nor standard are kept: they count in
+    the all-activity features (totals, recency, active days) but in no per-type feature, and
+    the import reports them.
+    """
 
     source: Source
     columns: EventsColumns = Field(default_factory=EventsColumns)
+    event_types: dict[str, list[LabelToken]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> EventsTable:
+        from features._schema import EVENT_TYPES, SALES_TOUCH
+
         _distinct_columns(self.columns)
+        known = (*EVENT_TYPES, SALES_TOUCH)
+        seen: dict[str, str] = {}
+        for standard, values in self.event_types.items():
+            if standard not in known:
+                close = difflib.get_close_matches(standard, known, n=1)
+                raise ValueError(
+                    f"event_types: {standard!r} is not a standard event type"
+                    + (f"; did you mean {close[0]!r}?" if close else "")
+                    + f" (standard: {', '.join(known)})"
+                )
+            for value in values:
+                token = normalise_token(value)
+                if token in seen and seen[token] != standard:
+                    raise ValueError(
+                        f"event_types: value {value!r} is mapped to both {seen[token]!r} and "
+                        f"{standard!r}"
+                    )
+                seen[token] = standard
         return self
+
+    def type_mapping(self) -> dict[str, str]:
+        """Normalised team value (see :func:`normalise_token`) to standard event type."""
+        return {
+            normalise_token(value): standard
+            for standard, values in self.event_types.items()
+            for value in values
+        }
 
 
 class OutcomesTable(_Strict):
@@ -434,25 +472,37 @@ class LabelDefinition(_Strict):
 
     won_values: list[LabelToken] = Field(default_factory=lambda: ["won"], min_length=1)
     lost_values: list[LabelToken] = Field(default_factory=lambda: ["lost"], min_length=1)
+    open_values: list[LabelToken] = Field(default_factory=list)
     horizon_days: int = Field(default=90, gt=0, le=3650)
 
-    def outcome_of(self, value: object) -> Literal["won", "lost"] | None:
-        """``won`` or ``lost`` for an outcome value (trimmed, case-insensitive); None for
-        any other value."""
+    def outcome_of(self, value: object) -> Literal["won", "lost", "open"] | None:
+        """``won``, ``lost`` or ``open`` (not decided: the row is not an outcome) for an
+        outcome value (trimmed, case-insensitive); None for any other value."""
         token = normalise_token(value)
-        if token in {normalise_token(v) for v in self.won_values}:
-            return "won"
-        if token in {normalise_token(v) for v in self.lost_values}:
-            return "lost"
-        return None
+        return self.mapping().get(token)
+
+    def mapping(self) -> dict[str, Literal["won", "lost", "open"]]:
+        """Normalised value (see :func:`normalise_token`) to ``won``, ``lost`` or ``open``."""
+        out: dict[str, Literal["won", "lost", "open"]] = {}
+        for value in self.open_values:
+            out[normalise_token(value)] = "open"
+        for value in self.lost_values:
+            out[normalise_token(value)] = "lost"
+        for value in self.won_values:
+            out[normalise_token(value)] = "won"
+        return out
 
     @model_validator(mode="after")
     def _disjoint(self) -> LabelDefinition:
-        both = {normalise_token(v) for v in self.won_values} & {
-            normalise_token(v) for v in self.lost_values
+        groups = {
+            key: {normalise_token(v) for v in getattr(self, key)}
+            for key in ("won_values", "lost_values", "open_values")
         }
-        if both:
-            raise ValueError(f"values {sorted(both)} are in both won_values and lost_values")
+        for a, b in (("won_values", "lost_values"), ("won_values", "open_values"),
+                     ("lost_values", "open_values")):  # fmt: skip
+            both = groups[a] & groups[b]
+            if both:
+                raise ValueError(f"values {sorted(both)} are in both {a} and {b}")
         return self
 
 
@@ -503,6 +553,14 @@ class Contract(_Strict):
     def base_dir(self) -> Path:
         """The folder relative source paths are resolved against: the file's, else the cwd."""
         return self._path.parent if self._path is not None else Path.cwd()
+
+    @property
+    def tables(self) -> tuple[ContactsTable, EventsTable, OutcomesTable, LabelDefinition]:
+        """The tables-mode sections; a ConfigError unless the contract is in tables mode."""
+        if (self.contacts is None or self.events is None or self.outcomes is None
+                or self.label is None):  # fmt: skip
+            raise ConfigError(f"contract {self._where()} is in mode {self.mode!r}, not 'tables'")
+        return self.contacts, self.events, self.outcomes, self.label
 
     @property
     def flat(self) -> LeadsTable:

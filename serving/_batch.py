@@ -18,6 +18,18 @@ job in :mod:`serving._spark_score` with the same guarantees):
 Reasons (exact SHAP from LightGBM's ``pred_contrib``, ~150x the cost of a prediction) are
 computed only for the leads sales will work by default: the top ``capacity`` leads by
 probability, where capacity is 13 weeks of the team's measured weekly first touches.
+
+Test hook, not for production: ``LEADSCORE_HOLD_AT=POINT:SECONDS`` (:data:`HOLD_ENV`) makes
+the job log ``holding SECONDS s at 'POINT' (LEADSCORE_HOLD_AT is set; a test hook)`` as a
+warning and sleep there once, so a test can kill the process at a known point and check the
+previous scores survive. The points (:data:`HOLD_POINTS`), in the order a job reaches them:
+
+* ``scoring``: after the first chunk is scored, before anything is written;
+* ``staging``: after ``lead_scores`` is staged, before ``lead_score_errors`` is;
+* ``swap``: after both are staged, just before the swap.
+
+The variable is read once per job (a malformed value is a :class:`~features.ConfigError`).
+The Spark job (:mod:`serving._spark_score`) honours only ``swap``.
 """
 
 from __future__ import annotations
@@ -90,8 +102,9 @@ _CREATE_LEAD_SCORE_ERRORS = """
 REASONS_WEEKS = 13
 # reasons for this many leads when the data has no sales touches to measure capacity from
 REASONS_FALLBACK = 1_000
-# test hook: seconds to hold between staging and swap (lets a test kill the job right there)
-HOLD_ENV = "LEADSCORE_HOLD_BEFORE_SWAP"
+# test hook (see the module docstring): "POINT:SECONDS" holds the job there, to kill it there
+HOLD_ENV = "LEADSCORE_HOLD_AT"
+HOLD_POINTS: tuple[str, ...] = ("scoring", "staging", "swap")
 _FLAG_ATTRIBUTES = ("phone_valid", "requested_demo")
 
 
@@ -134,6 +147,43 @@ class ScoreConfig:
         raise ConfigError(
             f"reasons must be 'capacity', 'all', 'none' or a number, got {self.reasons!r}"
         )
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The test hook's pause (see the module docstring): sleep ``seconds`` at ``point``.
+
+    ``Hold()`` (the variable unset) never pauses.
+    """
+
+    point: str | None = None
+    seconds: float = 0.0
+
+    @classmethod
+    def from_env(cls) -> Hold:
+        """The pause :data:`HOLD_ENV` asks for; read once per job."""
+        raw = os.environ.get(HOLD_ENV, "").strip()
+        if not raw:
+            return cls()
+        point, _, seconds = raw.partition(":")
+        try:
+            value = float(seconds)
+        except ValueError:
+            value = float("nan")
+        if point not in HOLD_POINTS or not (0 < value < float("inf")):
+            raise ConfigError(
+                f"{HOLD_ENV}={raw!r}: expected POINT:SECONDS with POINT one of "
+                f"{list(HOLD_POINTS)} and SECONDS > 0 (a test hook: unset it to score normally)"
+            )
+        return cls(point, value)
+
+    def at(self, point: str) -> None:
+        """Log a warning and sleep if this is the point to hold at."""
+        assert point in HOLD_POINTS, point
+        if point == self.point:
+            log.warning("holding %.1f s at %r (%s is set; a test hook)", self.seconds, point,
+                        HOLD_ENV)  # fmt: skip
+            time.sleep(self.seconds)
 
 
 @dataclass(frozen=True)
@@ -240,6 +290,7 @@ def score_warehouse(
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    hold = Hold.from_env()
     configure_tracking()
     name, version = resolve_model(config.model_uri)
     # The bundle inside the pyfunc, called through the same score_leads() the pyfunc's
@@ -271,6 +322,8 @@ def score_warehouse(
             log.info("scored %d of %d leads", done, len(good))
             if progress:
                 progress(done, len(good))
+            if start == 0:
+                hold.at("scoring")
         scored = (pd.concat(parts, ignore_index=True) if parts
                   else pd.DataFrame({c: pd.Series(dtype="object") for c in SCORE_COLUMNS}))  # fmt: skip
         no_probability = ~np.isfinite(scored["probability"].to_numpy(dtype="float64"))
@@ -295,7 +348,8 @@ def score_warehouse(
         errors = errors[list(LEAD_SCORE_ERRORS_COLUMNS)]
         _check_one_row_per_contact(out, errors, expected)
         mark = time.perf_counter()
-        written = _stage_and_swap(wh, out[list(LEAD_SCORES_COLUMNS)], errors, as_of, expected)
+        written = _stage_and_swap(wh, out[list(LEAD_SCORES_COLUMNS)], errors, as_of, expected,
+                                  hold=hold)  # fmt: skip
         timings["write"] = time.perf_counter() - mark
     reasons_by = {str(k): int(v) for k, v in errors["reason"].value_counts().items()}
     if len(errors):
@@ -333,7 +387,7 @@ def _error_rows(leads: pd.DataFrame, problems: pd.DataFrame, good: pd.DataFrame,
 
 
 def _stage_and_swap(wh: Warehouse, out: pd.DataFrame, errors: pd.DataFrame, as_of: datetime,
-                    expected: int) -> dict[str, int]:  # fmt: skip
+                    expected: int, *, hold: Hold = Hold()) -> dict[str, int]:  # fmt: skip
     id_type = wh.columns("contacts")["contact_id"]
     targets = {
         LEAD_SCORES: (out, _CREATE_LEAD_SCORES.format(id_type=id_type)),
@@ -349,10 +403,9 @@ def _stage_and_swap(wh: Warehouse, out: pd.DataFrame, errors: pd.DataFrame, as_o
             wh.write_table(staging, frame, replace=False)
         staged.append(StagedPartition(table, staging, create_sql))
         log.info("staged %d rows for %s in %s", len(frame), table, staging)
-    hold = float(os.environ.get(HOLD_ENV, "0") or 0)
-    if hold > 0:
-        log.warning("holding %.1f s before the swap (%s is set; a test hook)", hold, HOLD_ENV)
-        time.sleep(hold)
+        if table == LEAD_SCORES:
+            hold.at("staging")  # lead_scores staged, lead_score_errors not yet
+    hold.at("swap")
 
     def check(counts: Mapping[str, int]) -> None:
         erred = int(wh.scalar(f"SELECT count(DISTINCT contact_id) FROM {LEAD_SCORE_ERRORS} "

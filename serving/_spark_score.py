@@ -26,6 +26,8 @@ Contract of :func:`score_spark`:
   A rerun for the same ``as_of`` replaces, never duplicates. What is atomic on Spark and what
   is not is documented in those two functions: readers see the old rows or the new ones,
   never a mix, and a job failing before its swap leaves the previous scores.
+  The test hook ``LEADSCORE_HOLD_AT`` (see :mod:`serving._batch`) holds this job only at
+  its ``swap`` point.
 
 Run it with ``spark-submit serving/_spark_score.py --warehouse spark:///db --model
 models:/lead-quality@champion --as-of 2026-01-01 [--output-parquet PATH]`` or ``python -m
@@ -42,7 +44,6 @@ import argparse
 import copy
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -70,10 +71,10 @@ from models import SCORE_COLUMNS, ScoringBundle, score_leads
 from serving._batch import (
     _CREATE_LEAD_SCORE_ERRORS,
     _CREATE_LEAD_SCORES,
-    HOLD_ENV,
     LEAD_SCORE_ERRORS,
     LEAD_SCORE_ERRORS_COLUMNS,
     LEAD_SCORES_COLUMNS,
+    Hold,
     ScoreConfig,
     ScoreResult,
     _reasons_count,
@@ -216,6 +217,7 @@ def score_spark(config: ScoreConfig, *, output_parquet: str | None = None) -> Sc
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    hold = Hold.from_env()  # the test hook; on Spark only its 'swap' point
     configure_tracking()
     name, version = resolve_model(config.model_uri)
     bundle = load_bundle(config.model_uri)
@@ -285,12 +287,12 @@ def score_spark(config: ScoreConfig, *, output_parquet: str | None = None) -> Sc
                 timings["score"] = time.perf_counter() - mark
                 mark = time.perf_counter()
                 if output_parquet is None:
-                    written = _write_tables(wh, scores, errors, as_of, expected)
+                    written = _write_tables(wh, scores, errors, as_of, expected, hold)
                     target = LEAD_SCORES
                 else:
                     target = f"{output_parquet.rstrip('/')}/{LEAD_SCORES}"
                     written = _write_parquet(spark, output_parquet, scores, errors, as_of,
-                                             expected, erred)  # fmt: skip
+                                             expected, erred, hold)  # fmt: skip
                 timings["write"] = time.perf_counter() - mark
         finally:
             for frame in cached:
@@ -315,15 +317,8 @@ def _check_counts(n_scored: int, distinct_scored: int, erred: int, expected: int
                            f"{expected} contacts are open; nothing was written")  # fmt: skip
 
 
-def _hold() -> None:
-    hold = float(os.environ.get(HOLD_ENV, "0") or 0)
-    if hold > 0:
-        log.warning("holding %.1f s before the swap (%s is set; a test hook)", hold, HOLD_ENV)
-        time.sleep(hold)
-
-
 def _write_tables(wh: SparkWarehouse, scores: DataFrame, errors: DataFrame, as_of: datetime,
-                  expected: int) -> int:  # fmt: skip
+                  expected: int, hold: Hold) -> int:  # fmt: skip
     id_type = wh.columns("contacts")["contact_id"]
     targets = {LEAD_SCORES: (scores, _CREATE_LEAD_SCORES.format(id_type=id_type)),
                LEAD_SCORE_ERRORS: (errors, _CREATE_LEAD_SCORE_ERRORS.format(id_type=id_type))}  # fmt: skip
@@ -333,7 +328,7 @@ def _write_tables(wh: SparkWarehouse, scores: DataFrame, errors: DataFrame, as_o
         wh.drop_table(staging)  # what a killed run may have left
         wh.write_dataframe(staging, frame, replace=True)
         staged.append(StagedPartition(table, staging, create_sql))
-    _hold()
+    hold.at("swap")
 
     def check(counts: Mapping[str, int]) -> None:
         # inside swap_partitions each target name reads its staged rows
@@ -350,7 +345,7 @@ def _write_tables(wh: SparkWarehouse, scores: DataFrame, errors: DataFrame, as_o
 
 
 def _write_parquet(spark: Any, root: str, scores: DataFrame, errors: DataFrame, as_of: datetime,
-                   expected: int, erred: int) -> int:  # fmt: skip
+                   expected: int, erred: int, hold: Hold) -> int:  # fmt: skip
     base = root.rstrip("/")
     paths = {LEAD_SCORES: f"{base}/{LEAD_SCORES}", LEAD_SCORE_ERRORS: f"{base}/{LEAD_SCORE_ERRORS}"}
 
@@ -360,7 +355,7 @@ def _write_parquet(spark: Any, root: str, scores: DataFrame, errors: DataFrame, 
             raise ScoringError(f"staged {n_scored} scored + {erred} unscorable leads for as_of "
                                f"{as_of} but {expected} contacts are open; nothing was swapped, "
                                "previous scores kept")  # fmt: skip
-        _hold()
+        hold.at("swap")
 
     written = replace_parquet_partitions(
         spark, {paths[LEAD_SCORES]: scores, paths[LEAD_SCORE_ERRORS]: errors},

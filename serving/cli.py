@@ -31,7 +31,11 @@ WarehouseOpt = Annotated[
 ]
 ContractOpt = Annotated[
     Path | None,
-    typer.Option("--contract", help="A leadscore.yaml data contract (flat mode: one CRM export)."),
+    typer.Option(
+        "--contract",
+        help="A leadscore.yaml data contract: flat mode (one CRM export), or tables mode (your "
+        "contacts/events/outcomes, imported into --warehouse first).",
+    ),
 ]
 AsOfOpt = Annotated[
     datetime | None,
@@ -56,21 +60,57 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
     _setup_logging(verbose)
 
 
-def _flat_contract(contract: Path | None) -> bool:
-    """True when ``contract`` is a flat-mode contract (the command then runs in flat mode)."""
+def _flat_contract(contract: Path | None, warehouse: str | None = None) -> bool:
+    """True when ``contract`` is a flat-mode contract (the command then runs in flat mode).
+
+    A tables-mode contract is imported into ``warehouse`` first (its standard tables; see
+    :mod:`features._import`), and the command then runs on that warehouse as usual."""
     if contract is None:
         return False
     from features import ConfigError
     from features._contract import load_contract
 
     parsed = load_contract(contract)
-    if parsed.mode != "flat":
-        raise ConfigError(
-            f"{contract}: tables-mode contracts load and validate, but the commands do not "
-            "read them yet; point --warehouse at tables with the default names, or use a "
-            "flat-mode contract"
-        )
-    return True
+    if parsed.mode == "flat":
+        return True
+    if warehouse is None:
+        raise ConfigError(f"{contract}: a tables-mode contract does not apply to this command")
+    _import_tables(parsed, warehouse)
+    return False
+
+
+_IMPORTED: dict[str, object] = {}
+
+
+def _import_tables(parsed: object, warehouse: str) -> None:
+    from features._contract import Contract
+    from features._import import import_tables
+
+    assert isinstance(parsed, Contract)
+    result = import_tables(parsed, warehouse, progress=lambda msg: console.log(msg))
+    _IMPORTED["result"] = result
+    if not result.skipped:
+        out.print(f"imported {', '.join(f'{t}: {n:,}' for t, n in result.rows.items())} rows "
+                  f"into {warehouse} in {result.seconds:.1f} s")  # fmt: skip
+    for note in result.notes():
+        out.print(f"[yellow]{note}[/]")
+
+
+def _contract_horizon(given: int | None) -> int:
+    """--horizon-days if given, else the imported contract's label.horizon_days, else 90."""
+    from features._import import ImportResult
+
+    if given is not None:
+        return given
+    result = _IMPORTED.get("result")
+    return result.horizon_days if isinstance(result, ImportResult) else 90
+
+
+def _contract_known_before() -> tuple[str, ...]:
+    from features._import import ImportResult
+
+    result = _IMPORTED.get("result")
+    return tuple(result.known_before_contact) if isinstance(result, ImportResult) else ()
 
 
 def _metric_rows(metrics: dict[str, dict[str, float]]) -> Table:
@@ -142,7 +182,7 @@ def validate(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE, contract: ContractOpt 
     """Check the warehouse tables (or a contract's export) against the data contract."""
     from features import Warehouse, validate_warehouse
 
-    if _flat_contract(contract):
+    if _flat_contract(contract, warehouse):
         from features._contract import load_contract
         from features._flat import load_flat
 
@@ -160,7 +200,10 @@ def validate(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE, contract: ContractOpt 
 def train_cmd(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     as_of: AsOfOpt = None,
-    horizon_days: Annotated[int, typer.Option(help="Label horizon (sales cycle) in days.")] = 90,
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(help="Label horizon (sales cycle) in days [default: the contract's, or 90]."),
+    ] = None,
     rules: Annotated[
         Path | None, typer.Option(help="Rules YAML (default: packaged rules).")
     ] = None,
@@ -169,7 +212,7 @@ def train_cmd(
     ] = None,
     contract: ContractOpt = None,
     allow_leaky: Annotated[
-        bool, typer.Option(help="Flat mode: train even when the leakage guard finds suspects.")
+        bool, typer.Option(help="Train even when the leakage guard finds suspects.")
     ] = False,
 ) -> None:
     """Train on quarterly snapshots, compare with the rules on the held-out quarter, register
@@ -177,7 +220,7 @@ def train_cmd(
     against leakage, train on the earlier rows, test on the latest 20%."""
     from training import TrainConfig, train
 
-    if _flat_contract(contract):
+    if _flat_contract(contract, warehouse):
         from training._flat_train import train_flat
 
         assert contract is not None
@@ -190,8 +233,9 @@ def train_cmd(
         return
 
     result = train(
-        TrainConfig(warehouse=warehouse, as_of=as_of, horizon_days=horizon_days,
-                    rules_path=str(rules) if rules else None, capacity=capacity),
+        TrainConfig(warehouse=warehouse, as_of=as_of, horizon_days=_contract_horizon(horizon_days),
+                    rules_path=str(rules) if rules else None, capacity=capacity,
+                    allow_leaky=allow_leaky, known_before_contact=_contract_known_before()),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
     out.print(
@@ -210,7 +254,9 @@ def backtest(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     quarters: Annotated[int, typer.Option(help="How many of the latest quarters to replay.")] = 4,
     as_of: AsOfOpt = None,
-    horizon_days: Annotated[int, typer.Option(help="Label horizon in days.")] = 90,
+    horizon_days: Annotated[
+        int | None, typer.Option(help="Label horizon in days [default: the contract's, or 90].")
+    ] = None,
     rules: Annotated[
         Path | None, typer.Option(help="Rules YAML (default: packaged rules).")
     ] = None,
@@ -219,7 +265,7 @@ def backtest(
     ] = None,
     contract: ContractOpt = None,
     allow_leaky: Annotated[
-        bool, typer.Option(help="Flat mode: run even when the leakage guard finds suspects.")
+        bool, typer.Option(help="Run even when the leakage guard finds suspects.")
     ] = False,
 ) -> None:
     """For each of the last N quarters: train on what was known before it, test on it.
@@ -227,7 +273,7 @@ def backtest(
     from training import BACKTEST_METRICS, BacktestConfig
     from training import backtest as run_backtest
 
-    if _flat_contract(contract):
+    if _flat_contract(contract, warehouse):
         from training._flat_backtest import backtest_flat
 
         assert contract is not None
@@ -239,7 +285,8 @@ def backtest(
         return
 
     result = run_backtest(
-        BacktestConfig(warehouse=warehouse, quarters=quarters, as_of=as_of, horizon_days=horizon_days,
+        BacktestConfig(warehouse=warehouse, quarters=quarters, as_of=as_of,
+                       horizon_days=_contract_horizon(horizon_days),
                        rules_path=str(rules) if rules else None, capacity=capacity),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
@@ -277,7 +324,7 @@ def compare(
     from training import CompareConfig
     from training import compare as run_compare
 
-    if _flat_contract(contract):
+    if _flat_contract(contract, warehouse):
         from training._flat_compare import compare_flat
 
         assert contract is not None
@@ -384,12 +431,15 @@ def score(
         str | None,
         typer.Option(help="Spark: write Parquet partitions under this path instead of tables."),
     ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option(help="Leads scored per chunk (progress and peak memory per chunk).")
+    ] = 100_000,
 ) -> None:
     """Score every open contact and write table lead_scores (atomic per as_of). With a
     flat-mode --contract: score the export's open rows into --output (atomic)."""
     from serving._batch import LEAD_SCORE_ERRORS, ScoreConfig, score_warehouse
 
-    if _flat_contract(contract):
+    if _flat_contract(contract, warehouse):
         from training._flat_score import score_flat
 
         assert contract is not None
@@ -405,7 +455,8 @@ def score(
 
     required = tuple(c.strip() for c in (require or "").split(",") if c.strip())
     config = ScoreConfig(warehouse=warehouse, model_uri=model, as_of=as_of, reasons=reasons,
-                         required=required, features_table=features_table)  # fmt: skip
+                         required=required, features_table=features_table,
+                         chunk_rows=chunk_rows)  # fmt: skip
     if warehouse.startswith("spark://"):
         # Spark: features in Spark SQL, scores in the executors (mapInPandas, broadcast model)
         from serving._spark_score import score_spark

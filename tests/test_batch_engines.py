@@ -1,5 +1,6 @@
 """Batch scoring on DuckDB and PostgreSQL: one row per open contact, unscorable rows kept,
-atomic swaps, reruns that replace, and a real scoring process killed before its swap.
+atomic swaps, reruns that replace, and a real scoring process killed at each point of its
+job (mid-scoring, between the two staging writes, just before the swap).
 
 One model is trained once on a generated DuckDB warehouse; each test copies the tables into
 a fresh warehouse on the engine under test. Spark's own job is tested in test_spark.py.
@@ -8,6 +9,7 @@ a fresh warehouse on the engine under test. Spark's own job is tested in test_sp
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,12 +22,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import Warehouse, build_lead_frame
+from features import ConfigError, Warehouse, build_lead_frame
+from features._schema import LEAD_SCORES
 from features._warehouse import STAGING_PREFIX, copy_tables
 from models import score_leads
 from serving._batch import (
     HOLD_ENV,
+    HOLD_POINTS,
     LEAD_SCORE_ERRORS,
+    Hold,
     ScoreConfig,
     materialise_features,
     score_warehouse,
@@ -174,31 +179,81 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: flo
     raise AssertionError(f"no {text!r} in the log within {timeout} s:\n{path.read_text()}")
 
 
+# Where a job is killed (the test hook's points, in job order) and the staging tables that
+# leaves behind: none before the first staging write, lead_scores' after it, both before the swap.
+KILL_POINTS: dict[str, tuple[str, ...]] = {
+    "scoring": (),
+    "staging": (LEAD_SCORES,),
+    "swap": (LEAD_SCORES, LEAD_SCORE_ERRORS),
+}
+HOLD_SECONDS = 600  # never waited out: the test kills the job as soon as it holds
+# The CLI has no --chunk-rows and its default chunk (100,000 rows) holds all the test's leads,
+# so to be killed between two chunks the 'scoring' case runs the same job, with small chunks,
+# from this driver; the other points run the real CLI.
+KILL_CHUNK_ROWS = 1_000
+_DRIVER = """
+import logging, sys
+from datetime import datetime
+from serving._batch import ScoreConfig, score_warehouse
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+score_warehouse(ScoreConfig(warehouse=sys.argv[1], as_of=datetime.fromisoformat(sys.argv[2]),
+                            reasons="none", chunk_rows=int(sys.argv[3])))
+"""
+
+
+def test_the_hold_hook_reads_a_point_and_seconds_or_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert tuple(KILL_POINTS) == HOLD_POINTS  # the kill test covers every point
+    monkeypatch.delenv(HOLD_ENV, raising=False)
+    assert Hold.from_env() == Hold()
+    monkeypatch.setenv(HOLD_ENV, "staging:2.5")
+    assert Hold.from_env() == Hold("staging", 2.5)
+    # a typo must not silently turn the hold off (the job would run through, not hold)
+    for bad in ("swap", "swap:", "swap:0", "swap:-1", "swap:nan", "swap:inf", "write:5", "5"):
+        monkeypatch.setenv(HOLD_ENV, bad)
+        with pytest.raises(ConfigError, match=HOLD_ENV):
+            Hold.from_env()
+
+
 @BATCH_ENGINES
-def test_a_scoring_process_killed_before_its_swap_keeps_the_previous_scores(
-    warehouse: str, source: tuple[str, Path, TrainResult], tmp_path: Path
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_a_scoring_process_killed_at_any_point_keeps_the_previous_scores(
+    warehouse: str, source: tuple[str, Path, TrainResult], tmp_path: Path, point: str
 ) -> None:
     with tracking_store(source[1]):
         score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none"))
     before = _scores(warehouse, AS_OF)
-    assert len(before) == len(open_contacts(warehouse, AS_OF))
+    n_open = len(open_contacts(warehouse, AS_OF))
+    assert len(before) == n_open and _staging_tables(warehouse) == []
     log = tmp_path / "score.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{source[1] / 'mlflow.db'}",
-           HOLD_ENV: "120"}  # fmt: skip
-    cmd = [sys.executable, "-m", "serving.cli", "score", "--warehouse", warehouse,
-           "--as-of", AS_OF.isoformat(), "--reasons", "none"]  # fmt: skip
+           HOLD_ENV: f"{point}:{HOLD_SECONDS}"}  # fmt: skip
+    if point == "scoring":
+        assert n_open > KILL_CHUNK_ROWS  # several chunks, so the kill comes between two
+        cmd = [sys.executable, "-c", _DRIVER, warehouse, AS_OF.isoformat(), str(KILL_CHUNK_ROWS)]
+    else:
+        cmd = [sys.executable, "-m", "serving.cli", "score", "--warehouse", warehouse,
+               "--as-of", AS_OF.isoformat(), "--reasons", "none"]  # fmt: skip
     with log.open("wb") as sink:
         proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        # The new scores are fully staged and the job waits just before the swap: kill it.
-        _wait_for(log, "holding", proc, timeout=120)
+        # The job logs this line, then sleeps at the point: it is paused there when killed.
+        _wait_for(log, f"holding {HOLD_SECONDS:.1f} s at '{point}'", proc, timeout=120)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
-    assert len(_staging_tables(warehouse)) == 2  # what the killed job left behind
+    # How far the job got, from its log: the chunks it scored and the tables it staged.
+    text = log.read_text(errors="replace")
+    scored = [int(n) for n in re.findall(r"scored (\d+) of \d+ leads", text)]
+    assert scored == ([KILL_CHUNK_ROWS] if point == "scoring" else [n_open])
+    assert re.findall(r"staged \d+ rows for (\w+)", text) == list(KILL_POINTS[point])
+    with Warehouse(warehouse, read_only=True) as wh:
+        left = sorted(wh.staging_table(t, AS_OF) for t in KILL_POINTS[point])
+    assert sorted(_staging_tables(warehouse)) == left  # what the killed job left behind
     after = _scores(warehouse, AS_OF)
     pd.testing.assert_frame_equal(before, after)  # the previous scores, untouched
     # A rerun clears the leftovers and replaces the partition: still one row per contact.
@@ -206,5 +261,6 @@ def test_a_scoring_process_killed_before_its_swap_keeps_the_previous_scores(
         score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none"))
     rerun = _scores(warehouse, AS_OF)
     assert rerun["contact_id"].tolist() == before["contact_id"].tolist()
+    assert rerun["contact_id"].is_unique and len(rerun) == n_open
     assert (rerun["scored_at"] > before["scored_at"]).all()
     assert _staging_tables(warehouse) == []

@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -67,7 +66,13 @@ from training._flat_evaluation import (
 )
 from training._flat_evaluation import default_capacity as capacity_for_test
 from training._flat_report import render_flat_html
-from training._leakage import LeakageReport, Suspect, check_leakage, leakage_report
+from training._leakage import (
+    LeakageReport,
+    Suspect,
+    check_leakage,
+    leakage_report,
+    log_leakage,
+)
 from training._registry import alias_version, set_champion
 from training._tracking import configure_tracking, ensure_experiment
 from training._train import _leadscore_version, _pip_requirements, dataset_digest
@@ -76,7 +81,6 @@ log = logging.getLogger(__name__)
 
 FLAT_MODEL_NAME = "lead-quality-flat"
 FLAT_EXPERIMENT = "leadscore-flat"
-LEAKAGE_METRIC_COLUMNS = 15
 """How many of the guard's strongest columns get a metric each."""
 Progress = Callable[[str], None]
 
@@ -146,28 +150,6 @@ def rows_digest(rows: pd.Index) -> str:
 def data_digest(data: FlatData) -> str:
     """A short content hash of the labelled rows: features, labels and ids."""
     return dataset_digest(data.frame.assign(__label=data.label, __id=data.ids.astype(str)))
-
-
-_METRIC_NAME = re.compile(r"[^A-Za-z0-9_\-. /:]")
-
-
-def metric_key(prefix: str, column: str) -> str:
-    """An MLflow metric name for a column (characters MLflow refuses become ``_``)."""
-    return f"{prefix}/{_METRIC_NAME.sub('_', column)}"
-
-
-def log_leakage(report: LeakageReport, allowed: list[Suspect]) -> None:
-    """Log the guard's findings to the active MLflow run (see the module docstring)."""
-    mlflow.log_text(report.format_table(), "leakage/ranking.txt")
-    payload = report.to_dict()
-    payload["trained_with_suspects"] = [s.column for s in allowed]
-    mlflow.log_dict(payload, "leakage/report.json")
-    for c in report.columns[:LEAKAGE_METRIC_COLUMNS]:
-        if np.isfinite(c.auc):
-            mlflow.log_metric(metric_key("leakage_auc", c.column), float(c.auc))
-        mlflow.log_metric(metric_key("leakage_missing_auc", c.column), float(c.missing_auc))
-    suspects = report.suspects()
-    mlflow.set_tag("leakage.suspects", ", ".join(s.column for s in suspects)[:5000] or "none")
 
 
 def train_flat(

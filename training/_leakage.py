@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import mlflow
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
@@ -508,3 +510,26 @@ def check_leakage(
         ", ".join(s.column for s in suspects),
     )
     return suspects
+
+
+LEAKAGE_METRIC_COLUMNS = 15
+_METRIC_NAME = re.compile(r"[^A-Za-z0-9_\-. /:]")
+
+
+def metric_key(prefix: str, column: str) -> str:
+    """An MLflow metric name for a column (characters MLflow refuses become ``_``)."""
+    return f"{prefix}/{_METRIC_NAME.sub('_', column)}"
+
+
+def log_leakage(report: LeakageReport, allowed: list[Suspect]) -> None:
+    """Log the guard's findings to the active MLflow run (see the module docstring)."""
+    mlflow.log_text(report.format_table(), "leakage/ranking.txt")
+    payload = report.to_dict()
+    payload["trained_with_suspects"] = [s.column for s in allowed]
+    mlflow.log_dict(payload, "leakage/report.json")
+    for c in report.columns[:LEAKAGE_METRIC_COLUMNS]:
+        if np.isfinite(c.auc):
+            mlflow.log_metric(metric_key("leakage_auc", c.column), float(c.auc))
+        mlflow.log_metric(metric_key("leakage_missing_auc", c.column), float(c.missing_auc))
+    suspects = report.suspects()
+    mlflow.set_tag("leakage.suspects", ", ".join(s.column for s in suspects)[:5000] or "none")

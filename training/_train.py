@@ -2,6 +2,9 @@
 
 Contract of :func:`train`: validates the warehouse, builds labelled lead frames at every
 quarterly snapshot whose horizon ends by ``as_of`` (no data at or after ``as_of`` is read),
+runs the leakage guard on the contact attributes of the training rows (:func:`attribute_leakage`:
+they carry no timestamp; a suspect stops training with :class:`~training._leakage.LeakageError`
+and a FAILED run holding the ranking, unless ``allow_leaky`` or ``known_before_contact``),
 trains on the earlier snapshots, early-stops and calibrates on the next, and measures both
 scorers on the latest (the held-out quarter) on the same rows. It logs params, the data
 window, row counts, the dataset digest and every metric to one MLflow run, logs the
@@ -32,6 +35,14 @@ from features import ConfigError, Warehouse
 from models import LeadModelParams, ScoringBundle
 from models._pyfunc import LeadScoringModel, lead_signature, save_bundle, to_model_input
 from training._fitting import capacity_for, ceiling_for, fit_and_evaluate, labelled_window
+from training._leakage import (
+    LeakageError,
+    LeakageReport,
+    Suspect,
+    check_leakage,
+    leakage_report,
+    log_leakage,
+)
 from training._registry import alias_version, set_champion
 from training._splits import TimeSplit, split_snapshots
 from training._tracking import configure_tracking, ensure_experiment
@@ -54,6 +65,8 @@ class TrainConfig:
     model_params: LeadModelParams = field(default_factory=LeadModelParams)
     model_name: str = MODEL_NAME
     experiment: str = "leadscore"
+    allow_leaky: bool = False  # train even when the leakage guard finds suspects
+    known_before_contact: tuple[str, ...] = ()  # attributes declared safe (reported, no stop)
 
     def __post_init__(self) -> None:
         if self.horizon_days <= 0:
@@ -107,6 +120,10 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         )  # fmt: skip
         test_rows = window.frame[split.masks(window.frame["as_of"])[2]]
         ceiling = ceiling_for(wh, test_rows, config.horizon_days)
+    say("leakage guard: ranking the contact attributes on the training rows")
+    guard = attribute_leakage(window.frame[split.masks(window.frame["as_of"])[0]],
+                              config.known_before_contact)  # fmt: skip
+    allowed = _check_guard(guard, config)
     fitted = fit_and_evaluate(
         window.frame, split, rules_path=config.rules_path, model_params=config.model_params,
         capacity=capacity, ceiling=ceiling, progress=say,
@@ -149,6 +166,7 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
                 **{f"model.{k}": v for k, v in fitted.model.get_params().items()},
             }
         )
+        log_leakage(guard, allowed)
         mlflow.log_metrics({f"rows_{k}": float(v) for k, v in row_counts.items()})
         mlflow.log_metrics({f"positives_{k}": float(v) for k, v in fitted.positives.items()})
         for scorer, values in metrics.items():
@@ -211,6 +229,45 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         seconds=seconds,
         extra={"weekly_leads_worked": weekly, "config": asdict(config)},
     )
+
+
+ATTRIBUTE_KINDS: dict[str, str] = {
+    "title": "categorical", "company_size": "numeric", "industry": "categorical",
+    "country": "categorical", "lead_source": "categorical", "email_domain": "categorical",
+    "phone_valid": "boolean", "buying_timeline": "categorical", "requested_demo": "boolean",
+}  # fmt: skip
+"""The contact attributes the guard measures: they carry no timestamp, so nothing but the
+team's word says they were known at creation. Engagement features are point-in-time by
+construction (only events strictly before the snapshot) and are not measured."""
+
+
+def attribute_leakage(train_rows: pd.DataFrame, known_before_contact: tuple[str, ...] = ()
+                      ) -> LeakageReport:  # fmt: skip
+    """The leakage guard's ranking of the contact attributes on the training rows (one row
+    per contact and snapshot, labelled). An attribute with no values at all is skipped."""
+    kinds = {c: k for c, k in ATTRIBUTE_KINDS.items() if train_rows[c].notna().any()}
+    frame = train_rows[list(kinds)].copy()
+    for column, kind in kinds.items():
+        if kind == "boolean":
+            frame[column] = frame[column].astype("float64")
+    return leakage_report(frame, train_rows["label"].to_numpy(), kinds,
+                          known_before_contact=known_before_contact)  # fmt: skip
+
+
+def _check_guard(report: LeakageReport, config: TrainConfig) -> list[Suspect]:
+    """Stop (LeakageError, logged as a FAILED MLflow run) when the guard finds suspects,
+    unless ``config.allow_leaky``; returns the suspects trained with."""
+    try:
+        return check_leakage(report, allow_leaky=config.allow_leaky)
+    except LeakageError:
+        configure_tracking()
+        experiment_id = ensure_experiment(config.experiment)
+        with mlflow.start_run(experiment_id=experiment_id):
+            mlflow.set_tag("leadscore.job", "train")
+            mlflow.set_tag("leadscore.stopped", "leakage guard")
+            log_leakage(report, [])
+            mlflow.end_run(status="FAILED")
+        raise
 
 
 def _leadscore_version() -> str:
