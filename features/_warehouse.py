@@ -203,6 +203,9 @@ class Warehouse:
     """
 
     dialect: str = "duckdb"
+    remote: bool = True
+    """True when queries run in another process (a server): reading ahead on a thread then
+    overlaps the engine's work with this process's; False for in-process engines."""
 
     def __new__(cls, url: str, *, read_only: bool = False) -> Self:
         target = _engine_class(WarehouseURL.parse(url).engine) if cls is Warehouse else cls
@@ -239,6 +242,20 @@ class Warehouse:
     def query_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run a query (DuckDB dialect, ``?`` placeholders) and return an Arrow table."""
         raise NotImplementedError
+
+    def query_batches(
+        self, sql: str, params: Sequence[Any] | None = None, *, rows: int = 100_000
+    ) -> Iterator[pa.Table]:
+        """Run a query and yield its result as Arrow tables of ``rows`` rows (the last may be
+        smaller), streamed where the engine can; nothing else may run on this connection
+        until the iterator is exhausted or closed."""
+        table = self.query_arrow(sql, params)
+        for start in range(0, table.num_rows, rows):
+            yield table.slice(start, rows)
+
+    def another(self) -> Warehouse:
+        """A second connection to the same warehouse (for work on another thread)."""
+        return Warehouse(self.url, read_only=self.read_only)
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a statement that returns nothing (DuckDB dialect, ``?`` placeholders)."""
@@ -398,6 +415,8 @@ class Warehouse:
 class DuckDBWarehouse(Warehouse):
     """The embedded default: a DuckDB file (or ``:memory:``)."""
 
+    remote = False
+
     dialect = "duckdb"
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
@@ -436,6 +455,22 @@ class DuckDBWarehouse(Warehouse):
         """Run a query and return an Arrow table."""
         # Relation API: Arrow output from execute() makes an extra copy of the rows.
         return self._con.sql(sql, params=list(params) if params else None).to_arrow_table()
+
+    def query_batches(
+        self, sql: str, params: Sequence[Any] | None = None, *, rows: int = 100_000
+    ) -> Iterator[pa.Table]:
+        """Stream a query's result as Arrow tables of up to ``rows`` rows."""
+        relation = self._con.sql(sql, params=list(params) if params else None)
+        reader = relation.to_arrow_reader(rows)
+        for batch in reader:
+            yield pa.Table.from_batches([batch])
+
+    def another(self) -> Warehouse:
+        """A cursor on the same database (DuckDB shares one database per process)."""
+        twin = object.__new__(DuckDBWarehouse)
+        Warehouse.__init__(twin, self.url, read_only=self.read_only)
+        twin._con = self._con.cursor()
+        return twin
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a statement that returns nothing."""
@@ -509,6 +544,8 @@ class PostgresWarehouse(Warehouse):
     :meth:`transaction` opens an explicit transaction for writes that must be atomic.
     """
 
+    remote = True
+
     dialect = "postgres"
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
@@ -552,6 +589,26 @@ class PostgresWarehouse(Warehouse):
             return self._cur.fetch_arrow_table()
         except Exception as exc:
             raise _pg_error(exc, native) from exc
+
+    def query_batches(
+        self, sql: str, params: Sequence[Any] | None = None, *, rows: int = 100_000
+    ) -> Iterator[pa.Table]:
+        """Stream a query's result (binary COPY through ADBC) as Arrow tables of ``rows``
+        rows (the last may be smaller)."""
+        native = self.translate(sql, params)
+        try:
+            self._cur.execute(native)
+            reader = self._cur.fetch_record_batch()
+        except Exception as exc:
+            raise _pg_error(exc, native) from exc
+        pending = pa.Table.from_batches([], schema=reader.schema)
+        for batch in reader:
+            pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+            while pending.num_rows >= rows:  # zero-copy slices of exactly ``rows`` rows
+                yield pending.slice(0, rows)
+                pending = pending.slice(rows)
+        if pending.num_rows:
+            yield pending
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a statement (translated to PostgreSQL)."""

@@ -36,10 +36,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -49,7 +52,7 @@ from features._capacity import weekly_leads_worked
 from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS, lead_frame_columns
 from features._schema import LEAD_SCORES
 from features._warehouse import StagedPartition, quote_ident
-from models import SCORE_COLUMNS, score_leads
+from models import SCORE_COLUMNS, ScoringBundle, score_leads
 from training import configure_tracking
 from training._registry import load_bundle, resolve_model
 
@@ -250,35 +253,114 @@ def unscorable(leads: pd.DataFrame, required: tuple[str, ...] = ()) -> pd.DataFr
     return pd.concat(found, ignore_index=True).sort_values("position", kind="stable")
 
 
-def _reasons_count(config: ScoreConfig, wh: Warehouse, as_of: datetime, n_leads: int) -> int:
+def _reasons_limit(config: ScoreConfig, wh: Warehouse, as_of: datetime) -> int | None:
+    """How many leads get model reasons (None: every lead)."""
     limit = config.reasons_limit()
     if limit is None:
-        return n_leads
+        return None
     if limit == "capacity":
         weekly = weekly_leads_worked(wh, as_of - timedelta(weeks=REASONS_WEEKS), as_of)
         if weekly <= 0:
             log.info("no sales touches in the %d weeks before %s: reasons for the top %d leads",
                      REASONS_WEEKS, f"{as_of:%Y-%m-%d}", REASONS_FALLBACK)  # fmt: skip
-            return min(n_leads, REASONS_FALLBACK)
+            return REASONS_FALLBACK
         count = round(weekly * REASONS_WEEKS)
         log.info("reasons for the top %d leads: %.0f first touches a week x %d weeks",
                  count, weekly, REASONS_WEEKS)  # fmt: skip
-        return min(n_leads, count)
+        return count
     assert isinstance(limit, int)
-    return min(n_leads, limit)
+    return limit
 
 
-def _lead_frame(wh: Warehouse, config: ScoreConfig, as_of: datetime) -> pd.DataFrame:
+def _reasons_count(config: ScoreConfig, wh: Warehouse, as_of: datetime, n_leads: int) -> int:
+    """How many of ``n_leads`` scored leads get model reasons."""
+    limit = _reasons_limit(config, wh, as_of)
+    return n_leads if limit is None else min(n_leads, limit)
+
+
+def _lead_chunks(wh: Warehouse, config: ScoreConfig, as_of: datetime) -> Iterator[pd.DataFrame]:
+    """The lead frame as of ``as_of`` in chunks of about ``config.chunk_rows`` rows: read
+    from ``config.features_table`` as a stream, or computed by the point-in-time SQL."""
     if config.features_table is None:
-        return build_lead_frame(wh, [as_of]).frame
+        frame = build_lead_frame(wh, [as_of]).frame
+        for start in range(0, len(frame), config.chunk_rows):
+            yield frame.iloc[start : start + config.chunk_rows].reset_index(drop=True)
+        return
     wh.require_table(config.features_table)
     cols = ", ".join(quote_ident(c) for c in lead_frame_columns(with_labels=False))
-    frame = wh.query(f"SELECT {cols} FROM {quote_ident(config.features_table)} "
-                     "WHERE as_of = CAST(? AS TIMESTAMP)", [as_of])  # fmt: skip
-    if frame.empty:
+    sql = (f"SELECT {cols} FROM {quote_ident(config.features_table)} "
+           "WHERE as_of = CAST(? AS TIMESTAMP)")  # fmt: skip
+    empty = True
+    for table in wh.query_batches(sql, [as_of], rows=config.chunk_rows):
+        empty = False
+        yield table.to_pandas()
+    if empty:
         raise ScoringError(f"table {config.features_table!r} has no rows for as_of {as_of}; "
                            "run `leadscore features` for that date first")  # fmt: skip
-    return frame
+
+
+_DONE = object()
+T = TypeVar("T")
+
+
+def _prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """``items``, produced on a background thread up to ``depth`` ahead (reading from the
+    warehouse overlaps scoring: the engine's C++ releases the GIL). An exception in the
+    producer is raised here; stopping early stops the producer."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            buffer.put(exc)
+
+    thread = threading.Thread(target=produce, name="leadscore-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+class _Top:
+    """The ``limit`` most probable scored leads seen so far (their rows, for reasons), in
+    arrival order among equals; ``limit=None`` keeps every lead."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.rows: pd.DataFrame | None = None
+        self.probability = np.empty(0)
+
+    def add(self, rows: pd.DataFrame, probability: np.ndarray) -> None:
+        if self.limit == 0 or not len(rows):
+            return
+        if self.rows is None:
+            merged, p = rows.reset_index(drop=True), probability
+        else:
+            merged = pd.concat([self.rows, rows], ignore_index=True)
+            p = np.concatenate([self.probability, probability])
+        if self.limit is not None and len(merged) > self.limit:
+            keep = np.sort(np.argsort(-p, kind="stable")[: self.limit])
+            merged, p = merged.iloc[keep].reset_index(drop=True), p[keep]
+        self.rows, self.probability = merged, p
 
 
 def score_warehouse(
@@ -286,7 +368,12 @@ def score_warehouse(
 ) -> ScoreResult:
     """Score every open contact and write ``lead_scores`` (see the module docstring).
 
-    ``progress(done, total)`` is called after each chunk; progress is logged too.
+    Lead rows are read in chunks (streamed from a features table) and scored chunk by
+    chunk; on a server engine (``Warehouse.remote``) the next chunk is read on a thread
+    while this one is scored, so the server's work overlaps the model's. Only the
+    ``limit`` most probable leads' rows are kept for the reasons pass. ``progress(done,
+    total)`` is called after each chunk (``total`` is the open contacts); progress is
+    logged too.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -302,54 +389,70 @@ def score_warehouse(
         mark = time.perf_counter()
         validate_warehouse(wh, now=max(now, as_of))
         expected = open_contacts(wh, as_of)
+        limit = _reasons_limit(config, wh, as_of)
+        id_type = wh.columns("contacts")["contact_id"]
+        create_scores = _CREATE_LEAD_SCORES.format(id_type=id_type)
+        staging = wh.staging_table(LEAD_SCORES, as_of)
+        wh.drop_table(staging)  # what a killed run may have left
+        # typed empty staging table first, so zero rows still have the right columns
+        wh.execute(f"CREATE TABLE {quote_ident(staging)} ({create_scores})")
         timings["validate"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        frame = _lead_frame(wh, config, as_of)
-        timings["features"] = time.perf_counter() - mark
         log.info("scoring %d open contacts as of %s with %s (%s v%s)",
-                 len(frame), as_of, config.model_uri, name, version)  # fmt: skip
+                 expected, as_of, config.model_uri, name, version)  # fmt: skip
         mark = time.perf_counter()
-        leads = frame.drop(columns=["as_of"])
-        problems = unscorable(leads, config.required)
-        bad_rows = np.zeros(len(leads), dtype=bool)
-        bad_rows[problems["position"].to_numpy(dtype="int64")] = True
-        good = leads.loc[~bad_rows].reset_index(drop=True)
-        parts = []
-        for start in range(0, len(good), config.chunk_rows):
-            chunk = good.iloc[start : start + config.chunk_rows]
-            parts.append(score_leads(bundle, chunk, reasons=False))
-            done = min(start + config.chunk_rows, len(good))
-            log.info("scored %d of %d leads", done, len(good))
-            if progress:
-                progress(done, len(good))
-            if start == 0:
-                hold.at("scoring")
-        scored = (pd.concat(parts, ignore_index=True) if parts
-                  else pd.DataFrame({c: pd.Series(dtype="object") for c in SCORE_COLUMNS}))  # fmt: skip
-        no_probability = ~np.isfinite(scored["probability"].to_numpy(dtype="float64"))
-        n_reasons = _reasons_count(config, wh, as_of, int((~no_probability).sum()))
-        if n_reasons:
-            order = np.argsort(-np.nan_to_num(scored["probability"].to_numpy(dtype="float64"),
-                                              nan=-1.0), kind="stable")[:n_reasons]  # fmt: skip
-            top = np.sort(order)
-            explained = score_leads(bundle, good.iloc[top], reasons=True)
-            scored.loc[top, "reasons"] = explained["reasons"].to_numpy()
-        timings["score"] = time.perf_counter() - mark
-        ok = ~no_probability
-        out = pd.DataFrame({
-            "contact_id": good["contact_id"].to_numpy()[ok], "as_of": pd.Timestamp(as_of),
-            "scored_at": pd.Timestamp(now), "model_name": name, "model_version": version,
-        })  # fmt: skip
-        for col in SCORE_COLUMNS:
-            out[col] = scored[col].to_numpy()[ok]
-        errors = _error_rows(leads, problems, good, no_probability)
+        top = _Top(limit)
+        error_parts: list[pd.DataFrame] = []
+        done = 0
+        outs: list[pd.DataFrame] = []
+        reader = wh.another()
+        try:
+            chunks = _lead_chunks(reader, config, as_of)
+            if wh.remote:  # the server reads while this process scores (2 cores measured)
+                chunks = _prefetched(chunks)
+            for i, frame in enumerate(chunks):
+                if i == 0:
+                    timings["features"] = time.perf_counter() - mark
+                    mark = time.perf_counter()
+                out, errors, good, probability = _score_chunk(
+                    bundle, frame, config.required, as_of, now, name, version)  # fmt: skip
+                top.add(good, probability)
+                outs.append(out)
+                error_parts.append(errors)
+                done += len(frame)
+                log.info("scored %d of %d leads", done, expected)
+                if progress:
+                    progress(done, expected)
+                if i == 0 and hold.point == "scoring":
+                    # a known state to be killed in: the first chunk half-way to the swap
+                    wh.write_table(staging, out, replace=False)
+                    hold.at("scoring")
+                    wh.execute(f"DELETE FROM {quote_ident(staging)}")
+        finally:
+            reader.close()
+        timings.setdefault("features", time.perf_counter() - mark)
+        scored = (pd.concat(outs, ignore_index=True) if outs else
+                  pd.DataFrame({c: pd.Series(dtype="object") for c in LEAD_SCORES_COLUMNS}))  # fmt: skip
+        errors = (pd.concat(error_parts, ignore_index=True) if error_parts
+                  else _error_rows(pd.DataFrame({"contact_id": []}), _NO_PROBLEMS,
+                                   pd.DataFrame({"contact_id": []}), np.zeros(0, bool)))  # fmt: skip
         errors = errors.assign(as_of=pd.Timestamp(as_of), scored_at=pd.Timestamp(now),
                                model_name=name, model_version=version)  # fmt: skip
         errors = errors[list(LEAD_SCORE_ERRORS_COLUMNS)]
-        _check_one_row_per_contact(out, errors, expected)
+        _check_one_row_per_contact(scored["contact_id"], errors, expected)
+        n_reasons = 0
+        if top.rows is not None and len(top.rows):
+            explained = score_leads(bundle, top.rows, reasons=True)
+            n_reasons = len(top.rows)
+            rows = pd.Index(scored["contact_id"]).get_indexer(top.rows["contact_id"])
+            scored.loc[rows, "reasons"] = explained["reasons"].to_numpy()
+        if len(scored):
+            wh.write_table(staging, scored[list(LEAD_SCORES_COLUMNS)], replace=False)
+        log.info("staged %d rows for %s in %s", len(scored), LEAD_SCORES, staging)
+        timings["score"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        written = _stage_and_swap(wh, out[list(LEAD_SCORES_COLUMNS)], errors, as_of, expected,
-                                  hold=hold)  # fmt: skip
+        hold.at("staging")  # lead_scores staged, lead_score_errors not yet
+        written = _stage_errors_and_swap(wh, staging, create_scores, errors, as_of, expected,
+                                         id_type, hold=hold)  # fmt: skip
         timings["write"] = time.perf_counter() - mark
     reasons_by = {str(k): int(v) for k, v in errors["reason"].value_counts().items()}
     if len(errors):
@@ -361,6 +464,38 @@ def score_warehouse(
         errors=int(errors["contact_id"].nunique()) if len(errors) else 0,
         reasons_rows=n_reasons, error_reasons=reasons_by, timings=timings,
     )  # fmt: skip
+
+
+_NO_PROBLEMS = pd.DataFrame(columns=["position", "column_name", "value", "reason"])
+
+
+def _score_chunk(
+    bundle: ScoringBundle, frame: pd.DataFrame, required: tuple[str, ...], as_of: datetime,
+    now: datetime, name: str, version: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray]:  # fmt: skip
+    """Score one chunk of lead rows: the ``lead_scores`` rows, the error rows (without the
+    job columns), and the scored leads' rows and probabilities (candidates for reasons)."""
+    leads = frame.drop(columns=["as_of"])
+    problems = unscorable(leads, required)
+    bad_rows = np.zeros(len(leads), dtype=bool)
+    bad_rows[problems["position"].to_numpy(dtype="int64")] = True
+    good = leads.loc[~bad_rows].reset_index(drop=True) if bad_rows.any() else leads
+    if len(good):
+        scored = score_leads(bundle, good, reasons=False)
+    else:
+        scored = pd.DataFrame({c: pd.Series(dtype="object") for c in SCORE_COLUMNS})
+    probability = scored["probability"].to_numpy(dtype="float64")
+    ok = np.isfinite(probability)
+    out = pd.DataFrame({
+        "contact_id": good["contact_id"].to_numpy()[ok], "as_of": pd.Timestamp(as_of),
+        "scored_at": pd.Timestamp(now), "model_name": name, "model_version": version,
+    })  # fmt: skip
+    for col in SCORE_COLUMNS:
+        out[col] = scored[col].to_numpy()[ok]
+    errors = _error_rows(leads, problems, good, ~ok)
+    if ok.all():
+        return out, errors, good, probability
+    return out, errors, good.loc[ok].reset_index(drop=True), probability[ok]
 
 
 def _error_rows(leads: pd.DataFrame, problems: pd.DataFrame, good: pd.DataFrame,
@@ -386,25 +521,20 @@ def _error_rows(leads: pd.DataFrame, problems: pd.DataFrame, good: pd.DataFrame,
     return pd.concat(parts, ignore_index=True)
 
 
-def _stage_and_swap(wh: Warehouse, out: pd.DataFrame, errors: pd.DataFrame, as_of: datetime,
-                    expected: int, *, hold: Hold = Hold()) -> dict[str, int]:  # fmt: skip
-    id_type = wh.columns("contacts")["contact_id"]
-    targets = {
-        LEAD_SCORES: (out, _CREATE_LEAD_SCORES.format(id_type=id_type)),
-        LEAD_SCORE_ERRORS: (errors, _CREATE_LEAD_SCORE_ERRORS.format(id_type=id_type)),
-    }
-    staged = []
-    for table, (frame, create_sql) in targets.items():
-        staging = wh.staging_table(table, as_of)
-        wh.drop_table(staging)  # what a killed run may have left
-        # typed empty staging table first, so an empty frame still has the right columns
-        wh.execute(f"CREATE TABLE {quote_ident(staging)} ({create_sql})")
-        if len(frame):
-            wh.write_table(staging, frame, replace=False)
-        staged.append(StagedPartition(table, staging, create_sql))
-        log.info("staged %d rows for %s in %s", len(frame), table, staging)
-        if table == LEAD_SCORES:
-            hold.at("staging")  # lead_scores staged, lead_score_errors not yet
+def _stage_errors_and_swap(wh: Warehouse, staging: str, create_scores: str,
+                           errors: pd.DataFrame, as_of: datetime, expected: int, id_type: str,
+                           *, hold: Hold = Hold()) -> dict[str, int]:  # fmt: skip
+    """Stage ``lead_score_errors`` beside the already staged ``lead_scores`` rows, then swap
+    both in one transaction, checking scored + unscorable = open contacts inside it."""
+    create_errors = _CREATE_LEAD_SCORE_ERRORS.format(id_type=id_type)
+    errors_staging = wh.staging_table(LEAD_SCORE_ERRORS, as_of)
+    wh.drop_table(errors_staging)
+    wh.execute(f"CREATE TABLE {quote_ident(errors_staging)} ({create_errors})")
+    if len(errors):
+        wh.write_table(errors_staging, errors, replace=False)
+    log.info("staged %d rows for %s in %s", len(errors), LEAD_SCORE_ERRORS, errors_staging)
+    staged = [StagedPartition(LEAD_SCORES, staging, create_scores),
+              StagedPartition(LEAD_SCORE_ERRORS, errors_staging, create_errors)]  # fmt: skip
     hold.at("swap")
 
     def check(counts: Mapping[str, int]) -> None:
@@ -420,17 +550,17 @@ def _stage_and_swap(wh: Warehouse, out: pd.DataFrame, errors: pd.DataFrame, as_o
                               check=check)  # fmt: skip
 
 
-def _check_one_row_per_contact(out: pd.DataFrame, errors: pd.DataFrame, expected: int) -> None:
-    dupes = out["contact_id"][out["contact_id"].duplicated()]
+def _check_one_row_per_contact(ids: pd.Series, errors: pd.DataFrame, expected: int) -> None:
+    dupes = ids[ids.duplicated()]
     if len(dupes):
         raise ScoringError(
             f"scoring produced {len(dupes)} duplicate contact rows (e.g. "
             f"{dupes.head(5).tolist()}); nothing was written"
         )
     erred = errors["contact_id"].nunique()
-    if len(out) + erred != expected:
+    if len(ids) + erred != expected:
         raise ScoringError(
-            f"scoring produced {len(out)} rows and {erred} unscorable leads but {expected} "
+            f"scoring produced {len(ids)} rows and {erred} unscorable leads but {expected} "
             "contacts are open; nothing was written"
         )
 

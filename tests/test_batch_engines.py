@@ -179,26 +179,22 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: flo
     raise AssertionError(f"no {text!r} in the log within {timeout} s:\n{path.read_text()}")
 
 
-# Where a job is killed (the test hook's points, in job order) and the staging tables that
-# leaves behind: none before the first staging write, lead_scores' after it, both before the swap.
+# Where a job is killed (the test hook's points, in job order), the tables its log says it
+# finished staging, and the staging tables it leaves behind: lead_scores' staging table holds
+# the first chunk at 'scoring' (chunks are appended as they are scored), all of them at
+# 'staging', and lead_score_errors' is staged too before the swap.
 KILL_POINTS: dict[str, tuple[str, ...]] = {
     "scoring": (),
     "staging": (LEAD_SCORES,),
     "swap": (LEAD_SCORES, LEAD_SCORE_ERRORS),
 }
+LEFT_BEHIND: dict[str, tuple[str, ...]] = {
+    "scoring": (LEAD_SCORES,),
+    "staging": (LEAD_SCORES,),
+    "swap": (LEAD_SCORES, LEAD_SCORE_ERRORS),
+}
 HOLD_SECONDS = 600  # never waited out: the test kills the job as soon as it holds
-# The CLI has no --chunk-rows and its default chunk (100,000 rows) holds all the test's leads,
-# so to be killed between two chunks the 'scoring' case runs the same job, with small chunks,
-# from this driver; the other points run the real CLI.
-KILL_CHUNK_ROWS = 1_000
-_DRIVER = """
-import logging, sys
-from datetime import datetime
-from serving._batch import ScoreConfig, score_warehouse
-logging.basicConfig(level=logging.INFO, format="%(message)s")
-score_warehouse(ScoreConfig(warehouse=sys.argv[1], as_of=datetime.fromisoformat(sys.argv[2]),
-                            reasons="none", chunk_rows=int(sys.argv[3])))
-"""
+KILL_CHUNK_ROWS = 1_000  # several chunks, so a kill at 'scoring' comes between two
 
 
 def test_the_hold_hook_reads_a_point_and_seconds_or_refuses(
@@ -229,12 +225,10 @@ def test_a_scoring_process_killed_at_any_point_keeps_the_previous_scores(
     log = tmp_path / "score.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{source[1] / 'mlflow.db'}",
            HOLD_ENV: f"{point}:{HOLD_SECONDS}"}  # fmt: skip
-    if point == "scoring":
-        assert n_open > KILL_CHUNK_ROWS  # several chunks, so the kill comes between two
-        cmd = [sys.executable, "-c", _DRIVER, warehouse, AS_OF.isoformat(), str(KILL_CHUNK_ROWS)]
-    else:
-        cmd = [sys.executable, "-m", "serving.cli", "score", "--warehouse", warehouse,
-               "--as-of", AS_OF.isoformat(), "--reasons", "none"]  # fmt: skip
+    assert n_open > KILL_CHUNK_ROWS
+    cmd = [sys.executable, "-m", "serving.cli", "score", "--warehouse", warehouse,
+           "--as-of", AS_OF.isoformat(), "--reasons", "none",
+           "--chunk-rows", str(KILL_CHUNK_ROWS)]  # fmt: skip
     with log.open("wb") as sink:
         proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
@@ -249,11 +243,15 @@ def test_a_scoring_process_killed_at_any_point_keeps_the_previous_scores(
     # How far the job got, from its log: the chunks it scored and the tables it staged.
     text = log.read_text(errors="replace")
     scored = [int(n) for n in re.findall(r"scored (\d+) of \d+ leads", text)]
-    assert scored == ([KILL_CHUNK_ROWS] if point == "scoring" else [n_open])
+    chunks = [*range(KILL_CHUNK_ROWS, n_open, KILL_CHUNK_ROWS), n_open]
+    assert scored == ([KILL_CHUNK_ROWS] if point == "scoring" else chunks)
     assert re.findall(r"staged \d+ rows for (\w+)", text) == list(KILL_POINTS[point])
     with Warehouse(warehouse, read_only=True) as wh:
-        left = sorted(wh.staging_table(t, AS_OF) for t in KILL_POINTS[point])
+        left = sorted(wh.staging_table(t, AS_OF) for t in LEFT_BEHIND[point])
+        staged_rows = wh.scalar(f"SELECT count(*) FROM {wh.staging_table(LEAD_SCORES, AS_OF)}")
     assert sorted(_staging_tables(warehouse)) == left  # what the killed job left behind
+    # the staged lead_scores rows: the first chunk, or every open contact
+    assert staged_rows == (KILL_CHUNK_ROWS if point == "scoring" else n_open)
     after = _scores(warehouse, AS_OF)
     pd.testing.assert_frame_equal(before, after)  # the previous scores, untouched
     # A rerun clears the leftovers and replaces the partition: still one row per contact.
@@ -264,3 +262,41 @@ def test_a_scoring_process_killed_at_any_point_keeps_the_previous_scores(
     assert rerun["contact_id"].is_unique and len(rerun) == n_open
     assert (rerun["scored_at"] > before["scored_at"]).all()
     assert _staging_tables(warehouse) == []
+
+
+@BATCH_ENGINES
+def test_query_batches_streams_the_same_rows_in_chunks(engine: str, tmp_path: Path) -> None:
+    """The streamed read the scoring job uses gives exactly the rows of one read, in order,
+    in chunks of the size asked for, on a second connection (``another``)."""
+    n = 25_000
+    frame = pd.DataFrame({"contact_id": np.arange(n, dtype="int64"),
+                          "title": [f"t{i % 7}" for i in range(n)],
+                          "x": np.linspace(0.0, 1.0, n)})  # fmt: skip
+    with empty_warehouse(engine, tmp_path) as url, Warehouse(url) as wh:
+        wh.write_table("rows", frame)
+        reader = wh.another()
+        try:
+            chunks = [t.to_pandas() for t in reader.query_batches(
+                "SELECT * FROM rows WHERE x >= ? ORDER BY contact_id", [0.0], rows=10_000)]  # fmt: skip
+        finally:
+            reader.close()
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame,
+                                  check_dtype=False)  # fmt: skip
+    assert [len(c) for c in chunks] == [10_000, 10_000, 5_000]
+
+
+def test_the_reasons_candidates_are_the_top_leads_over_all_chunks() -> None:
+    """Chunk by chunk, only the ``limit`` most probable leads are kept: the same leads, in the
+    same order, as a stable sort of every probability at once (ties: the earlier lead)."""
+    from serving._batch import _Top
+
+    rng = np.random.default_rng(3)
+    p = rng.choice([0.1, 0.2, 0.5, 0.7, 0.9], size=1_000)  # many ties across chunks
+    rows = pd.DataFrame({"contact_id": np.arange(1_000)})
+    for limit in (0, 1, 37, 250, 1_000, None):
+        top = _Top(limit)
+        for start in range(0, 1_000, 128):
+            top.add(rows.iloc[start : start + 128], p[start : start + 128])
+        brute = np.sort(np.argsort(-p, kind="stable")[: 1_000 if limit is None else limit])
+        got = [] if top.rows is None else top.rows["contact_id"].tolist()
+        assert got == brute.tolist(), limit
