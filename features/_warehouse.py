@@ -37,7 +37,13 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from features._errors import ConfigError, LeadscoreError, MissingTableError, ScoringError
+from features._errors import (
+    ConfigError,
+    DataValidationError,
+    LeadscoreError,
+    MissingTableError,
+    ScoringError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +200,26 @@ def _literal(value: Any) -> exp.Expr:
     return exp.convert(value)
 
 
+def _partition_checks(
+    writes: Sequence[PartitionWrite], partition_column: str, partition_value: Any,
+    check: Callable[[Mapping[str, int]], None] | None,
+) -> Callable[[Mapping[str, int]], None]:  # fmt: skip
+    """Each write's ``expected_rows``, then ``check``, as one check of the counts."""
+
+    def checks(counts: Mapping[str, int]) -> None:
+        for w in writes:
+            if w.expected_rows is not None and counts[w.table] != w.expected_rows:
+                raise ScoringError(
+                    f"table {w.table!r}: wrote {counts[w.table]} rows for {partition_column}="
+                    f"{partition_value!r} but expected {w.expected_rows}; rolled back, "
+                    "previous rows kept"
+                )
+        if check is not None:
+            check(counts)
+
+    return checks
+
+
 class Warehouse:
     """A connection to one warehouse. Use as a context manager or call :meth:`close`.
 
@@ -342,29 +368,73 @@ class Warehouse:
                                        partition_value=partition_value)[table]  # fmt: skip
 
     def replace_partitions(
-        self, writes: Sequence[PartitionWrite], *, partition_column: str, partition_value: Any
+        self,
+        writes: Sequence[PartitionWrite],
+        *,
+        partition_column: str,
+        partition_value: Any,
+        check: Callable[[Mapping[str, int]], None] | None = None,
+        pause: Callable[[str], None] | None = None,
     ) -> dict[str, int]:
-        """Replace the ``partition_column = partition_value`` rows of several tables at once:
-        each frame is bulk-written to its staging table (:meth:`staging_table`), then
-        :meth:`swap_partitions` moves them in, checking each ``expected_rows``."""
+        """Replace the ``partition_column = partition_value`` rows of several tables at once,
+        all or nothing; returns the rows now in the partition, per table.
+
+        Each ``expected_rows`` is checked, then ``check(counts)``; raising rolls everything
+        back. ``pause(table)`` is called after each table's rows are written and
+        ``pause("")`` just before the commit (the batch job's test hook).
+
+        This default (engines without transactions, i.e. Spark): each frame is bulk-written
+        to its staging table (:meth:`staging_table`), then :meth:`swap_partitions` moves them
+        in. Transactional engines override it to write inside ONE transaction (delete the
+        partition, bulk-append, count, check, commit): no staging copy, and a killed
+        process's open transaction is rolled back by the engine."""
         staged = []
         for w in writes:
             staging = self.staging_table(w.table, partition_value)
             self.drop_table(staging)
             self.write_table(staging, w.frame, replace=True)
             staged.append(StagedPartition(w.table, staging, w.create_sql))
-
-        def check(counts: Mapping[str, int]) -> None:
-            for w in writes:
-                if w.expected_rows is not None and counts[w.table] != w.expected_rows:
-                    raise ScoringError(
-                        f"table {w.table!r}: wrote {counts[w.table]} rows for {partition_column}="
-                        f"{partition_value!r} but expected {w.expected_rows}; rolled back, "
-                        "previous rows kept"
-                    )
-
+            if pause:
+                pause(w.table)
+        if pause:
+            pause("")
+        checks = _partition_checks(writes, partition_column, partition_value, check)
         return self.swap_partitions(staged, partition_column=partition_column,
-                                    partition_value=partition_value, check=check)  # fmt: skip
+                                    partition_value=partition_value, check=checks)  # fmt: skip
+
+    def _replace_in_transaction(
+        self,
+        writes: Sequence[PartitionWrite],
+        *,
+        partition_column: str,
+        partition_value: Any,
+        check: Callable[[Mapping[str, int]], None] | None = None,
+        pause: Callable[[str], None] | None = None,
+    ) -> dict[str, int]:
+        """:meth:`replace_partitions` for engines with transactions (see there)."""
+        qc = quote_ident(partition_column)
+        checks = _partition_checks(writes, partition_column, partition_value, check)
+        written: dict[str, int] = {}
+        with self.transaction():
+            for w in writes:
+                qt = quote_ident(w.table)
+                self.execute(f"CREATE TABLE IF NOT EXISTS {qt} ({w.create_sql})")
+                self.execute(f"DELETE FROM {qt} WHERE {qc} = ?", [partition_value])
+                data = to_arrow(w.frame)
+                if data.num_rows:
+                    self.write_table(w.table, data, replace=False)
+                written[w.table] = int(self.scalar(
+                    f"SELECT count(*) FROM {qt} WHERE {qc} = ?", [partition_value]) or 0)  # fmt: skip
+                log.info("wrote %d rows of %s (uncommitted)", data.num_rows, w.table)
+                if pause:
+                    pause(w.table)
+            checks(written)
+            if pause:
+                pause("")
+        for table, n in written.items():
+            log.info("replaced %s rows of %s where %s = %s", n, table, partition_column,
+                     partition_value)  # fmt: skip
+        return written
 
     def swap_partitions(
         self,
@@ -437,6 +507,7 @@ class DuckDBWarehouse(Warehouse):
         if memory_limit:
             config["memory_limit"] = memory_limit
         self._con = duckdb.connect(database, read_only=read_only, config=config)
+        self._in_transaction = False
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
@@ -470,6 +541,7 @@ class DuckDBWarehouse(Warehouse):
         twin = object.__new__(DuckDBWarehouse)
         Warehouse.__init__(twin, self.url, read_only=self.read_only)
         twin._con = self._con.cursor()
+        twin._in_transaction = False
         return twin
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
@@ -527,14 +599,23 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN ... COMMIT, rolled back on any exception."""
+        """BEGIN ... COMMIT, rolled back on any exception; inside an open transaction the
+        block simply joins it."""
+        if self._in_transaction:
+            yield
+            return
         self._con.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
         try:
             yield
         except BaseException:
+            self._in_transaction = False
             self._con.execute("ROLLBACK")
             raise
+        self._in_transaction = False
         self._con.execute("COMMIT")
+
+    replace_partitions = Warehouse._replace_in_transaction
 
 
 class PostgresWarehouse(Warehouse):
@@ -647,10 +728,15 @@ class PostgresWarehouse(Warehouse):
     def write_table(
         self, table: str, frame: pd.DataFrame | pa.Table, *, replace: bool = True
     ) -> int:
-        """Write ``frame`` as ``table`` with ``COPY`` in one transaction."""
+        """Write ``frame`` as ``table`` with ``COPY`` in one transaction. Appending to an
+        existing table first puts the columns in the table's order and casts them to its
+        types: binary COPY matches columns by position and sends each value's bytes as they
+        are (an int32 into a float8 column would arrive as a tiny denormal, not an error)."""
         data = to_arrow(frame)
         with self.transaction():
             exists = self.has_table(table)
+            if exists and not replace:
+                data = _fit_to_table(data, table, self.columns(table))
             if replace and exists:
                 self._run(f"DROP TABLE {quote_ident(table)}")
             mode = "append" if exists and not replace else "create"
@@ -673,6 +759,36 @@ class PostgresWarehouse(Warehouse):
             raise
         self._in_transaction = False
         self._run("COMMIT")
+
+    replace_partitions = Warehouse._replace_in_transaction
+
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "BIGINT": pa.int64(), "INTEGER": pa.int32(), "SMALLINT": pa.int16(), "DOUBLE": pa.float64(),
+    "REAL": pa.float32(), "FLOAT": pa.float32(), "VARCHAR": pa.string(), "BOOLEAN": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(),
+}  # fmt: skip
+
+
+def _fit_to_table(data: pa.Table, table: str, columns: Mapping[str, str]) -> pa.Table:
+    """``data`` with ``table``'s columns, in its order, cast to its types (by name)."""
+    names = list(columns)
+    if sorted(names) != sorted(data.column_names):
+        raise DataValidationError(
+            table, None, f"cannot append rows with columns {data.column_names}; the table has "
+            f"{names}")  # fmt: skip
+    arrays = []
+    for name in names:
+        column = data.column(name)
+        target = _ARROW_TYPES.get(columns[name].split("(")[0].strip())
+        if target is not None and column.type != target:
+            try:
+                column = column.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise DataValidationError(table, name, f"cannot store {column.type} values as "
+                                          f"{columns[name]}: {exc}") from exc  # fmt: skip
+        arrays.append(column)
+    return pa.table(arrays, names=names)
 
 
 def _pg_error(exc: Exception, native_sql: str) -> Exception:

@@ -11,9 +11,11 @@ job in :mod:`serving._spark_score` with the same guarantees):
 * rows that cannot be scored (a required attribute missing, an impossible value, no
   probability) go to table ``lead_score_errors`` with the column, the value and the reason;
   none vanish: ``scored + errors`` must equal the open contacts, checked inside the swap;
-* both tables are written to staging tables first, then swapped in ONE transaction:
+* both tables' ``as_of`` partitions are replaced in ONE transaction (delete, bulk append
+  through Arrow/COPY, count, check, commit; :meth:`features.Warehouse.replace_partitions`):
   readers see the old scores or the new ones, never a mix; a rerun for the same ``as_of``
-  replaces, never duplicates; a failed or killed job leaves the previous scores intact.
+  replaces, never duplicates; a failed job rolls back and a killed one's open transaction
+  is rolled back by the engine, so the previous scores stay intact.
 
 Reasons (exact SHAP from LightGBM's ``pred_contrib``, ~150x the cost of a prediction) are
 computed only for the leads sales will work by default: the top ``capacity`` leads by
@@ -25,8 +27,8 @@ warning and sleep there once, so a test can kill the process at a known point an
 previous scores survive. The points (:data:`HOLD_POINTS`), in the order a job reaches them:
 
 * ``scoring``: after the first chunk is scored, before anything is written;
-* ``staging``: after ``lead_scores`` is staged, before ``lead_score_errors`` is;
-* ``swap``: after both are staged, just before the swap.
+* ``staging``: inside the transaction, ``lead_scores`` written, ``lead_score_errors`` not;
+* ``swap``: inside the transaction, both written and checked, just before the commit.
 
 The variable is read once per job (a malformed value is a :class:`~features.ConfigError`).
 The Spark job (:mod:`serving._spark_score`) honours only ``swap``.
@@ -51,7 +53,7 @@ from features import ConfigError, ScoringError, Warehouse, build_lead_frame, val
 from features._capacity import weekly_leads_worked
 from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS, lead_frame_columns
 from features._schema import LEAD_SCORES
-from features._warehouse import StagedPartition, quote_ident
+from features._warehouse import PartitionWrite, quote_ident
 from models import SCORE_COLUMNS, ScoringBundle, score_leads
 from training import configure_tracking
 from training._registry import load_bundle, resolve_model
@@ -391,11 +393,6 @@ def score_warehouse(
         expected = open_contacts(wh, as_of)
         limit = _reasons_limit(config, wh, as_of)
         id_type = wh.columns("contacts")["contact_id"]
-        create_scores = _CREATE_LEAD_SCORES.format(id_type=id_type)
-        staging = wh.staging_table(LEAD_SCORES, as_of)
-        wh.drop_table(staging)  # what a killed run may have left
-        # typed empty staging table first, so zero rows still have the right columns
-        wh.execute(f"CREATE TABLE {quote_ident(staging)} ({create_scores})")
         timings["validate"] = time.perf_counter() - mark
         log.info("scoring %d open contacts as of %s with %s (%s v%s)",
                  expected, as_of, config.model_uri, name, version)  # fmt: skip
@@ -422,11 +419,8 @@ def score_warehouse(
                 log.info("scored %d of %d leads", done, expected)
                 if progress:
                     progress(done, expected)
-                if i == 0 and hold.point == "scoring":
-                    # a known state to be killed in: the first chunk half-way to the swap
-                    wh.write_table(staging, out, replace=False)
+                if i == 0:
                     hold.at("scoring")
-                    wh.execute(f"DELETE FROM {quote_ident(staging)}")
         finally:
             reader.close()
         timings.setdefault("features", time.perf_counter() - mark)
@@ -445,14 +439,10 @@ def score_warehouse(
             n_reasons = len(top.rows)
             rows = pd.Index(scored["contact_id"]).get_indexer(top.rows["contact_id"])
             scored.loc[rows, "reasons"] = explained["reasons"].to_numpy()
-        if len(scored):
-            wh.write_table(staging, scored[list(LEAD_SCORES_COLUMNS)], replace=False)
-        log.info("staged %d rows for %s in %s", len(scored), LEAD_SCORES, staging)
         timings["score"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        hold.at("staging")  # lead_scores staged, lead_score_errors not yet
-        written = _stage_errors_and_swap(wh, staging, create_scores, errors, as_of, expected,
-                                         id_type, hold=hold)  # fmt: skip
+        written = _write_partition(wh, scored[list(LEAD_SCORES_COLUMNS)], errors, as_of,
+                                   expected, id_type, hold)  # fmt: skip
         timings["write"] = time.perf_counter() - mark
     reasons_by = {str(k): int(v) for k, v in errors["reason"].value_counts().items()}
     if len(errors):
@@ -521,21 +511,12 @@ def _error_rows(leads: pd.DataFrame, problems: pd.DataFrame, good: pd.DataFrame,
     return pd.concat(parts, ignore_index=True)
 
 
-def _stage_errors_and_swap(wh: Warehouse, staging: str, create_scores: str,
-                           errors: pd.DataFrame, as_of: datetime, expected: int, id_type: str,
-                           *, hold: Hold = Hold()) -> dict[str, int]:  # fmt: skip
-    """Stage ``lead_score_errors`` beside the already staged ``lead_scores`` rows, then swap
-    both in one transaction, checking scored + unscorable = open contacts inside it."""
-    create_errors = _CREATE_LEAD_SCORE_ERRORS.format(id_type=id_type)
-    errors_staging = wh.staging_table(LEAD_SCORE_ERRORS, as_of)
-    wh.drop_table(errors_staging)
-    wh.execute(f"CREATE TABLE {quote_ident(errors_staging)} ({create_errors})")
-    if len(errors):
-        wh.write_table(errors_staging, errors, replace=False)
-    log.info("staged %d rows for %s in %s", len(errors), LEAD_SCORE_ERRORS, errors_staging)
-    staged = [StagedPartition(LEAD_SCORES, staging, create_scores),
-              StagedPartition(LEAD_SCORE_ERRORS, errors_staging, create_errors)]  # fmt: skip
-    hold.at("swap")
+def _write_partition(wh: Warehouse, scores: pd.DataFrame, errors: pd.DataFrame,
+                     as_of: datetime, expected: int, id_type: str,
+                     hold: Hold) -> dict[str, int]:  # fmt: skip
+    """Replace the ``as_of`` partition of ``lead_scores`` and ``lead_score_errors`` at once
+    (:meth:`~features.Warehouse.replace_partitions`: one transaction on DuckDB and
+    PostgreSQL), checking scored + unscorable = open contacts before the commit."""
 
     def check(counts: Mapping[str, int]) -> None:
         erred = int(wh.scalar(f"SELECT count(DISTINCT contact_id) FROM {LEAD_SCORE_ERRORS} "
@@ -546,8 +527,19 @@ def _stage_errors_and_swap(wh: Warehouse, staging: str, create_scores: str,
                 f"{expected} contacts are open; rolled back, previous scores kept"
             )
 
-    return wh.swap_partitions(staged, partition_column="as_of", partition_value=as_of,
-                              check=check)  # fmt: skip
+    def pause(table: str) -> None:
+        if table == LEAD_SCORES:
+            hold.at("staging")  # lead_scores written, lead_score_errors not yet
+        elif not table:
+            hold.at("swap")  # everything written and checked, not committed
+
+    writes = [
+        PartitionWrite(LEAD_SCORES, scores, _CREATE_LEAD_SCORES.format(id_type=id_type)),
+        PartitionWrite(LEAD_SCORE_ERRORS, errors,
+                       _CREATE_LEAD_SCORE_ERRORS.format(id_type=id_type)),
+    ]  # fmt: skip
+    return wh.replace_partitions(writes, partition_column="as_of", partition_value=as_of,
+                                 check=check, pause=pause)  # fmt: skip
 
 
 def _check_one_row_per_contact(ids: pd.Series, errors: pd.DataFrame, expected: int) -> None:
