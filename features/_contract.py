@@ -774,6 +774,18 @@ def _scalar(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML double-quoted one
 
 
+def csv_dialect(path: Path, source: Source) -> tuple[str, str]:
+    """The encoding and delimiter to read CSV source ``source`` at ``path`` with: UTF-8 is
+    read byte-order-mark aware; a delimiter not given is detected (``,`` for ``.gz``)."""
+    encoding = source.encoding or "utf-8"
+    if encoding.lower().replace("-", "") == "utf8":
+        encoding = "utf-8-sig"  # a byte-order mark is not part of the first column's name
+    delimiter = source.delimiter
+    if delimiter is None:
+        delimiter = "," if path.suffix == ".gz" else detect_delimiter(path, encoding)
+    return encoding, delimiter
+
+
 def detect_delimiter(path: Path, encoding: str = "utf-8-sig") -> str:
     """The CSV delimiter among ``, ; tab |`` (``,`` when the sniffer cannot tell)."""
     with path.open(encoding=encoding, errors="replace", newline="") as handle:

@@ -50,7 +50,7 @@ from features._contract import (
     Contract,
     LeadsTable,
     Source,
-    detect_delimiter,
+    csv_dialect,
     name_words,
     normalise_token,
 )
@@ -167,12 +167,7 @@ def read_source(source: Source, base_dir: Path, *, limit: int | None = None) -> 
         if first is None:
             return parquet.schema_arrow.empty_table().to_pandas()
         return first.to_pandas()
-    encoding = source.encoding or "utf-8"
-    if encoding.lower().replace("-", "") == "utf8":
-        encoding = "utf-8-sig"  # a byte-order mark is not part of the first column's name
-    delimiter = source.delimiter
-    if delimiter is None:
-        delimiter = "," if path.suffix == ".gz" else detect_delimiter(path, encoding)
+    encoding, delimiter = csv_dialect(path, source)
     try:
         with _open_text(path, encoding) as handle:
             header = next(csv.reader(handle, delimiter=delimiter), [])

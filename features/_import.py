@@ -59,7 +59,7 @@ from features._contract import (
     EventsTable,
     OutcomesTable,
     Source,
-    detect_delimiter,
+    csv_dialect,
     normalise_token,
 )
 from features._errors import ConfigError, DataValidationError, MissingTableError
@@ -254,12 +254,7 @@ def _read_parquet(path: Path, where: str) -> pa.Table:
 
 
 def _read_csv(path: Path, source: Source, where: str) -> pa.Table:
-    encoding = source.encoding or "utf-8"
-    if encoding.lower().replace("-", "") == "utf8":
-        encoding = "utf-8-sig"  # a byte-order mark is not part of the first column's name
-    delimiter = source.delimiter
-    if delimiter is None:
-        delimiter = "," if path.suffix == ".gz" else detect_delimiter(path, encoding)
+    encoding, delimiter = csv_dialect(path, source)
     try:
         data = pa_csv.read_csv(
             path,
@@ -427,18 +422,23 @@ _KIND_WORDS = {
 }
 
 
+def _recode(stage: Warehouse, table: str, column: str, mapping: Mapping[str, str],
+            select: str) -> None:  # fmt: skip
+    """Rebuild stage ``table`` as ``SELECT select`` over itself (alias ``t``) left-joined to
+    ``mapping`` (alias ``m``: ``token``, ``value``) on the lower-cased ``column``."""
+    lookup = pa.table({"token": list(mapping), "value": list(mapping.values())})
+    with stage.registered(f"_{table}_map", lookup) as view:
+        stage.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM {table} t "
+                      f"LEFT JOIN {view} m ON m.token = lower(t.{column})")  # fmt: skip
+
+
 def _map_event_types(stage: Warehouse, events: EventsTable) -> dict[str, int]:
     """Rewrite the team's event types to the standard ones; returns the most frequent values
     with no standard meaning and their counts."""
     known = {t: t for t in (*EVENT_TYPES, "sales_touch")}
     mapping = {**{normalise_token(t): t for t in known}, **events.type_mapping()}
-    with stage.registered("_event_type_map", pa.table({
-        "token": list(mapping), "standard": list(mapping.values())})) as view:  # fmt: skip
-        stage.execute(
-            "CREATE OR REPLACE TABLE events AS SELECT e.contact_id, e.occurred_at, "
-            "coalesce(m.standard, e.event_type) AS event_type FROM events e "
-            f"LEFT JOIN {view} m ON m.token = lower(e.event_type)"
-        )
+    _recode(stage, "events", "event_type", mapping,
+            "t.contact_id, t.occurred_at, coalesce(m.value, t.event_type) AS event_type")  # fmt: skip
     unmapped = stage.query(
         "SELECT event_type, count(*) AS n FROM events WHERE event_type NOT IN ("
         + ", ".join(f"'{t}'" for t in known)
@@ -451,13 +451,8 @@ def _map_outcomes(stage: Warehouse, outcomes: OutcomesTable,
                   mapping: Mapping[str, str]) -> int:  # fmt: skip
     """Rewrite outcome values to won/lost, leave out open rows (returned as a count); other
     values are an error listing every value found."""
-    with stage.registered("_outcome_map", pa.table({
-        "token": list(mapping), "outcome": list(mapping.values())})) as view:  # fmt: skip
-        stage.execute(
-            "CREATE OR REPLACE TABLE outcomes AS SELECT o.* EXCLUDE (outcome), "
-            "m.outcome AS mapped, o.outcome AS original FROM outcomes o "
-            f"LEFT JOIN {view} m ON m.token = lower(o.outcome)"
-        )
+    _recode(stage, "outcomes", "outcome", mapping,
+            "t.* EXCLUDE (outcome), m.value AS mapped, t.outcome AS original")  # fmt: skip
     unknown = stage.query(
         "SELECT coalesce(original, '<missing>') AS v, count(*) AS n FROM outcomes "
         "WHERE mapped IS NULL GROUP BY 1 ORDER BY n DESC, v"
