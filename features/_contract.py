@@ -177,6 +177,15 @@ class Source(_Strict):
             return self.url
         return f"duckdb:///{self.file_path(base_dir)}"
 
+    def checked_warehouse_url(self, base_dir: Path, where: str) -> str:
+        """:meth:`warehouse_url`, after checking a DuckDB file source exists (a ConfigError
+        starting with ``where`` otherwise: opening it would create an empty database)."""
+        if self.kind == "duckdb" and self.path is not None:
+            path = self.file_path(base_dir)
+            if not path.exists():
+                raise ConfigError(f"{where}: DuckDB file {str(path)!r} does not exist")
+        return self.warehouse_url(base_dir)
+
     def file_path(self, base_dir: Path) -> Path:
         """The source's file, relative paths resolved against ``base_dir``."""
         if self.path is None:

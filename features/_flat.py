@@ -138,11 +138,7 @@ def read_source(source: Source, base_dir: Path, *, limit: int | None = None) -> 
     paths resolve against ``base_dir``. A CSV header naming a column twice is an error.
     """
     if source.kind in ("duckdb", "postgresql"):
-        url = source.warehouse_url(base_dir)
-        if source.kind == "duckdb" and source.path is not None:
-            path = source.file_path(base_dir)
-            if not path.exists():
-                raise ConfigError(f"leads source: DuckDB file {str(path)!r} does not exist")
+        url = source.checked_warehouse_url(base_dir, "leads source")
         table = source.table or ""
         with Warehouse(url, read_only=True) as wh:
             wh.require_table(table)

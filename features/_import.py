@@ -222,11 +222,7 @@ def _load(stage: Warehouse, name: str, source: Source, base_dir: Path, section: 
     """Read ``source`` whole into stage table ``name``."""
     where = f"{section}.source"
     if source.kind in ("duckdb", "postgresql"):
-        url = source.warehouse_url(base_dir)
-        if source.kind == "duckdb" and source.path is not None:
-            path = source.file_path(base_dir)
-            if not path.exists():
-                raise ConfigError(f"{where}: DuckDB file {str(path)!r} does not exist")
+        url = source.checked_warehouse_url(base_dir, where)
         try:
             with Warehouse(url, read_only=True) as wh:
                 wh.require_table(source.table or "")
