@@ -25,6 +25,7 @@ from typing import Any
 import mlflow
 import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PyFuncModel
 
 from features._errors import ConfigError
 from features._flat import flat_split
@@ -66,9 +67,10 @@ class FlatCompareResult:
     run_id: str
 
 
-def load_flat_bundle(model_uri: str) -> FlatScoringBundle:
-    """The :class:`FlatScoringBundle` inside a registered flat model (tracking must be
-    configured); a :class:`ConfigError` when the URI is unknown or not a flat model."""
+def load_flat_pyfunc(model_uri: str) -> tuple[PyFuncModel, FlatScoringBundle]:
+    """The pyfunc of a registered flat model and the :class:`FlatScoringBundle` inside it
+    (tracking must be configured); a :class:`ConfigError` when the URI is unknown or not a
+    flat model."""
     try:
         model = mlflow.pyfunc.load_model(model_uri)
     except MlflowException as exc:
@@ -81,7 +83,13 @@ def load_flat_bundle(model_uri: str) -> FlatScoringBundle:
             f"model {model_uri!r} is a {type(python_model).__name__}, not a flat-mode model "
             "(FlatScoringModel); train one with a flat contract"
         )
-    return python_model.bundle
+    return model, python_model.bundle
+
+
+def load_flat_bundle(model_uri: str) -> FlatScoringBundle:
+    """The :class:`FlatScoringBundle` inside a registered flat model (see
+    :func:`load_flat_pyfunc`)."""
+    return load_flat_pyfunc(model_uri)[1]
 
 
 def compare_flat(

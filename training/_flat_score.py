@@ -19,13 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mlflow.pyfunc
 import pandas as pd
-from mlflow.exceptions import MlflowException
 
-from features._errors import ConfigError
-from models._flat_pyfunc import FlatScoringModel, flat_model_input
-from training._flat_compare import DEFAULT_FLAT_MODEL_URI
+from models._flat_pyfunc import flat_model_input
+from training._flat_compare import DEFAULT_FLAT_MODEL_URI, load_flat_pyfunc
 from training._flat_output import table_format, write_table
 from training._flat_train import load_flat_contract, scoring_frame
 from training._registry import resolve_model
@@ -62,18 +59,7 @@ def score_flat(
     table_format(output)  # a wrong extension fails before any work
     configure_tracking()
     _, version = resolve_model(model_uri)
-    try:
-        pyfunc = mlflow.pyfunc.load_model(model_uri)
-    except MlflowException as exc:
-        raise ConfigError(
-            f"cannot load model {model_uri!r} from {mlflow.get_tracking_uri()}: {exc.message}"
-        ) from exc
-    python_model = pyfunc.unwrap_python_model()
-    if not isinstance(python_model, FlatScoringModel):
-        raise ConfigError(
-            f"model {model_uri!r} is a {type(python_model).__name__}, not a flat-mode model"
-        )
-    bundle = python_model.bundle
+    pyfunc, bundle = load_flat_pyfunc(model_uri)
     _, spec, data = load_flat_contract(contract_path)
     notes: list[str] = []
     missing = [c for c in bundle.model.features if c not in data.features]
