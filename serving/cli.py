@@ -6,7 +6,7 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from features import DEFAULT_WAREHOUSE, LeadscoreError
+
+if TYPE_CHECKING:
+    from features._import import ImportResult
 
 app = typer.Typer(
     help="leadscore: a calibrated lead-quality model beside your rule score, compared fairly.",
@@ -60,57 +63,33 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
     _setup_logging(verbose)
 
 
-def _flat_contract(contract: Path | None, warehouse: str | None = None) -> bool:
-    """True when ``contract`` is a flat-mode contract (the command then runs in flat mode).
-
-    A tables-mode contract is imported into ``warehouse`` first (its standard tables; see
-    :mod:`features._import`), and the command then runs on that warehouse as usual."""
+def _contract_mode(contract: Path | None, warehouse: str) -> Literal["flat"] | ImportResult | None:
+    """``"flat"`` for a flat-mode contract (the command then runs in flat mode); for a
+    tables-mode contract, what importing its tables into ``warehouse`` did (see
+    :mod:`features._import`: the command then runs on that warehouse as usual); None
+    without a contract."""
     if contract is None:
-        return False
-    from features import ConfigError
+        return None
     from features._contract import load_contract
+    from features._import import import_tables
 
     parsed = load_contract(contract)
     if parsed.mode == "flat":
-        return True
-    if warehouse is None:
-        raise ConfigError(f"{contract}: a tables-mode contract does not apply to this command")
-    _import_tables(parsed, warehouse)
-    return False
-
-
-_IMPORTED: dict[str, object] = {}
-
-
-def _import_tables(parsed: object, warehouse: str) -> None:
-    from features._contract import Contract
-    from features._import import import_tables
-
-    assert isinstance(parsed, Contract)
+        return "flat"
     result = import_tables(parsed, warehouse, progress=lambda msg: console.log(msg))
-    _IMPORTED["result"] = result
     if not result.skipped:
         out.print(f"imported {', '.join(f'{t}: {n:,}' for t, n in result.rows.items())} rows "
                   f"into {warehouse} in {result.seconds:.1f} s")  # fmt: skip
     for note in result.notes():
         out.print(f"[yellow]{note}[/]")
+    return result
 
 
-def _contract_horizon(given: int | None) -> int:
+def _horizon(given: int | None, imported: ImportResult | None) -> int:
     """--horizon-days if given, else the imported contract's label.horizon_days, else 90."""
-    from features._import import ImportResult
-
     if given is not None:
         return given
-    result = _IMPORTED.get("result")
-    return result.horizon_days if isinstance(result, ImportResult) else 90
-
-
-def _contract_known_before() -> tuple[str, ...]:
-    from features._import import ImportResult
-
-    result = _IMPORTED.get("result")
-    return tuple(result.known_before_contact) if isinstance(result, ImportResult) else ()
+    return imported.horizon_days if imported is not None else 90
 
 
 def _metric_rows(metrics: dict[str, dict[str, float]]) -> Table:
@@ -182,7 +161,7 @@ def validate(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE, contract: ContractOpt 
     """Check the warehouse tables (or a contract's export) against the data contract."""
     from features import Warehouse, validate_warehouse
 
-    if _flat_contract(contract, warehouse):
+    if _contract_mode(contract, warehouse) == "flat":
         from features._contract import load_contract
         from features._flat import load_flat
 
@@ -202,7 +181,7 @@ def train_cmd(
     as_of: AsOfOpt = None,
     horizon_days: Annotated[
         int | None,
-        typer.Option(help="Label horizon (sales cycle) in days [default: the contract's, or 90]."),
+        typer.Option(help="Label horizon (sales cycle) in days (default: the contract's, or 90)."),
     ] = None,
     rules: Annotated[
         Path | None, typer.Option(help="Rules YAML (default: packaged rules).")
@@ -220,7 +199,8 @@ def train_cmd(
     against leakage, train on the earlier rows, test on the latest 20%."""
     from training import TrainConfig, train
 
-    if _flat_contract(contract, warehouse):
+    mode = _contract_mode(contract, warehouse)
+    if mode == "flat":
         from training._flat_train import train_flat
 
         assert contract is not None
@@ -233,9 +213,10 @@ def train_cmd(
         return
 
     result = train(
-        TrainConfig(warehouse=warehouse, as_of=as_of, horizon_days=_contract_horizon(horizon_days),
+        TrainConfig(warehouse=warehouse, as_of=as_of, horizon_days=_horizon(horizon_days, mode),
                     rules_path=str(rules) if rules else None, capacity=capacity,
-                    allow_leaky=allow_leaky, known_before_contact=_contract_known_before()),
+                    allow_leaky=allow_leaky,
+                    known_before_contact=tuple(mode.known_before_contact) if mode else ()),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
     out.print(
@@ -255,7 +236,7 @@ def backtest(
     quarters: Annotated[int, typer.Option(help="How many of the latest quarters to replay.")] = 4,
     as_of: AsOfOpt = None,
     horizon_days: Annotated[
-        int | None, typer.Option(help="Label horizon in days [default: the contract's, or 90].")
+        int | None, typer.Option(help="Label horizon in days (default: the contract's, or 90).")
     ] = None,
     rules: Annotated[
         Path | None, typer.Option(help="Rules YAML (default: packaged rules).")
@@ -273,7 +254,8 @@ def backtest(
     from training import BACKTEST_METRICS, BacktestConfig
     from training import backtest as run_backtest
 
-    if _flat_contract(contract, warehouse):
+    mode = _contract_mode(contract, warehouse)
+    if mode == "flat":
         from training._flat_backtest import backtest_flat
 
         assert contract is not None
@@ -286,7 +268,7 @@ def backtest(
 
     result = run_backtest(
         BacktestConfig(warehouse=warehouse, quarters=quarters, as_of=as_of,
-                       horizon_days=_contract_horizon(horizon_days),
+                       horizon_days=_horizon(horizon_days, mode),
                        rules_path=str(rules) if rules else None, capacity=capacity),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
@@ -324,7 +306,7 @@ def compare(
     from training import CompareConfig
     from training import compare as run_compare
 
-    if _flat_contract(contract, warehouse):
+    if _contract_mode(contract, warehouse) == "flat":
         from training._flat_compare import compare_flat
 
         assert contract is not None
@@ -439,7 +421,7 @@ def score(
     flat-mode --contract: score the export's open rows into --output (atomic)."""
     from serving._batch import LEAD_SCORE_ERRORS, ScoreConfig, score_warehouse
 
-    if _flat_contract(contract, warehouse):
+    if _contract_mode(contract, warehouse) == "flat":
         from training._flat_score import score_flat
 
         assert contract is not None
