@@ -54,7 +54,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pandas as pd
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -66,7 +65,7 @@ from pydantic import (
 )
 
 from features._errors import ConfigError
-from features._yaml import strict_yaml_loader
+from features._yaml import load_yaml_mapping
 
 if TYPE_CHECKING:
     from features._flat import ColumnProfile
@@ -585,11 +584,6 @@ class Contract(_Strict):
 # --------------------------------------------------------------------------- loading
 
 
-def _yaml_loader() -> type[yaml.SafeLoader]:
-    """The strict loader (see :func:`features._yaml.strict_yaml_loader`)."""
-    return strict_yaml_loader()
-
-
 def load_contract(path: str | Path) -> Contract:
     """Read and validate a contract file; relative source paths resolve against its folder.
 
@@ -608,16 +602,7 @@ def load_contract(path: str | Path) -> Contract:
 
 def parse_contract(text: str, source: str = "<in-memory contract>") -> Contract:
     """Validate a contract given as YAML text; ``source`` names it in error messages."""
-    try:
-        data = yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        detail = " ".join(str(exc).split())
-        raise ConfigError(f"contract file {source!r}: not valid YAML: {detail}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"contract file {source!r}: expected a mapping with keys "
-            f"{_allowed_keys(Contract)}, got {type(data).__name__}"
-        )
+    data = load_yaml_mapping(text, f"contract file {source!r}", _allowed_keys(Contract))
     try:
         return Contract.model_validate(data)
     except ValidationError as exc:

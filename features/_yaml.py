@@ -45,3 +45,21 @@ def strict_yaml_loader() -> type[yaml.SafeLoader]:
         bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
     )
     return StrictLoader
+
+
+def load_yaml_mapping(text: str, what: str, allowed_keys: str) -> dict[Any, Any]:
+    """Parse ``text`` with :func:`strict_yaml_loader` and return its top-level mapping;
+    a ConfigError starting with ``what`` (e.g. ``rules file 'x.yaml'``) for invalid YAML or
+    a document that is not a mapping (``allowed_keys`` names what it should hold)."""
+    from features._errors import ConfigError
+
+    try:
+        data = yaml.load(text, Loader=strict_yaml_loader())  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"{what}: not valid YAML: {detail}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{what}: expected a mapping with keys {allowed_keys}, got {type(data).__name__}"
+        )
+    return data

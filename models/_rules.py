@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 from numpy.typing import ArrayLike, NDArray
 from pydantic import (
     BaseModel,
@@ -58,7 +57,7 @@ from sklearn.isotonic import IsotonicRegression
 from features._attributes import SMALL_ROWS, Coded, LeadColumns, derive_columns, nan_to_zero
 from features._definitions import AGE_FEATURE, ENGAGEMENT_FEATURE_NAMES
 from features._errors import ConfigError, DataValidationError, MissingColumnsError, ModelError
-from features._yaml import strict_yaml_loader
+from features._yaml import load_yaml_mapping
 
 DEFAULT_RULES_FILE = "default_rules.yaml"
 CONDITION_KEYS: tuple[str, ...] = ("in", "equals", "at_least", "below", "points_each")
@@ -212,11 +211,6 @@ class RulesConfig(BaseModel):
 
 
 @lru_cache(maxsize=1)
-def _yaml_loader() -> type[yaml.SafeLoader]:
-    """The strict loader (see :func:`features._yaml.strict_yaml_loader`)."""
-    return strict_yaml_loader()
-
-
 def load_rules(path: str | Path | None = None) -> RulesConfig:
     """Read and validate a rules file; ``None`` reads the packaged default rules.
 
@@ -236,16 +230,7 @@ def load_rules(path: str | Path | None = None) -> RulesConfig:
 
 def parse_rules(text: str, source: str = "<in-memory rules>") -> RulesConfig:
     """Validate rules given as YAML text; ``source`` names it in error messages."""
-    try:
-        data = yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        detail = " ".join(str(exc).split())
-        raise ConfigError(f"rules file {source!r}: not valid YAML: {detail}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"rules file {source!r}: expected a mapping with keys "
-            f"{_allowed_keys(RulesConfig)}, got {type(data).__name__}"
-        )
+    data = load_yaml_mapping(text, f"rules file {source!r}", _allowed_keys(RulesConfig))
     try:
         config = RulesConfig.model_validate(data)
     except ValidationError as exc:
