@@ -28,7 +28,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/leadscore demo --workdir $(WORKDIR)
 
-lint: $(STAMP)
+# mypy reads the packages under their installed names (leadscore.features ...) through a
+# tree of links, since it cannot follow setuptools' package-dir mapping.
+.typecheck/leadscore/__init__.py:
+	mkdir -p .typecheck/leadscore
+	for p in features models training serving; do ln -sfn ../../$$p .typecheck/leadscore/$$p; done
+	touch $@
+
+lint: $(STAMP) .typecheck/leadscore/__init__.py
 	$(BIN)/ruff check features models training serving tests benchmarks
 	$(BIN)/mypy
 
@@ -44,4 +51,4 @@ lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(WORKDIR) bench-output .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .typecheck $(WORKDIR) bench-output .pytest_cache .mypy_cache .ruff_cache .hypothesis

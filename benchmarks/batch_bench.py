@@ -49,8 +49,7 @@ def peak_rss_gib() -> float:
 
 def generate(path: Path, contacts: int, seed: int) -> None:
     import duckdb
-
-    from features._generator import GeneratorConfig, write_crm
+    from leadscore.features._generator import GeneratorConfig, write_crm
 
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
@@ -98,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     state_path = work / "state.json"
     state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {}
 
-    from features import Warehouse
-    from features._warehouse import copy_tables
-    from serving._batch import ScoreConfig, materialise_features, score_warehouse
-    from training import TrainConfig, train
-    from training._registry import load_bundle
+    from leadscore.features import Warehouse
+    from leadscore.features._warehouse import copy_tables
+    from leadscore.serving._batch import ScoreConfig, materialise_features, score_warehouse
+    from leadscore.training import TrainConfig, train
+    from leadscore.training._registry import load_bundle
 
     print(f"batch scoring benchmark: {args.contacts:,} contacts, cpu_count={os.cpu_count()}, "
           f"load {loadavg()}", flush=True)  # fmt: skip
@@ -117,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         state.pop("features", None)
         state.pop("postgres", None)
         state_path.write_text(json.dumps(state))
-    from models import LeadModelParams
+    from leadscore.models import LeadModelParams
 
     name = "lead-quality-reference" if args.reference_model else "lead-quality"
     params = (LeadModelParams(n_estimators=300, num_leaves=63, early_stopping_rounds=100_000)
@@ -174,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         if predict_rate is None:
             with Warehouse(url, read_only=True) as wh:
                 frame = wh.query("SELECT * FROM lead_features WHERE as_of = ?", [AS_OF])
-            from features import derive_attributes
+            from leadscore.features import derive_attributes
 
             matrix = bundle.lead_model.encode(derive_attributes(frame.drop(columns=["as_of"])))
             booster = bundle.lead_model.booster_
@@ -188,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{predict_rate:,.0f} rows/s ({bundle.lead_model.best_iteration_} trees)",
                   flush=True)  # fmt: skip
             sample = frame.drop(columns=["as_of"]).head(args.reasons_sample)
-            from models import score_leads
+            from leadscore.models import score_leads
 
             t0 = time.perf_counter()
             score_leads(bundle, sample, reasons=True)

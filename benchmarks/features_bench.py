@@ -93,9 +93,8 @@ def _status_gib(field: str) -> float:
 
 
 def run_duckdb_full(warehouse: str, parquet: Path, as_of: datetime, opts: dict[str, Any]) -> Any:
+    from leadscore.features import Warehouse, build_lead_frame
     from run import SUBSET
-
-    from features import Warehouse, build_lead_frame
 
     with Warehouse(warehouse, read_only=True) as wh:
         if opts.get("duckdb_memory_limit"):
@@ -106,9 +105,8 @@ def run_duckdb_full(warehouse: str, parquet: Path, as_of: datetime, opts: dict[s
 
 def run_duckdb_subset(warehouse: str, parquet: Path, as_of: datetime, opts: dict[str, Any]) -> Any:
     import pandas as pd
+    from leadscore.features import Warehouse, engagement_features, lead_frame_sql
     from run import SUBSET
-
-    from features import Warehouse, engagement_features, lead_frame_sql
 
     subset = [f for name in SUBSET for f in engagement_features() if f.name == name]
     with Warehouse(warehouse, read_only=True) as wh:

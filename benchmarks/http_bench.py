@@ -216,7 +216,7 @@ def running_servers(store: Path, workers: int) -> Iterator[tuple[int, int]]:
     env.pop("LEADSCORE_API_TOKEN", None)
     ours, theirs = free_port(), free_port()
     commands = {
-        "leadscore": [sys.executable, "-m", "serving.cli", "serve", "--model", MODEL_URI,
+        "leadscore": [sys.executable, "-m", "leadscore.serving.cli", "serve", "--model", MODEL_URI,
                       "--port", str(ours), "--poll-seconds", "3600", "--workers", str(workers)],
         "mlflow": [os.path.join(bin_dir, "mlflow"), "models", "serve", "-m", MODEL_URI,
                    "--env-manager", "local", "--host", "127.0.0.1", "-p", str(theirs),

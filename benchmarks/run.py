@@ -188,7 +188,7 @@ class Bench:
 
     def ensure_frame(self) -> pd.DataFrame:
         if self.frame is None:
-            from features import Warehouse, build_lead_frame
+            from leadscore.features import Warehouse, build_lead_frame
 
             self.ensure_warehouse()
             print("  (prerequisite) building the lead frame, not timed", flush=True)
@@ -232,7 +232,7 @@ def best_rate(fn: Callable[[], Any], rows: int, budget: float = REPEAT_SECONDS) 
 
 
 def generate(bench: Bench, *, record: bool = True) -> None:
-    from features._generator import GeneratorConfig, write_crm
+    from leadscore.features._generator import GeneratorConfig, write_crm
 
     config = GeneratorConfig(n_contacts=bench.contacts, seed=SEED)
     bench.frame = None
@@ -339,7 +339,7 @@ def _same_values(a: pd.DataFrame, b: pd.DataFrame) -> tuple[bool, str]:
 
 
 def features_section(bench: Bench) -> None:
-    from features import Warehouse, build_lead_frame
+    from leadscore.features import Warehouse, build_lead_frame
 
     bench.ensure_warehouse()
     with Warehouse(bench.warehouse, read_only=True) as wh:
@@ -397,7 +397,7 @@ def features_section(bench: Bench) -> None:
 
 
 def training(bench: Bench, *, record: bool = True) -> None:
-    from training import TrainConfig, train
+    from leadscore.training import TrainConfig, train
 
     bench.ensure_warehouse()
     with PeakRSS() as mem:
@@ -438,8 +438,7 @@ def training(bench: Bench, *, record: bool = True) -> None:
 
 def _load_bundle(uri: str) -> tuple[Any, Any]:
     import mlflow.pyfunc
-
-    from training import configure_tracking
+    from leadscore.training import configure_tracking
 
     configure_tracking()
     model = mlflow.pyfunc.load_model(uri)
@@ -447,7 +446,7 @@ def _load_bundle(uri: str) -> tuple[Any, Any]:
 
 
 def scoring(bench: Bench) -> None:
-    from serving import ScoreConfig, score_warehouse
+    from leadscore.serving import ScoreConfig, score_warehouse
 
     uri = bench.ensure_model()
     frame = bench.ensure_frame()
@@ -525,7 +524,7 @@ def _latency(fn: Callable[[int], Any]) -> tuple[float, float, int]:
 
 
 def latency(bench: Bench) -> None:
-    from models import score_leads, to_model_input
+    from leadscore.models import score_leads, to_model_input
 
     uri = bench.ensure_model()
     frame = bench.ensure_frame()

@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{platform.platform()}, cpu_count {os.cpu_count()}, load average {load_start}",
           flush=True)  # fmt: skip
 
-    from features import derive_attributes
-    from models import score_leads
+    from leadscore.features import derive_attributes
+    from leadscore.models import score_leads
 
     bench = Bench(args.contacts, args.workdir)
     uri = bench.ensure_model()

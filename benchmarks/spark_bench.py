@@ -72,7 +72,7 @@ def best_seconds(fn: Callable[[], Any], rounds: int) -> float:
 
 def in_memory(bundle: Any, leads: pd.DataFrame, rounds: int) -> tuple[float, float]:
     """Best seconds of raw ``Booster.predict`` on the encoded rows and of ``score_leads``."""
-    from models import score_leads
+    from leadscore.models import score_leads
 
     lm = bundle.lead_model
     rows = len(leads)
@@ -136,10 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     line("model", f"{uri}, {bundle.lead_model.best_iteration_} trees")
 
     # -- Spark session -----------------------------------------------------------------------
+    from leadscore.features._spark import SESSION_CONF, local_session, quiet_pyspark
+    from leadscore.serving._spark_score import _score_batches, _scored_schema, executor_bundle
     from pyspark.sql import functions as F
-
-    from features._spark import SESSION_CONF, local_session, quiet_pyspark
-    from serving._spark_score import _score_batches, _scored_schema, executor_bundle
 
     t0 = time.perf_counter()
     spark = local_session(data_dir / "session", master=args.master, driver_memory="4g")

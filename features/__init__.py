@@ -1,8 +1,8 @@
 """Warehouse tables to point-in-time lead frames: contract, validation, features, generator."""
 
-from features._attributes import derive_attributes, parse_title
-from features._definitions import ENGAGEMENT_FEATURE_NAMES, engagement_features
-from features._errors import (
+from leadscore.features._attributes import derive_attributes, parse_title
+from leadscore.features._definitions import ENGAGEMENT_FEATURE_NAMES, engagement_features
+from leadscore.features._errors import (
     ConfigError,
     DataValidationError,
     LeadscoreError,
@@ -11,16 +11,16 @@ from features._errors import (
     ModelError,
     ScoringError,
 )
-from features._point_in_time import (
+from leadscore.features._point_in_time import (
     LEAD_ATTRIBUTE_COLUMNS,
     LeadFrame,
     build_lead_frame,
     lead_frame_columns,
     lead_frame_sql,
 )
-from features._snapshots import quarter_starts
-from features._validation import ContractViolations, ValidationReport, validate_warehouse
-from features._warehouse import DEFAULT_WAREHOUSE, Warehouse, WarehouseURL
+from leadscore.features._snapshots import quarter_starts
+from leadscore.features._validation import ContractViolations, ValidationReport, validate_warehouse
+from leadscore.features._warehouse import DEFAULT_WAREHOUSE, Warehouse, WarehouseURL
 
 __all__ = [
     "DEFAULT_WAREHOUSE",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from features._schema import SALES_TOUCH
-from features._warehouse import Warehouse
+from leadscore.features._schema import SALES_TOUCH
+from leadscore.features._warehouse import Warehouse
 
 
 def weekly_leads_worked(wh: Warehouse, start: datetime, end: datetime) -> float:

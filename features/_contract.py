@@ -54,6 +54,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pandas as pd
+from leadscore.features._errors import ConfigError
+from leadscore.features._yaml import load_yaml_mapping
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -64,11 +66,8 @@ from pydantic import (
     model_validator,
 )
 
-from features._errors import ConfigError
-from features._yaml import load_yaml_mapping
-
 if TYPE_CHECKING:
-    from features._flat import ColumnProfile
+    from leadscore.features._flat import ColumnProfile
 
 ROW_ORDER = "row_order"
 """``order_by: row_order``: the source's rows are in time order, oldest first."""
@@ -431,7 +430,7 @@ class EventsTable(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> EventsTable:
-        from features._schema import EVENT_TYPES, SALES_TOUCH
+        from leadscore.features._schema import EVENT_TYPES, SALES_TOUCH
 
         _distinct_columns(self.columns)
         known = (*EVENT_TYPES, SALES_TOUCH)
@@ -791,7 +790,7 @@ def detect_delimiter(path: Path, encoding: str = "utf-8-sig") -> str:
 
 
 def _only_table(url: str, source: str) -> str:
-    from features._warehouse import Warehouse
+    from leadscore.features._warehouse import Warehouse
 
     with Warehouse(url, read_only=True) as wh:
         found = wh.tables()
@@ -866,7 +865,7 @@ def write_starting_contract(
     :func:`load_contract`.
     """
     # _flat reads sources and types columns; it imports this module, hence the late import.
-    from features._flat import profile_columns, read_source
+    from leadscore.features._flat import profile_columns, read_source
 
     base = Path(contract_dir) if contract_dir is not None else None
     src = _source_for(source, table, delimiter, base)
@@ -950,7 +949,7 @@ def _guess_label(
 ) -> tuple[str | None, str | None, list[str]]:
     """The label column (or None), a column that may be the label once its values are
     mapped (or None), and the contract lines that say so."""
-    from features._flat import label_outcome
+    from leadscore.features._flat import label_outcome
 
     def outcomes(column: str) -> list[tuple[object, int, str | None]]:
         """(value, rows, won/lost/None) for each value of ``column``, most rows first."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features._schema import BORROWED_INTEREST_EVENTS, EVENT_TYPES, HIGH_INTENT_EVENTS
+from leadscore.features._schema import BORROWED_INTEREST_EVENTS, EVENT_TYPES, HIGH_INTENT_EVENTS
 
 WINDOWS_DAYS: tuple[int, ...] = (7, 30, 90, 180)
 PER_TYPE_WINDOWS_DAYS: tuple[int, ...] = (30, 180)

@@ -43,8 +43,7 @@ from typing import IO, Literal
 
 import numpy as np
 import pandas as pd
-
-from features._contract import (
+from leadscore.features._contract import (
     ROW_ORDER,
     ColumnKind,
     Contract,
@@ -54,9 +53,9 @@ from features._contract import (
     name_words,
     normalise_token,
 )
-from features._errors import ConfigError, DataValidationError, MissingColumnsError
-from features._validation import ContractViolations
-from features._warehouse import Warehouse, quote_ident
+from leadscore.features._errors import ConfigError, DataValidationError, MissingColumnsError
+from leadscore.features._validation import ContractViolations
+from leadscore.features._warehouse import Warehouse, quote_ident
 
 log = logging.getLogger(__name__)
 

@@ -40,10 +40,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import stats
-
-from features._errors import ConfigError, DataValidationError
-from features._schema import (
+from leadscore.features._errors import ConfigError, DataValidationError
+from leadscore.features._schema import (
     BUYING_TIMELINES,
     CONTACTS,
     EVENT_TYPES,
@@ -51,6 +49,7 @@ from features._schema import (
     OUTCOMES,
     TRUTH,
 )
+from scipy import stats
 
 logger = logging.getLogger(__name__)
 

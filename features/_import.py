@@ -52,8 +52,7 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-
-from features._contract import (
+from leadscore.features._contract import (
     ContactsTable,
     Contract,
     EventsTable,
@@ -62,10 +61,10 @@ from features._contract import (
     csv_dialect,
     normalise_token,
 )
-from features._errors import ConfigError, DataValidationError, MissingTableError
-from features._schema import CONTACTS, EVENT_TYPES, EVENTS, OUTCOMES
-from features._validation import ContractViolations, validate_warehouse
-from features._warehouse import Warehouse, WarehouseURL, quote_ident
+from leadscore.features._errors import ConfigError, DataValidationError, MissingTableError
+from leadscore.features._schema import CONTACTS, EVENT_TYPES, EVENTS, OUTCOMES
+from leadscore.features._validation import ContractViolations, validate_warehouse
+from leadscore.features._warehouse import Warehouse, WarehouseURL, quote_ident
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-
-from features._definitions import (
+from leadscore.features._definitions import (
     AGE_FEATURE,
     DaysSinceLast,
     DistinctDays,
@@ -34,9 +33,9 @@ from features._definitions import (
     HoursToFirst,
     engagement_features,
 )
-from features._errors import ConfigError
-from features._schema import CONTACT_COLUMNS
-from features._warehouse import Warehouse
+from leadscore.features._errors import ConfigError
+from leadscore.features._schema import CONTACT_COLUMNS
+from leadscore.features._warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from features._errors import ConfigError
+from leadscore.features._errors import ConfigError
 
 
 def quarter_starts(start: datetime, end: datetime) -> list[datetime]:

@@ -42,10 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
-from sqlglot import exp
-
-from features._errors import ConfigError, LeadscoreError, ScoringError
-from features._warehouse import (
+from leadscore.features._errors import ConfigError, LeadscoreError, ScoringError
+from leadscore.features._warehouse import (
     StagedPartition,
     Warehouse,
     _literal,
@@ -54,6 +52,7 @@ from features._warehouse import (
     quote_ident,
     to_arrow,
 )
+from sqlglot import exp
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from features._errors import DataValidationError, MissingColumnsError, MissingTableError
-from features._schema import (
+from leadscore.features._errors import DataValidationError, MissingColumnsError, MissingTableError
+from leadscore.features._schema import (
     CONTACT_COLUMNS,
     CONTACTS,
     EVENT_COLUMNS,
@@ -24,7 +24,7 @@ from features._schema import (
     OUTCOME_VALUES,
     OUTCOMES,
 )
-from features._warehouse import Warehouse
+from leadscore.features._warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 

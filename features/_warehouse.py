@@ -35,15 +35,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pandas as pd
 import pyarrow as pa
 import sqlglot
-from sqlglot import exp
-
-from features._errors import (
+from leadscore.features._errors import (
     ConfigError,
     DataValidationError,
     LeadscoreError,
     MissingTableError,
     ScoringError,
 )
+from sqlglot import exp
 
 log = logging.getLogger(__name__)
 
@@ -802,7 +801,7 @@ def _engine_class(engine: str) -> type[Warehouse]:
     if engine == "postgresql":
         return PostgresWarehouse
     if engine == "spark":
-        from features._spark import SparkWarehouse
+        from leadscore.features._spark import SparkWarehouse
 
         return SparkWarehouse
     raise ConfigError(f"unknown warehouse engine {engine!r}")  # pragma: no cover

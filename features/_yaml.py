@@ -51,7 +51,7 @@ def load_yaml_mapping(text: str, what: str, allowed_keys: str) -> dict[Any, Any]
     """Parse ``text`` with :func:`strict_yaml_loader` and return its top-level mapping;
     a ConfigError starting with ``what`` (e.g. ``rules file 'x.yaml'``) for invalid YAML or
     a document that is not a mapping (``allowed_keys`` names what it should hold)."""
-    from features._errors import ConfigError
+    from leadscore.features._errors import ConfigError
 
     try:
         data = yaml.load(text, Loader=strict_yaml_loader())  # a SafeLoader subclass

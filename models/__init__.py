@@ -1,6 +1,6 @@
 """The two scorers behind one interface, and the MLflow pyfunc that returns both."""
 
-from models._lead_model import (
+from leadscore.models._lead_model import (
     CATEGORICAL_FEATURES,
     MODEL_FEATURES,
     NUMERIC_FEATURES,
@@ -8,9 +8,9 @@ from models._lead_model import (
     LeadModelParams,
     Reason,
 )
-from models._pyfunc import LeadScoringModel, lead_signature, to_model_input
-from models._rules import RuleHit, RulesConfig, RuleScorer, load_rules
-from models._scoring import SCORE_COLUMNS, ScoringBundle, score_leads
+from leadscore.models._pyfunc import LeadScoringModel, lead_signature, to_model_input
+from leadscore.models._rules import RuleHit, RulesConfig, RuleScorer, load_rules
+from leadscore.models._scoring import SCORE_COLUMNS, ScoringBundle, score_leads
 
 __all__ = [
     "CATEGORICAL_FEATURES",

@@ -33,13 +33,12 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from leadscore.features._contract import ColumnKind
+from leadscore.features._errors import ConfigError, ModelError
+from leadscore.features._flat import FEATURE_KINDS, coerce_features
+from leadscore.models._lead_model import Reason
 from numpy.typing import ArrayLike, NDArray
 from sklearn.linear_model import LogisticRegression
-
-from features._contract import ColumnKind
-from features._errors import ConfigError, ModelError
-from features._flat import FEATURE_KINDS, coerce_features
-from models._lead_model import Reason
 
 log = logging.getLogger(__name__)
 

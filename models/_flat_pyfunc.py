@@ -30,14 +30,13 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from leadscore.features._flat import coerce_features
+from leadscore.models._flat_model import FlatModel
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType
 from numpy.typing import NDArray
-
-from features._flat import coerce_features
-from models._flat_model import FlatModel
 
 BUNDLE_ARTIFACT = "bundle"
 TIERS: tuple[str, ...] = ("A", "B", "C", "D")

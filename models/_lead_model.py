@@ -25,14 +25,13 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from leadscore.features import ENGAGEMENT_FEATURE_NAMES, ModelError, engagement_features
+from leadscore.features._attributes import LeadColumns, derive_columns, missing_column
+from leadscore.features._definitions import COUNT_FEATURE_NAMES
+from leadscore.features._errors import ConfigError
 from numpy.typing import ArrayLike, NDArray
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-
-from features import ENGAGEMENT_FEATURE_NAMES, ModelError, engagement_features
-from features._attributes import LeadColumns, derive_columns, missing_column
-from features._definitions import COUNT_FEATURE_NAMES
-from features._errors import ConfigError
 
 log = logging.getLogger(__name__)
 

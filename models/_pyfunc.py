@@ -17,15 +17,14 @@ from typing import Any
 
 import joblib
 import pandas as pd
+from leadscore.features import ENGAGEMENT_FEATURE_NAMES
+from leadscore.features._definitions import AGE_FEATURE
+from leadscore.features._point_in_time import NUMERIC_ATTRIBUTES, STRING_ATTRIBUTES
+from leadscore.models._scoring import SCORE_COLUMNS, ScoringBundle, score_leads
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType
-
-from features import ENGAGEMENT_FEATURE_NAMES
-from features._definitions import AGE_FEATURE
-from features._point_in_time import NUMERIC_ATTRIBUTES, STRING_ATTRIBUTES
-from models._scoring import SCORE_COLUMNS, ScoringBundle, score_leads
 
 BUNDLE_ARTIFACT = "bundle"
 

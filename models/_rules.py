@@ -42,6 +42,21 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from leadscore.features._attributes import (
+    SMALL_ROWS,
+    Coded,
+    LeadColumns,
+    derive_columns,
+    nan_to_zero,
+)
+from leadscore.features._definitions import AGE_FEATURE, ENGAGEMENT_FEATURE_NAMES
+from leadscore.features._errors import (
+    ConfigError,
+    DataValidationError,
+    MissingColumnsError,
+    ModelError,
+)
+from leadscore.features._yaml import load_yaml_mapping
 from numpy.typing import ArrayLike, NDArray
 from pydantic import (
     BaseModel,
@@ -53,11 +68,6 @@ from pydantic import (
     model_validator,
 )
 from sklearn.isotonic import IsotonicRegression
-
-from features._attributes import SMALL_ROWS, Coded, LeadColumns, derive_columns, nan_to_zero
-from features._definitions import AGE_FEATURE, ENGAGEMENT_FEATURE_NAMES
-from features._errors import ConfigError, DataValidationError, MissingColumnsError, ModelError
-from features._yaml import load_yaml_mapping
 
 DEFAULT_RULES_FILE = "default_rules.yaml"
 CONDITION_KEYS: tuple[str, ...] = ("in", "equals", "at_least", "below", "points_each")
@@ -218,7 +228,7 @@ def load_rules(path: str | Path | None = None) -> RulesConfig:
     """
     if path is None:
         source = f"{DEFAULT_RULES_FILE} (packaged)"
-        text = resources.files("models").joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
+        text = resources.files("leadscore.models").joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
     else:
         source = str(path)
         try:

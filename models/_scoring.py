@@ -16,13 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from leadscore.features._attributes import Coded, LeadColumns, derive_columns, missing_column
+from leadscore.features._definitions import AGE_FEATURE
+from leadscore.features._point_in_time import LEAD_ATTRIBUTE_COLUMNS
+from leadscore.models._lead_model import CATEGORICAL_FEATURES, LeadModel
+from leadscore.models._rules import GRADE_LETTERS, RuleScorer, first_met
 from numpy.typing import NDArray
-
-from features._attributes import Coded, LeadColumns, derive_columns, missing_column
-from features._definitions import AGE_FEATURE
-from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS
-from models._lead_model import CATEGORICAL_FEATURES, LeadModel
-from models._rules import GRADE_LETTERS, RuleScorer, first_met
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "probability",

@@ -1,5 +1,5 @@
 """Scoring where the leads are: batch in the warehouse, and the ``leadscore`` CLI."""
 
-from serving._batch import LEAD_SCORES_COLUMNS, ScoreConfig, ScoreResult, score_warehouse
+from leadscore.serving._batch import LEAD_SCORES_COLUMNS, ScoreConfig, ScoreResult, score_warehouse
 
 __all__ = ["LEAD_SCORES_COLUMNS", "ScoreConfig", "ScoreResult", "score_warehouse"]

@@ -22,14 +22,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from leadscore.features import DataValidationError, LeadscoreError
+from leadscore.models._scoring import score_columns
+from leadscore.serving._model_holder import LoadedModel, ModelHolder
+from leadscore.serving._online import request_columns
+from leadscore.serving._schemas import ModelInfo, ScoreRequest, ScoreResponse
+from leadscore.serving._settings import ServiceSettings, get_settings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from features import DataValidationError, LeadscoreError
-from models._scoring import score_columns
-from serving._model_holder import LoadedModel, ModelHolder
-from serving._online import request_columns
-from serving._schemas import ModelInfo, ScoreRequest, ScoreResponse
-from serving._settings import ServiceSettings, get_settings
 
 log = logging.getLogger(__name__)
 

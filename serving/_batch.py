@@ -48,15 +48,20 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-
-from features import ConfigError, ScoringError, Warehouse, build_lead_frame, validate_warehouse
-from features._capacity import weekly_leads_worked
-from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS, lead_frame_columns
-from features._schema import LEAD_SCORES
-from features._warehouse import PartitionWrite, quote_ident
-from models import SCORE_COLUMNS, ScoringBundle, score_leads
-from training import configure_tracking
-from training._registry import load_bundle, resolve_model
+from leadscore.features import (
+    ConfigError,
+    ScoringError,
+    Warehouse,
+    build_lead_frame,
+    validate_warehouse,
+)
+from leadscore.features._capacity import weekly_leads_worked
+from leadscore.features._point_in_time import LEAD_ATTRIBUTE_COLUMNS, lead_frame_columns
+from leadscore.features._schema import LEAD_SCORES
+from leadscore.features._warehouse import PartitionWrite, quote_ident
+from leadscore.models import SCORE_COLUMNS, ScoringBundle, score_leads
+from leadscore.training import configure_tracking
+from leadscore.training._registry import load_bundle, resolve_model
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-
-from features._generator import GeneratorConfig, write_crm
-from serving._batch import ScoreConfig, ScoreResult, score_warehouse
-from training import TrainConfig, TrainResult, train
+from leadscore.features._generator import GeneratorConfig, write_crm
+from leadscore.serving._batch import ScoreConfig, ScoreResult, score_warehouse
+from leadscore.training import TrainConfig, TrainResult, train
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from models import ScoringBundle
-from training._registry import load_bundle, resolve_model
+from leadscore.models import ScoringBundle
+from leadscore.training._registry import load_bundle, resolve_model
 
 log = logging.getLogger(__name__)
 

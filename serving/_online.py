@@ -18,13 +18,12 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-
-from features import DataValidationError, build_lead_frame
-from features._attributes import LeadColumns
-from features._definitions import COUNT_FEATURE_NAMES
-from features._point_in_time import LEAD_ATTRIBUTE_COLUMNS, STRING_ATTRIBUTES
-from features._warehouse import DuckDBWarehouse
-from serving._schemas import LeadIn
+from leadscore.features import DataValidationError, build_lead_frame
+from leadscore.features._attributes import LeadColumns
+from leadscore.features._definitions import COUNT_FEATURE_NAMES
+from leadscore.features._point_in_time import LEAD_ATTRIBUTE_COLUMNS, STRING_ATTRIBUTES
+from leadscore.features._warehouse import DuckDBWarehouse
+from leadscore.serving._schemas import LeadIn
 
 _TEXT_COLUMNS = frozenset(STRING_ATTRIBUTES)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from leadscore.features import ENGAGEMENT_FEATURE_NAMES
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
-
-from features import ENGAGEMENT_FEATURE_NAMES
 
 _STRICT = ConfigDict(extra="forbid")
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+from leadscore.features import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from features import ConfigError
 
 
 class ServiceSettings(BaseModel):

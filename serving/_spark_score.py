@@ -54,8 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import sqlglot
-
-from features import (
+from leadscore.features import (
     ConfigError,
     LeadscoreError,
     ScoringError,
@@ -63,12 +62,17 @@ from features import (
     lead_frame_sql,
     validate_warehouse,
 )
-from features._point_in_time import lead_frame_columns
-from features._schema import LEAD_SCORES
-from features._spark import SparkWarehouse, local_session, quiet_pyspark, replace_parquet_partitions
-from features._warehouse import StagedPartition, quote_ident
-from models import SCORE_COLUMNS, ScoringBundle, score_leads
-from serving._batch import (
+from leadscore.features._point_in_time import lead_frame_columns
+from leadscore.features._schema import LEAD_SCORES
+from leadscore.features._spark import (
+    SparkWarehouse,
+    local_session,
+    quiet_pyspark,
+    replace_parquet_partitions,
+)
+from leadscore.features._warehouse import StagedPartition, quote_ident
+from leadscore.models import SCORE_COLUMNS, ScoringBundle, score_leads
+from leadscore.serving._batch import (
     _CREATE_LEAD_SCORE_ERRORS,
     _CREATE_LEAD_SCORES,
     LEAD_SCORE_ERRORS,
@@ -81,8 +85,8 @@ from serving._batch import (
     open_contacts,
     unscorable,
 )
-from training import configure_tracking
-from training._registry import load_bundle, resolve_model
+from leadscore.training import configure_tracking
+from leadscore.training._registry import load_bundle, resolve_model
 
 if TYPE_CHECKING:
     from pyspark import Broadcast
@@ -420,6 +424,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     # spark-submit runs this file as __main__: call the installed module's main() so the
     # functions shipped to the executors are pickled by reference, not by value.
-    from serving._spark_score import main as _main
+    from leadscore.serving._spark_score import main as _main
 
     raise SystemExit(_main())

@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from leadscore.features import DEFAULT_WAREHOUSE, LeadscoreError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features import DEFAULT_WAREHOUSE, LeadscoreError
-
 if TYPE_CHECKING:
-    from features._import import ImportResult
+    from leadscore.features._import import ImportResult
 
 app = typer.Typer(
     help="leadscore: a calibrated lead-quality model beside your rule score, compared fairly.",
@@ -70,8 +69,8 @@ def _contract_mode(contract: Path | None, warehouse: str) -> Literal["flat"] | I
     without a contract."""
     if contract is None:
         return None
-    from features._contract import load_contract
-    from features._import import import_tables
+    from leadscore.features._contract import load_contract
+    from leadscore.features._import import import_tables
 
     parsed = load_contract(contract)
     if parsed.mode == "flat":
@@ -123,11 +122,10 @@ def generate(
     import tempfile
 
     import duckdb
-
-    from features import Warehouse, WarehouseURL
-    from features._generator import GeneratorConfig, write_crm
-    from features._schema import CONTACTS, EVENTS, OUTCOMES, TRUTH
-    from features._warehouse import copy_tables
+    from leadscore.features import Warehouse, WarehouseURL
+    from leadscore.features._generator import GeneratorConfig, write_crm
+    from leadscore.features._schema import CONTACTS, EVENTS, OUTCOMES, TRUTH
+    from leadscore.features._warehouse import copy_tables
 
     parsed = WarehouseURL.parse(warehouse)
     config = GeneratorConfig(n_contacts=contacts, seed=seed)
@@ -159,11 +157,11 @@ def generate(
 @app.command()
 def validate(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE, contract: ContractOpt = None) -> None:
     """Check the warehouse tables (or a contract's export) against the data contract."""
-    from features import Warehouse, validate_warehouse
+    from leadscore.features import Warehouse, validate_warehouse
 
     if _contract_mode(contract, warehouse) == "flat":
-        from features._contract import load_contract
-        from features._flat import load_flat
+        from leadscore.features._contract import load_contract
+        from leadscore.features._flat import load_flat
 
         assert contract is not None
         data = load_flat(load_contract(contract))
@@ -197,11 +195,11 @@ def train_cmd(
     """Train on quarterly snapshots, compare with the rules on the held-out quarter, register
     as @challenger (and @champion if there is none yet). With a flat-mode --contract: guard
     against leakage, train on the earlier rows, test on the latest 20%."""
-    from training import TrainConfig, train
+    from leadscore.training import TrainConfig, train
 
     mode = _contract_mode(contract, warehouse)
     if mode == "flat":
-        from training._flat_train import train_flat
+        from leadscore.training._flat_train import train_flat
 
         assert contract is not None
         flat = train_flat(contract, allow_leaky=allow_leaky, capacity=capacity,
@@ -251,12 +249,12 @@ def backtest(
 ) -> None:
     """For each of the last N quarters: train on what was known before it, test on it.
     With a flat-mode --contract: rolling-origin folds over the latest blocks of rows."""
-    from training import BACKTEST_METRICS, BacktestConfig
-    from training import backtest as run_backtest
+    from leadscore.training import BACKTEST_METRICS, BacktestConfig
+    from leadscore.training import backtest as run_backtest
 
     mode = _contract_mode(contract, warehouse)
     if mode == "flat":
-        from training._flat_backtest import backtest_flat
+        from leadscore.training._flat_backtest import backtest_flat
 
         assert contract is not None
         flat = backtest_flat(contract, folds=quarters, allow_leaky=allow_leaky,
@@ -303,11 +301,11 @@ def compare(
 ) -> None:
     """Model vs rules on the latest quarter with known outcomes: HTML report + JSON. With a
     flat-mode --contract: model vs the export's rule score (or the baseline) on the test rows."""
-    from training import CompareConfig
-    from training import compare as run_compare
+    from leadscore.training import CompareConfig
+    from leadscore.training import compare as run_compare
 
     if _contract_mode(contract, warehouse) == "flat":
-        from training._flat_compare import compare_flat
+        from leadscore.training._flat_compare import compare_flat
 
         assert contract is not None
         uri = model if model != "models:/lead-quality@champion" else (
@@ -340,8 +338,8 @@ def promote(
     name: Annotated[str, typer.Option(help="Registered model name.")] = "lead-quality",
 ) -> None:
     """Move @champion to @challenger if the promotion gate passes on the latest quarter."""
-    from training import load_gate
-    from training import promote as run_promote
+    from leadscore.training import load_gate
+    from leadscore.training import promote as run_promote
 
     result = run_promote(warehouse, model_name=name, gate=load_gate(gate), as_of=as_of)
     if result.checks:
@@ -371,8 +369,8 @@ def rollback(
     name: Annotated[str, typer.Option(help="Registered model name.")] = "lead-quality",
 ) -> None:
     """Move @champion back to the previous champion."""
-    from training import configure_tracking
-    from training._registry import rollback as run_rollback
+    from leadscore.training import configure_tracking
+    from leadscore.training._registry import rollback as run_rollback
 
     configure_tracking()
     previous, current = run_rollback(name)
@@ -419,10 +417,10 @@ def score(
 ) -> None:
     """Score every open contact and write table lead_scores (atomic per as_of). With a
     flat-mode --contract: score the export's open rows into --output (atomic)."""
-    from serving._batch import LEAD_SCORE_ERRORS, ScoreConfig, score_warehouse
+    from leadscore.serving._batch import LEAD_SCORE_ERRORS, ScoreConfig, score_warehouse
 
     if _contract_mode(contract, warehouse) == "flat":
-        from training._flat_score import score_flat
+        from leadscore.training._flat_score import score_flat
 
         assert contract is not None
         uri = model if model != "models:/lead-quality@champion" else (
@@ -441,7 +439,7 @@ def score(
                          chunk_rows=chunk_rows)  # fmt: skip
     if warehouse.startswith("spark://"):
         # Spark: features in Spark SQL, scores in the executors (mapInPandas, broadcast model)
-        from serving._spark_score import score_spark
+        from leadscore.serving._spark_score import score_spark
 
         result = score_spark(config, output_parquet=output_parquet)
     else:
@@ -472,7 +470,7 @@ def features(
     """Materialise the point-in-time lead frame of every open contact (atomic per as_of)."""
     from datetime import UTC
 
-    from serving._batch import materialise_features
+    from leadscore.serving._batch import materialise_features
 
     when = as_of or datetime.now(UTC).replace(tzinfo=None)
     rows = materialise_features(warehouse, when, table=table)
@@ -495,8 +493,8 @@ def init_contract(
 ) -> None:
     """Write a starting flat-mode contract by inspecting a source (edit its TODOs, then use
     it with --contract)."""
-    from features import ConfigError
-    from features._contract import write_starting_contract
+    from leadscore.features import ConfigError
+    from leadscore.features._contract import write_starting_contract
 
     if output.exists() and not force:
         raise ConfigError(f"{output} exists; pass --force to overwrite it")
@@ -525,9 +523,8 @@ def serve(
     import os
 
     import uvicorn
-
-    from serving._settings import settings_from_env
-    from training import configure_tracking
+    from leadscore.serving._settings import settings_from_env
+    from leadscore.training import configure_tracking
 
     settings = settings_from_env(model_uri=model, poll_seconds=poll_seconds, max_leads=max_leads)
     # Workers are separate processes: hand them the settings and the tracking store
@@ -538,10 +535,11 @@ def serve(
     os.environ["MLFLOW_TRACKING_URI"] = configure_tracking()
     # uvicorn configures logging in each worker: route leadscore's loggers there too
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    levels = {"serving": "INFO", "models": "INFO", "training": "INFO", "features": "WARNING"}
+    levels = {"leadscore.serving": "INFO", "leadscore.models": "INFO", "leadscore.training": "INFO",
+              "leadscore.features": "WARNING"}
     for name, level in levels.items():  # features logs every frame it builds: too chatty here
         log_config["loggers"][name] = {"handlers": ["default"], "level": level, "propagate": False}
-    uvicorn.run("serving._app:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("leadscore.serving._app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", access_log=False, log_config=log_config)  # fmt: skip
 
 
@@ -554,7 +552,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
     """Generate a synthetic CRM, train and register, batch-score, and print the comparison."""
-    from serving._demo import run_demo
+    from leadscore.serving._demo import run_demo
 
     result = run_demo(workdir, contacts=contacts, seed=seed, say=lambda msg: console.log(msg))
     t = result.train

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from leadscore.features import Warehouse
 
-from features import Warehouse
 from tests.engines import ENGINES, empty_warehouse
 
 CONTACT_DEFAULTS = {

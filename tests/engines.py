@@ -52,7 +52,7 @@ def empty_warehouse(engine: str, tmp_path: Path) -> Iterator[str]:
         yield f"duckdb:///{tmp_path}/{name}.duckdb"
         return
     if engine == "postgresql":
-        from features import Warehouse
+        from leadscore.features import Warehouse
 
         base = postgres_base_url()
         sep = "&" if "?" in base else "?"
@@ -68,7 +68,7 @@ def empty_warehouse(engine: str, tmp_path: Path) -> Iterator[str]:
             import pyspark  # noqa: F401
         except ImportError:
             _unavailable("spark", "pyspark is not installed: pip install -e '.[spark]'")
-        from features._spark import local_session
+        from leadscore.features._spark import local_session
 
         spark = local_session()
         url = f"spark:///{name}"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from training import TrainResult
+    from leadscore.training import TrainResult
 
 MODEL_URI = "models:/lead-quality@champion"
 
@@ -107,9 +107,8 @@ def generate_and_train(
     """Write a synthetic warehouse to ``root/crm.duckdb`` and train on it (into the tracking
     store the environment names); the warehouse URL and the training result."""
     import duckdb
-
-    from features._generator import GeneratorConfig, write_crm
-    from training import TrainConfig, train
+    from leadscore.features._generator import GeneratorConfig, write_crm
+    from leadscore.training import TrainConfig, train
 
     db = root / "crm.duckdb"
     con = duckdb.connect(str(db))
@@ -142,7 +141,7 @@ def start_leadscore_serve(
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """``python -m serving.cli serve`` on ``port`` with the MLflow store in ``store`` (also
     its working directory, and where the log goes); the process and its log."""
-    cmd = [sys.executable, "-m", "serving.cli", "serve"]
+    cmd = [sys.executable, "-m", "leadscore.serving.cli", "serve"]
     if model is not None:
         cmd += ["--model", model]
     cmd += ["--port", str(port), "--poll-seconds", "3600"]

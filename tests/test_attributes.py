@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
-from features import derive_attributes, parse_title
-from features._attributes import (
+from leadscore.features import derive_attributes, parse_title
+from leadscore.features._attributes import (
     FREE_EMAIL_DOMAINS,
     Coded,
     activity_trend,

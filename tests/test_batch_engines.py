@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from features import ConfigError, DataValidationError, Warehouse, build_lead_frame
-from features._schema import LEAD_SCORES
-from features._warehouse import STAGING_PREFIX, copy_tables
-from models import score_leads
-from serving._batch import (
+from leadscore.features import ConfigError, DataValidationError, Warehouse, build_lead_frame
+from leadscore.features._schema import LEAD_SCORES
+from leadscore.features._warehouse import STAGING_PREFIX, copy_tables
+from leadscore.models import score_leads
+from leadscore.serving._batch import (
     HOLD_ENV,
     HOLD_POINTS,
     LEAD_SCORE_ERRORS,
@@ -35,11 +34,12 @@ from serving._batch import (
     materialise_features,
     score_warehouse,
 )
+from leadscore.training import TrainResult
+from leadscore.training._registry import load_bundle
+
 from tests.conftest import open_contacts
 from tests.engines import empty_warehouse
 from tests.servers import MODEL_URI, generate_and_train, tracking_store
-from training import TrainResult
-from training._registry import load_bundle
 
 TRAIN_AS_OF = datetime(2026, 1, 1)
 AS_OF = datetime(2025, 11, 15)
@@ -220,7 +220,7 @@ def test_a_scoring_process_killed_at_any_point_keeps_the_previous_scores(
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{source[1] / 'mlflow.db'}",
            HOLD_ENV: f"{point}:{HOLD_SECONDS}"}  # fmt: skip
     assert n_open > KILL_CHUNK_ROWS
-    cmd = [sys.executable, "-m", "serving.cli", "score", "--warehouse", warehouse,
+    cmd = [sys.executable, "-m", "leadscore.serving.cli", "score", "--warehouse", warehouse,
            "--as-of", AS_OF.isoformat(), "--reasons", "none",
            "--chunk-rows", str(KILL_CHUNK_ROWS)]  # fmt: skip
     with log.open("wb") as sink:
@@ -279,7 +279,7 @@ def test_query_batches_streams_the_same_rows_in_chunks(engine: str, tmp_path: Pa
 def test_the_reasons_candidates_are_the_top_leads_over_all_chunks() -> None:
     """Chunk by chunk, only the ``limit`` most probable leads are kept: the same leads, in the
     same order, as a stable sort of every probability at once (ties: the earlier lead)."""
-    from serving._batch import _Top
+    from leadscore.serving._batch import _Top
 
     rng = np.random.default_rng(3)
     p = rng.choice([0.1, 0.2, 0.5, 0.7, 0.9], size=1_000)  # many ties across chunks

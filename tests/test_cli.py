@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
 
-LEADSCORE = [sys.executable, "-m", "serving.cli"]
+LEADSCORE = [sys.executable, "-m", "leadscore.serving.cli"]
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -83,7 +83,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
 def test_generate_and_validate_on_postgresql(engine: str, tmp_path: Path) -> None:
-    from features import Warehouse
+    from leadscore.features import Warehouse
+
     from tests.engines import empty_warehouse
 
     with empty_warehouse(engine, tmp_path) as url:

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from leadscore.training import CompareConfig, TrainConfig, compare, train
 
 from tests.conftest import WarehouseFactory
 from tests.servers import tracking_store
-from training import CompareConfig, TrainConfig, compare, train
 
 pytestmark = pytest.mark.slow
 NAMED_ACCOUNTS = [f"account{i}.com" for i in range(20)]

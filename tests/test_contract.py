@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from features import ConfigError, Warehouse
-from features._contract import (
+from leadscore.features import ConfigError, Warehouse
+from leadscore.features._contract import (
     ContactsColumns,
     Contract,
     LabelDefinition,
@@ -16,7 +15,7 @@ from features._contract import (
     parse_contract,
     write_starting_contract,
 )
-from features._flat import load_flat
+from leadscore.features._flat import load_flat
 
 FLAT = """\
 mode: flat

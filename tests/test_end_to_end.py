@@ -22,15 +22,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
-from sklearn.metrics import roc_auc_score
-
-from features import ScoringError, Warehouse, build_lead_frame
-from models import LeadModelParams, score_leads, to_model_input
-from serving import LEAD_SCORES_COLUMNS, ScoreConfig, score_warehouse
-from tests.conftest import open_contacts
-from tests.servers import generate_and_train, tracking_store, tracking_uri
-from training import (
+from leadscore.features import ScoringError, Warehouse, build_lead_frame
+from leadscore.models import LeadModelParams, score_leads, to_model_input
+from leadscore.serving import LEAD_SCORES_COLUMNS, ScoreConfig, score_warehouse
+from leadscore.training import (
     SECTIONS,
     CompareConfig,
     TrainConfig,
@@ -42,6 +37,11 @@ from training import (
     rollback,
     train,
 )
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
+
+from tests.conftest import open_contacts
+from tests.servers import generate_and_train, tracking_store, tracking_uri
 
 pytestmark = pytest.mark.slow
 AS_OF = datetime(2026, 1, 1)

@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from features import (
+from leadscore.features import (
     ConfigError,
     ContractViolations,
     DataValidationError,
     MissingColumnsError,
     Warehouse,
 )
-from features._contract import Contract, load_contract
-from features._flat import Excluded, ExcludedRows, flat_split, label_outcome, load_flat
+from leadscore.features._contract import Contract, load_contract
+from leadscore.features._flat import Excluded, ExcludedRows, flat_split, label_outcome, load_flat
+
 from tests.engines import empty_warehouse
 
 NOW = datetime(2025, 1, 1)

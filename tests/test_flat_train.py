@@ -20,28 +20,28 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
-from sklearn.metrics import roc_auc_score
-
-from features._contract import load_contract
-from features._errors import ConfigError
-from features._flat import FlatSplit, flat_split, load_flat
-from models._flat_model import FlatModel, FlatModelParams
-from models._flat_pyfunc import (
+from leadscore.features._contract import load_contract
+from leadscore.features._errors import ConfigError
+from leadscore.features._flat import FlatSplit, flat_split, load_flat
+from leadscore.models._flat_model import FlatModel, FlatModelParams
+from leadscore.models._flat_pyfunc import (
     TIERS,
     FlatScoringBundle,
     flat_model_input,
     tier_thresholds_by_share,
 )
+from leadscore.training._flat_backtest import backtest_flat
+from leadscore.training._flat_compare import compare_flat
+from leadscore.training._flat_evaluation import FLAT_SECTIONS, clock_notes, drift_table
+from leadscore.training._flat_output import write_atomically, write_table
+from leadscore.training._flat_score import score_flat
+from leadscore.training._flat_train import FlatTrainResult, scoring_frame, train_flat
+from leadscore.training._leakage import LeakageError
+from leadscore.training._tracking import configure_tracking
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
+
 from tests.servers import tracking_store
-from training._flat_backtest import backtest_flat
-from training._flat_compare import compare_flat
-from training._flat_evaluation import FLAT_SECTIONS, clock_notes, drift_table
-from training._flat_output import write_atomically, write_table
-from training._flat_score import score_flat
-from training._flat_train import FlatTrainResult, scoring_frame, train_flat
-from training._leakage import LeakageError
-from training._tracking import configure_tracking
 
 pytestmark = pytest.mark.slow
 

@@ -9,11 +9,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-
-from features._attributes import parse_title
-from features._errors import ConfigError
-from features._generator import (
+from leadscore.features._attributes import parse_title
+from leadscore.features._errors import ConfigError
+from leadscore.features._generator import (
     BORROWED_INTEREST_SOURCES,
     TITLE_TEMPLATES,
     CrmTables,
@@ -23,12 +21,13 @@ from features._generator import (
     generate_crm_chunks,
     write_crm,
 )
-from features._schema import (
+from leadscore.features._schema import (
     BORROWED_INTEREST_EVENTS,
     BUYING_TIMELINES,
     CONTACT_COLUMNS,
     EVENT_TYPES,
 )
+from scipy import stats
 
 N = 5_000
 END = datetime(2026, 1, 1)

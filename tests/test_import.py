@@ -21,11 +21,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from leadscore.features import ConfigError, Warehouse
+from leadscore.features._contract import load_contract, parse_contract
+from leadscore.features._import import IMPORTS, import_tables
+from leadscore.features._validation import ContractViolations
 
-from features import ConfigError, Warehouse
-from features._contract import load_contract, parse_contract
-from features._import import IMPORTS, import_tables
-from features._validation import ContractViolations
 from tests.engines import empty_warehouse
 
 NOW = datetime(2026, 1, 1)
@@ -335,7 +335,7 @@ def crm_with_a_leak(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated CRM whose contacts carry "Demo Held", a flag sales set on the contacts
     that went on to win: filled in after contact, and the team mapped it to
     requested_demo."""
-    from features._generator import GeneratorConfig, write_crm
+    from leadscore.features._generator import GeneratorConfig, write_crm
 
     root = tmp_path_factory.mktemp("leaky")
     con = duckdb.connect(str(root / "crm.duckdb"))
@@ -362,7 +362,7 @@ def crm_with_a_leak(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'mlflow.db'}"}
-    return subprocess.run([sys.executable, "-m", "serving.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "leadscore.serving.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)  # fmt: skip
 
 
@@ -394,8 +394,8 @@ def test_train_with_a_tables_contract_stops_on_an_attribute_filled_after_contact
 def test_a_column_declared_known_before_contact_is_reported_but_does_not_stop_training(
     crm_with_a_leak: Path, tmp_path: Path
 ) -> None:
-    from training import TrainConfig, train
-    from training._train import attribute_leakage
+    from leadscore.training import TrainConfig, train
+    from leadscore.training._train import attribute_leakage
 
     contract = load_contract(crm_with_a_leak / "leadscore.yaml")
     assert contract.contacts is not None

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import copy
 
+import leadscore.models._rules
+import leadscore.models._scoring
 import numpy as np
 import pandas as pd
 import pytest
-
-import models._rules
-import models._scoring
-from features import ModelError, derive_attributes
-from features._definitions import COUNT_FEATURE_NAMES
-from models import (
+from leadscore.features import ModelError, derive_attributes
+from leadscore.features._definitions import COUNT_FEATURE_NAMES
+from leadscore.models import (
     CATEGORICAL_FEATURES,
     MODEL_FEATURES,
     LeadModel,
@@ -21,7 +20,7 @@ from models import (
     ScoringBundle,
     score_leads,
 )
-from models._lead_model import describe
+from leadscore.models._lead_model import describe
 
 
 def _leads(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -180,8 +179,8 @@ def test_scoring_many_leads_equals_scoring_each_alone(
 ) -> None:
     # One call for 150 leads (the batch path: distinct values, grouped rule texts) gives
     # what 150 calls of one lead give (the path of an HTTP request).
-    monkeypatch.setattr(models._scoring, "OVERLAP_ROWS", overlap_rows)
-    monkeypatch.setattr(models._rules, "RULE_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(leadscore.models._scoring, "OVERLAP_ROWS", overlap_rows)
+    monkeypatch.setattr(leadscore.models._rules, "RULE_CHUNK_ROWS", chunk_rows)
     bundle = _bundle(fitted)
     rng = np.random.default_rng(12)
     X, _ = _leads(150, 12)

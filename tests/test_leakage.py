@@ -8,10 +8,8 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.model_selection import StratifiedKFold
-
-from features import DataValidationError
-from training._leakage import (
+from leadscore.features import DataValidationError
+from leadscore.training._leakage import (
     LeakageError,
     LeakageReport,
     Suspect,
@@ -19,6 +17,7 @@ from training._leakage import (
     check_leakage,
     leakage_report,
 )
+from sklearn.model_selection import StratifiedKFold
 
 # --------------------------------------------------------------------------- oracles
 
@@ -375,7 +374,7 @@ def test_check_leakage_stops_unless_allowed(caplog: pytest.LogCaptureFixture) ->
         "allowed",
         "(contract)",
     ]
-    with caplog.at_level(logging.WARNING, logger="training._leakage"):
+    with caplog.at_level(logging.WARNING, logger="leadscore.training._leakage"):
         assert check_leakage(report, allow_leaky=True) == error.suspects
     assert "training with 1 suspect column(s) (--allow-leaky): perfect" in caplog.text
 
@@ -429,7 +428,7 @@ def test_inputs_are_checked() -> None:
 
 def test_folds_shrink_to_the_smaller_class(caplog: pytest.LogCaptureFixture) -> None:
     frame = pd.DataFrame({"a": np.arange(23.0), "won": [1, 1, 1] + [0] * 20})
-    with caplog.at_level(logging.WARNING, logger="training._leakage"):
+    with caplog.at_level(logging.WARNING, logger="leadscore.training._leakage"):
         report = leakage_report(frame, "won", {"a": "numeric"})
     assert report.folds == 3
     assert "3 folds instead of 5" in caplog.text

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from features import ConfigError
-from models._scoring import tier_thresholds_matching_grades
-from training import captured_at_k, classification_metrics, expected_calibration_error
+from leadscore.features import ConfigError
+from leadscore.models._scoring import tier_thresholds_matching_grades
+from leadscore.training import captured_at_k, classification_metrics, expected_calibration_error
 
 
 def test_captured_at_k_without_ties() -> None:
@@ -59,7 +58,7 @@ def test_model_tiers_match_rule_grade_volumes() -> None:
 def test_split_keeps_unresolved_labels_out_of_training() -> None:
     from datetime import datetime
 
-    from training import split_for_test, split_snapshots
+    from leadscore.training import split_for_test, split_snapshots
 
     q = [datetime(2024, m, 1) for m in (1, 4, 7, 10)] + [datetime(2025, 1, 1)]
     assert split_snapshots(q, 90).validation == datetime(2024, 10, 1)

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-
-from features import (
+from leadscore.features import (
     LEAD_ATTRIBUTE_COLUMNS,
     ConfigError,
     Warehouse,
@@ -22,7 +21,8 @@ from features import (
     lead_frame_sql,
     quarter_starts,
 )
-from features._definitions import DaysSinceLast, DistinctDays, EventCount, HoursToFirst
+from leadscore.features._definitions import DaysSinceLast, DistinctDays, EventCount, HoursToFirst
+
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
 
 # every test that builds a warehouse runs on DuckDB, PostgreSQL and Spark

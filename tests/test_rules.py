@@ -6,15 +6,18 @@ import math
 import pickle
 from pathlib import Path
 
+import leadscore.models._rules
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.isotonic import IsotonicRegression
-
-import models._rules
-from features._attributes import derive_attributes
-from features._errors import ConfigError, DataValidationError, MissingColumnsError, ModelError
-from models._rules import (
+from leadscore.features._attributes import derive_attributes
+from leadscore.features._errors import (
+    ConfigError,
+    DataValidationError,
+    MissingColumnsError,
+    ModelError,
+)
+from leadscore.models._rules import (
     DERIVED_SOURCES,
     RuleHit,
     RulesConfig,
@@ -22,6 +25,7 @@ from models._rules import (
     load_rules,
     parse_rules,
 )
+from sklearn.isotonic import IsotonicRegression
 
 SMALL_RULES = """
 version: 1
@@ -358,7 +362,7 @@ def test_hit_texts_of_many_rows_equal_formatting_each_row(
     chunk_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # score_and_format formats each distinct text once; the oracle formats every row.
-    monkeypatch.setattr(models._rules, "RULE_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(leadscore.models._rules, "RULE_CHUNK_ROWS", chunk_rows)
     leads = tie_leads(400, 0)
     scorer = RuleScorer(parse_rules(TIE_RULES, "ties.yaml")).fit(leads)
     points, texts = scorer.score_and_format(leads)

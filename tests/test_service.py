@@ -18,15 +18,15 @@ import mlflow
 import pandas as pd
 import pytest
 import uvicorn
+from leadscore.features import ENGAGEMENT_FEATURE_NAMES, Warehouse, build_lead_frame
+from leadscore.serving import ScoreConfig, score_warehouse
+from leadscore.serving._app import create_app
+from leadscore.serving._schemas import ScoreResponse
+from leadscore.serving._settings import ServiceSettings
+from leadscore.training import TrainResult
 from mlflow.tracking import MlflowClient
 
-from features import ENGAGEMENT_FEATURE_NAMES, Warehouse, build_lead_frame
-from serving import ScoreConfig, score_warehouse
-from serving._app import create_app
-from serving._schemas import ScoreResponse
-from serving._settings import ServiceSettings
 from tests.servers import free_port, generate_and_train, tracking_store
-from training import TrainResult
 
 pytestmark = pytest.mark.slow
 AS_OF = datetime(2026, 1, 1)

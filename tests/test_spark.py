@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import leadscore.serving._spark_score as spark_score
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from leadscore.features import ConfigError, ScoringError, Warehouse, build_lead_frame
+from leadscore.features._schema import LEAD_SCORES
+from leadscore.features._warehouse import STAGING_PREFIX, StagedPartition, copy_tables
+from leadscore.serving import ScoreConfig, ScoreResult, score_warehouse
+from leadscore.serving._batch import _CREATE_LEAD_SCORES, LEAD_SCORE_ERRORS, open_contacts
 
-import serving._spark_score as spark_score
-from features import ConfigError, ScoringError, Warehouse, build_lead_frame
-from features._schema import LEAD_SCORES
-from features._warehouse import STAGING_PREFIX, StagedPartition, copy_tables
-from serving import ScoreConfig, ScoreResult, score_warehouse
-from serving._batch import _CREATE_LEAD_SCORES, LEAD_SCORE_ERRORS, open_contacts
 from tests.engines import _unavailable, empty_warehouse
 from tests.servers import MODEL_URI, generate_and_train, tracking_store
 
@@ -258,7 +258,7 @@ def test_swap_partitions_replace_one_partition_or_nothing(tmp_path: Path) -> Non
 
 
 def test_parquet_partition_swap_replaces_and_recovers(tmp_path: Path) -> None:
-    from features._spark import SparkWarehouse, _swap_names, replace_parquet_partitions
+    from leadscore.features._spark import SparkWarehouse, _swap_names, replace_parquet_partitions
 
     path = str(tmp_path / "dataset")
 

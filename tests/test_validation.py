@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-
-from features import (
+from leadscore.features import (
     ContractViolations,
     DataValidationError,
     MissingColumnsError,
@@ -14,6 +13,7 @@ from features import (
     Warehouse,
     validate_warehouse,
 )
+
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
 
 # every test that builds a warehouse runs on DuckDB, PostgreSQL and Spark

@@ -1,20 +1,26 @@
 """Time-based splits, fitting, evaluation, comparison, MLflow tracking, registry and promotion."""
 
-from training._backtest import BACKTEST_METRICS, BacktestConfig, BacktestResult, backtest
-from training._compare import SECTIONS, comparison_figures
-from training._compare_job import CompareConfig, CompareResult, compare
-from training._metrics import (
+from leadscore.training._backtest import BACKTEST_METRICS, BacktestConfig, BacktestResult, backtest
+from leadscore.training._compare import SECTIONS, comparison_figures
+from leadscore.training._compare_job import CompareConfig, CompareResult, compare
+from leadscore.training._metrics import (
     captured_at_k,
     classification_metrics,
     expected_calibration_error,
     lift_in_top_share,
 )
-from training._promotion import PromotionGate, PromotionResult, evaluate_gate, load_gate, promote
-from training._registry import load_bundle, resolve_model, rollback
-from training._report import render_html
-from training._splits import TimeSplit, split_for_test, split_snapshots
-from training._tracking import DEFAULT_TRACKING_URI, configure_tracking, tracking_uri
-from training._train import MODEL_NAME, TrainConfig, TrainResult, train
+from leadscore.training._promotion import (
+    PromotionGate,
+    PromotionResult,
+    evaluate_gate,
+    load_gate,
+    promote,
+)
+from leadscore.training._registry import load_bundle, resolve_model, rollback
+from leadscore.training._report import render_html
+from leadscore.training._splits import TimeSplit, split_for_test, split_snapshots
+from leadscore.training._tracking import DEFAULT_TRACKING_URI, configure_tracking, tracking_uri
+from leadscore.training._train import MODEL_NAME, TrainConfig, TrainResult, train
 
 __all__ = [
     "BACKTEST_METRICS",

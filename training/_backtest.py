@@ -18,12 +18,11 @@ from datetime import datetime
 
 import mlflow
 import pandas as pd
-
-from features import ConfigError, Warehouse
-from models import LeadModelParams
-from training._fitting import capacity_for, ceiling_for, fit_and_evaluate, labelled_window
-from training._splits import split_for_test
-from training._tracking import configure_tracking, ensure_experiment
+from leadscore.features import ConfigError, Warehouse
+from leadscore.models import LeadModelParams
+from leadscore.training._fitting import capacity_for, ceiling_for, fit_and_evaluate, labelled_window
+from leadscore.training._splits import split_for_test
+from leadscore.training._tracking import configure_tracking, ensure_experiment
 
 log = logging.getLogger(__name__)
 

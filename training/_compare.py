@@ -15,13 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from leadscore.features import derive_attributes
+from leadscore.models import ScoringBundle
+from leadscore.models._scoring import TIERS
+from leadscore.training._metrics import captured_at_k, classification_metrics, lift_in_top_share
 from numpy.typing import NDArray
 from sklearn.metrics import precision_recall_curve, roc_curve
-
-from features import derive_attributes
-from models import ScoringBundle
-from models._scoring import TIERS
-from training._metrics import captured_at_k, classification_metrics, lift_in_top_share
 
 SECTIONS: tuple[str, ...] = (
     "meta",

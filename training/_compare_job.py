@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-
-from features import ConfigError, Warehouse
-from training._compare import comparison_figures
-from training._fitting import capacity_for, labelled_window
-from training._registry import load_bundle, resolve_model
-from training._report import render_html
-from training._tracking import configure_tracking, ensure_experiment
+from leadscore.features import ConfigError, Warehouse
+from leadscore.training._compare import comparison_figures
+from leadscore.training._fitting import capacity_for, labelled_window
+from leadscore.training._registry import load_bundle, resolve_model
+from leadscore.training._report import render_html
+from leadscore.training._tracking import configure_tracking, ensure_experiment
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from features import (
+from leadscore.features import (
     ConfigError,
     ValidationReport,
     Warehouse,
@@ -24,12 +23,12 @@ from features import (
     quarter_starts,
     validate_warehouse,
 )
-from features._capacity import weekly_leads_worked
-from features._schema import TRUTH
-from models import LeadModel, LeadModelParams, RuleScorer
-from models._scoring import tier_thresholds_matching_grades
-from training._metrics import classification_metrics, lift_in_top_share
-from training._splits import TimeSplit
+from leadscore.features._capacity import weekly_leads_worked
+from leadscore.features._schema import TRUTH
+from leadscore.models import LeadModel, LeadModelParams, RuleScorer
+from leadscore.models._scoring import tier_thresholds_matching_grades
+from leadscore.training._metrics import classification_metrics, lift_in_top_share
+from leadscore.training._splits import TimeSplit
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ def ceiling_for(wh: Warehouse, rows: pd.DataFrame, horizon_days: int) -> np.ndar
     has a ``_truth`` table (demo data only; never a feature)."""
     if not wh.has_table(TRUTH):
         return None
-    from features._generator import ceiling_scores
+    from leadscore.features._generator import ceiling_scores
 
     truth = wh.query(f"SELECT * FROM {TRUTH}")
     contacts = wh.query("SELECT contact_id, created_at FROM contacts")

@@ -33,22 +33,21 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, train_test_split
-
-from features._errors import ConfigError, DataValidationError
-from features._flat import FlatData, describe_span
-from models._flat_model import FlatModelParams
-from training._backtest import BACKTEST_METRICS
-from training._flat_evaluation import (
+from leadscore.features._errors import ConfigError, DataValidationError
+from leadscore.features._flat import FlatData, describe_span
+from leadscore.models._flat_model import FlatModelParams
+from leadscore.training._backtest import BACKTEST_METRICS
+from leadscore.training._flat_evaluation import (
     DEFAULT_CAPACITY_SHARE,
     DEFAULT_MIN_POSITIVES,
     fit_flat_scorers,
     measure,
     score_rows,
 )
-from training._flat_train import FLAT_EXPERIMENT, guard_training_rows, load_flat_contract
-from training._leakage import check_leakage
-from training._tracking import configure_tracking, ensure_experiment
+from leadscore.training._flat_train import FLAT_EXPERIMENT, guard_training_rows, load_flat_contract
+from leadscore.training._leakage import check_leakage
+from leadscore.training._tracking import configure_tracking, ensure_experiment
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 log = logging.getLogger(__name__)
 

@@ -18,16 +18,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from leadscore.features._contract import ColumnKind
+from leadscore.features._errors import ModelError
+from leadscore.features._flat import coerce_features
 from numpy.typing import ArrayLike, NDArray
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-from features._contract import ColumnKind
-from features._errors import ModelError
-from features._flat import coerce_features
 
 _MISSING = "(missing)"
 

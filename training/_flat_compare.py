@@ -24,13 +24,10 @@ from typing import Any
 
 import mlflow
 import mlflow.pyfunc
-from mlflow.exceptions import MlflowException
-from mlflow.pyfunc import PyFuncModel
-
-from features._errors import ConfigError
-from features._flat import flat_split
-from models._flat_pyfunc import FlatScoringBundle, FlatScoringModel
-from training._flat_evaluation import (
+from leadscore.features._errors import ConfigError
+from leadscore.features._flat import flat_split
+from leadscore.models._flat_pyfunc import FlatScoringBundle, FlatScoringModel
+from leadscore.training._flat_evaluation import (
     DEFAULT_MIN_POSITIVES,
     FlatScorers,
     default_capacity,
@@ -39,9 +36,9 @@ from training._flat_evaluation import (
     minimum_data,
     score_rows,
 )
-from training._flat_output import write_atomically
-from training._flat_report import render_flat_html
-from training._flat_train import (
+from leadscore.training._flat_output import write_atomically
+from leadscore.training._flat_report import render_flat_html
+from leadscore.training._flat_train import (
     FLAT_EXPERIMENT,
     FLAT_MODEL_NAME,
     data_digest,
@@ -49,8 +46,10 @@ from training._flat_train import (
     load_flat_contract,
     rows_digest,
 )
-from training._registry import resolve_model
-from training._tracking import configure_tracking, ensure_experiment
+from leadscore.training._registry import resolve_model
+from leadscore.training._tracking import configure_tracking, ensure_experiment
+from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PyFuncModel
 
 log = logging.getLogger(__name__)
 

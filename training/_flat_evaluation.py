@@ -34,17 +34,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from leadscore.features._errors import ConfigError
+from leadscore.features._flat import FlatData, FlatSplit
+from leadscore.models._flat_model import FlatModel, FlatModelParams
+from leadscore.models._flat_pyfunc import TIERS, tier_thresholds_by_share
+from leadscore.training._flat_baseline import LogisticBaseline
+from leadscore.training._leakage import DEFAULT_THRESHOLD_AUC, LeakageReport
+from leadscore.training._metrics import captured_at_k, classification_metrics, lift_in_top_share
 from numpy.typing import NDArray
 from scipy.stats import rankdata
 from sklearn.isotonic import IsotonicRegression
-
-from features._errors import ConfigError
-from features._flat import FlatData, FlatSplit
-from models._flat_model import FlatModel, FlatModelParams
-from models._flat_pyfunc import TIERS, tier_thresholds_by_share
-from training._flat_baseline import LogisticBaseline
-from training._leakage import DEFAULT_THRESHOLD_AUC, LeakageReport
-from training._metrics import captured_at_k, classification_metrics, lift_in_top_share
 
 DEFAULT_MIN_POSITIVES = 100
 """Fewest won rows in the training rows for a model to be called trustworthy."""

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-
-from features._errors import ConfigError
+from leadscore.features._errors import ConfigError
 
 TABLE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 """File extension (lower case) to output format."""

@@ -14,7 +14,7 @@ import html
 import json
 from typing import Any
 
-from training._report import _STYLE, _cell, _table, fmt
+from leadscore.training._report import _STYLE, _cell, _table, fmt
 
 _SCORER_NAMES = {
     "model": "model (LightGBM)",

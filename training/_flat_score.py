@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-
-from models._flat_pyfunc import flat_model_input
-from training._flat_compare import DEFAULT_FLAT_MODEL_URI, load_flat_pyfunc
-from training._flat_output import table_format, write_table
-from training._flat_train import load_flat_contract, scoring_frame
-from training._registry import resolve_model
-from training._tracking import configure_tracking
+from leadscore.models._flat_pyfunc import flat_model_input
+from leadscore.training._flat_compare import DEFAULT_FLAT_MODEL_URI, load_flat_pyfunc
+from leadscore.training._flat_output import table_format, write_table
+from leadscore.training._flat_train import load_flat_contract, scoring_frame
+from leadscore.training._registry import resolve_model
+from leadscore.training._tracking import configure_tracking
 
 log = logging.getLogger(__name__)
 

@@ -43,20 +43,18 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.tracking import MlflowClient
-
-from features._contract import Contract, LeadsTable, load_contract
-from features._errors import ConfigError
-from features._flat import FlatData, FlatSplit, flat_split, load_flat
-from models._flat_model import FlatModelParams
-from models._flat_pyfunc import (
+from leadscore.features._contract import Contract, LeadsTable, load_contract
+from leadscore.features._errors import ConfigError
+from leadscore.features._flat import FlatData, FlatSplit, flat_split, load_flat
+from leadscore.models._flat_model import FlatModelParams
+from leadscore.models._flat_pyfunc import (
     FlatScoringBundle,
     FlatScoringModel,
     flat_model_input,
     flat_signature,
     save_flat_bundle,
 )
-from training._flat_evaluation import (
+from leadscore.training._flat_evaluation import (
     DEFAULT_MIN_POSITIVES,
     FlatScorers,
     fit_flat_scorers,
@@ -64,18 +62,19 @@ from training._flat_evaluation import (
     minimum_data,
     score_rows,
 )
-from training._flat_evaluation import default_capacity as capacity_for_test
-from training._flat_report import render_flat_html
-from training._leakage import (
+from leadscore.training._flat_evaluation import default_capacity as capacity_for_test
+from leadscore.training._flat_report import render_flat_html
+from leadscore.training._leakage import (
     LeakageReport,
     Suspect,
     check_leakage,
     leakage_report,
     log_leakage,
 )
-from training._registry import alias_version, set_champion
-from training._tracking import configure_tracking, ensure_experiment
-from training._train import _leadscore_version, _pip_requirements, dataset_digest
+from leadscore.training._registry import alias_version, set_champion
+from leadscore.training._tracking import configure_tracking, ensure_experiment
+from leadscore.training._train import _leadscore_version, _pip_requirements, dataset_digest
+from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 

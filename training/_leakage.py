@@ -51,11 +51,10 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from leadscore.features._errors import DataValidationError, LeadscoreError
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import rankdata
 from sklearn.model_selection import StratifiedKFold
-
-from features._errors import DataValidationError, LeadscoreError
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,9 @@ conversions, as if the team picked randomly among equally scored leads.
 from __future__ import annotations
 
 import numpy as np
+from leadscore.features import ConfigError
 from numpy.typing import ArrayLike, NDArray
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
-
-from features import ConfigError
 
 
 def captured_at_k(y: ArrayLike, score: ArrayLike, k: int) -> float:

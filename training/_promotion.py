@@ -16,13 +16,12 @@ from typing import Any
 
 import mlflow
 import yaml
+from leadscore.features import ConfigError, Warehouse
+from leadscore.training._fitting import capacity_for, labelled_window
+from leadscore.training._metrics import classification_metrics
+from leadscore.training._registry import alias_version, load_bundle, set_champion
+from leadscore.training._tracking import configure_tracking, ensure_experiment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from features import ConfigError, Warehouse
-from training._fitting import capacity_for, labelled_window
-from training._metrics import classification_metrics
-from training._registry import alias_version, load_bundle, set_champion
-from training._tracking import configure_tracking, ensure_experiment
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,10 @@ import re
 
 import mlflow
 import mlflow.pyfunc
+from leadscore.features import ConfigError
+from leadscore.models import ScoringBundle
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-
-from features import ConfigError
-from models import ScoringBundle
 
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 HISTORY_TAG = "champion_history"

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-
-from features import ConfigError
+from leadscore.features import ConfigError
 
 
 @dataclass(frozen=True)

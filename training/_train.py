@@ -29,13 +29,11 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.tracking import MlflowClient
-
-from features import ConfigError, Warehouse
-from models import LeadModelParams, ScoringBundle
-from models._pyfunc import LeadScoringModel, lead_signature, save_bundle, to_model_input
-from training._fitting import capacity_for, ceiling_for, fit_and_evaluate, labelled_window
-from training._leakage import (
+from leadscore.features import ConfigError, Warehouse
+from leadscore.models import LeadModelParams, ScoringBundle
+from leadscore.models._pyfunc import LeadScoringModel, lead_signature, save_bundle, to_model_input
+from leadscore.training._fitting import capacity_for, ceiling_for, fit_and_evaluate, labelled_window
+from leadscore.training._leakage import (
     LeakageError,
     LeakageReport,
     Suspect,
@@ -43,9 +41,10 @@ from training._leakage import (
     leakage_report,
     log_leakage,
 )
-from training._registry import alias_version, set_champion
-from training._splits import TimeSplit, split_snapshots
-from training._tracking import configure_tracking, ensure_experiment
+from leadscore.training._registry import alias_version, set_champion
+from leadscore.training._splits import TimeSplit, split_snapshots
+from leadscore.training._tracking import configure_tracking, ensure_experiment
+from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 
