@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STAGING_PREFIX = "_leadscore_staging_"
 # DuckDB uses up to 80% of RAM by default; e.g. "1GB" caps it (it spills to disk beyond)
 DUCKDB_MEMORY_ENV = "LEADSCORE_DUCKDB_MEMORY_LIMIT"
+# How long opening a DuckDB file waits while another process holds its lock
+LOCK_WAIT_ENV = "LEADSCORE_LOCK_WAIT_SECONDS"
+DEFAULT_LOCK_WAIT_SECONDS = 10.0
 
 
 def quote_ident(name: str) -> str:
@@ -489,15 +493,13 @@ class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
-        import duckdb
-
         super().__init__(url, read_only=read_only)
         database = self.parsed.database
         if database != ":memory:":
             path = Path(database)
-            if read_only and not path.exists():
-                raise LeadscoreError(
-                    f"warehouse file {str(path)!r} does not exist (from URL {url!r}); "
+            if read_only and not path.exists():  # reading never creates a file or folder
+                raise ConfigError(
+                    f"DuckDB file {str(path)!r} does not exist (from URL {url!r}); "
                     "create one with `leadscore generate` or point --warehouse at yours"
                 )
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -505,7 +507,7 @@ class DuckDBWarehouse(Warehouse):
         memory_limit = os.environ.get(DUCKDB_MEMORY_ENV, "")
         if memory_limit:
             config["memory_limit"] = memory_limit
-        self._con = duckdb.connect(database, read_only=read_only, config=config)
+        self._con = _connect_duckdb(database, read_only=read_only, config=config)
         self._in_transaction = False
 
     def close(self) -> None:
@@ -615,6 +617,50 @@ class DuckDBWarehouse(Warehouse):
         self._con.execute("COMMIT")
 
     replace_partitions = Warehouse._replace_in_transaction
+
+
+def _lock_wait_seconds() -> float:
+    """Seconds to wait for another process's lock on a DuckDB file: ``LEADSCORE_LOCK_WAIT_SECONDS``
+    or 10."""
+    raw = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_WAIT_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses nan
+        raise ConfigError(f"{LOCK_WAIT_ENV} must be a number of seconds >= 0, got {raw!r}")
+    return seconds
+
+
+def _connect_duckdb(database: str, *, read_only: bool, config: dict[str, Any]) -> Any:
+    """``duckdb.connect``, retried while another process holds the file's lock (DuckDB lets
+    one process write, or several read); after :func:`_lock_wait_seconds` a ConfigError names
+    the file and the holder."""
+    import duckdb
+
+    wait = _lock_wait_seconds()
+    deadline = time.monotonic() + wait
+    pause = 0.05  # doubled after each try, up to a second
+    while True:
+        try:
+            return duckdb.connect(database, read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "Could not set lock" not in str(exc):
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                holder = str(exc).split(": ", 1)[-1].split(". See also", 1)[0]
+                raise ConfigError(
+                    f"DuckDB file {database!r} is held by another process, so it cannot be "
+                    f"opened {'read-only' if read_only else 'for writing'}; waited {wait:g} s "
+                    f"for it to let go (set {LOCK_WAIT_ENV} to wait longer). DuckDB: {holder}"
+                ) from exc
+            log.info("DuckDB file %r is held by another process; trying again in %.2f s",
+                     database, min(pause, left))  # fmt: skip
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)
 
 
 class PostgresWarehouse(Warehouse):

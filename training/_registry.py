@@ -13,7 +13,7 @@ import re
 
 import mlflow
 import mlflow.pyfunc
-from leadscore.features import ConfigError
+from leadscore.features import ConfigError, ModelError
 from leadscore.models import ScoringBundle
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -77,8 +77,38 @@ def set_champion(name: str, version: str) -> str | None:
     return previous
 
 
+def registered_names() -> list[str]:
+    """The names of every registered model, sorted."""
+    client = MlflowClient()
+    names: list[str] = []
+    token = None
+    while True:
+        page = client.search_registered_models(max_results=1000, page_token=token)
+        names.extend(m.name for m in page)
+        token = page.token
+        if not token:
+            return sorted(names)
+
+
+def _require_registered(name: str) -> None:
+    """A ModelError listing the registered names unless model ``name`` is registered."""
+    try:
+        MlflowClient().get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        names = registered_names()
+        found = f"registered models: {names}" if names else "no model is registered yet"
+        raise ModelError(
+            f"model {name!r} is not registered in the registry at {mlflow.get_registry_uri()}; "
+            f"expected one of the registered names ({found})"
+        ) from None
+
+
 def rollback(name: str) -> tuple[str, str]:
-    """Move ``champion`` back to the previous champion; returns ``(from, to)`` versions."""
+    """Move ``champion`` back to the previous champion; returns ``(from, to)`` versions.
+    A model that is not registered is a ModelError listing the registered names."""
+    _require_registered(name)
     client = MlflowClient()
     current = alias_version(name, "champion")
     history = champion_history(name)
