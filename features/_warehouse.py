@@ -486,7 +486,13 @@ class Warehouse:
 
 
 class DuckDBWarehouse(Warehouse):
-    """The embedded default: a DuckDB file (or ``:memory:``)."""
+    """The embedded default: a DuckDB file (or ``:memory:``).
+
+    Read-only opening of a file that does not exist is a ConfigError (nothing is created);
+    opening for writing creates the file and its folder. While another process holds the
+    file, opening retries for ``LEADSCORE_LOCK_WAIT_SECONDS`` (default 10), then raises a
+    ConfigError naming the file and the holder's PID.
+    """
 
     remote = False
 
