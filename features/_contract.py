@@ -5,55 +5,42 @@ Contract:
 - :func:`load_contract` reads a YAML file into a typed :class:`Contract` (pydantic,
   ``extra="forbid"`` on every section). Anything wrong (bad YAML, a duplicate key, an unknown
   key, a missing key, a wrong value, a column given two roles) raises
-  :class:`~features._errors.ConfigError` naming the file, the key path (``leads.source.kind``)
-  and what was expected; every problem is listed, not only the first.
-- Two modes (DESIGN.md section 2):
-
-  * ``mode: tables``: ``contacts``, ``events`` and ``outcomes`` map the team's table and
-    column names to the roles of the data contract (``columns:``; unmapped attribute roles
-    default to their own names, ``null`` means "we do not have it"), ``events.event_types``
-    maps the team's event values to the standard types, and ``label`` says which outcome
-    values count as won, lost or still open and the horizon in days (the commands import
-    such a contract with :func:`features._import.import_tables`);
-  * ``mode: flat``: one ``leads`` table or file (a CRM export) with an optional ``id``
-    (without one, rows are numbered in source order; an id growing with time may also be
-    the ``order_by`` column), a
-    ``label`` column, optional ``created_at`` *or* ``order_by`` (``row_order``: the source's
-    rows are in time order, oldest first; or a column whose ascending order is time), and
-    the column lists ``exclude`` (not used), ``known_after_contact`` (filled in after contact:
-    never used), ``known_before_contact`` (declared safe: the leakage guard reports them but
-    does not stop on them), ``rule_score`` (an existing score to compare the model against)
-    and ``column_types`` (overrides of the automatic typing).
-
+  :class:`~features._errors.ConfigError` naming the file, the key path
+  (``contacts.source.kind``) and what was expected; every problem is listed, not only the
+  first.
+- One format for every shape of data (DESIGN.md section 2): ``contacts`` (an id, an
+  optional creation time, the standard roles the team has, every other column an attribute
+  of its own), optional ``events`` (the team's own event types, with optional meanings),
+  the outcomes as an ``outcomes`` table *or* an ``outcome`` column on the contacts (a single
+  CRM export), ``label`` (which values are won, lost or open; the horizon) and ``decision``
+  (handoff or pipeline). The commands import a contract with
+  :func:`features._import.import_tables`.
 - Every table has a ``source``: ``kind: csv | parquet`` with ``path`` (relative paths are
   relative to the contract file's folder; a CSV may give ``delimiter``, detected among
   ``, ; tab |`` when left out, and ``encoding``, UTF-8 by default), ``kind: duckdb`` with
-  ``path`` or ``url: duckdb:///...`` and ``table``, or ``kind: postgresql`` with ``url`` and
-  ``table``. A
-  PostgreSQL URL may leave the password to libpq (``PGPASSWORD``, ``~/.pgpass``), which keeps
-  it out of the file.
-- :func:`write_starting_contract` inspects a source and returns the text of a starting flat
-  contract, with comments and TODOs where it could not decide; the text loads back with
-  :func:`load_contract`.
+  ``path`` or ``url: duckdb:///...`` and ``table``, ``kind: postgresql`` with ``url`` and
+  ``table``, or ``kind: warehouse`` with ``table`` (a table of the ``--warehouse`` itself).
+  A PostgreSQL URL may leave the password to libpq (``PGPASSWORD``, ``~/.pgpass``), which
+  keeps it out of the file.
+- :func:`default_contract` is the packaged contract of the demo warehouse (its own
+  standard tables), so the demo runs through the same code as every team's data.
 
 In YAML only ``true``/``false`` are booleans here: ``yes``, ``no``, ``on`` and ``off`` stay
-text, so ``label_values: {won: [yes]}`` means the string ``"yes"``.
+text, so ``won_values: [yes]`` means the string ``"yes"``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import difflib
-import json
 import re
 import types
 import typing
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-import pandas as pd
 from leadscore.features._errors import ConfigError
 from leadscore.features._yaml import load_yaml_mapping
 from pydantic import (
@@ -65,12 +52,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-
-if TYPE_CHECKING:
-    from leadscore.features._flat import ColumnProfile
-
-ROW_ORDER = "row_order"
-"""``order_by: row_order``: the source's rows are in time order, oldest first."""
 
 CSV_DELIMITERS = ",;\t|"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -118,7 +99,7 @@ class _Strict(BaseModel):
 class Source(_Strict):
     """Where one table's rows come from (see the module docstring)."""
 
-    kind: Literal["csv", "parquet", "duckdb", "postgresql"]
+    kind: Literal["csv", "parquet", "duckdb", "postgresql", "warehouse"]
     path: str | None = Field(default=None, min_length=1)
     url: str | None = Field(default=None, min_length=1)
     table: str | None = Field(default=None, min_length=1)
@@ -128,6 +109,10 @@ class Source(_Strict):
     @model_validator(mode="after")
     def _keys_fit_the_kind(self) -> Source:
         kind = self.kind
+        if kind == "warehouse":
+            for key in ("path", "url", "delimiter", "encoding"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"a warehouse source takes 'table' only, not {key!r}")
         if kind in ("csv", "parquet"):
             if self.path is None:
                 raise ValueError(f"a {kind} source needs 'path' (the file)")
@@ -149,6 +134,8 @@ class Source(_Strict):
                 f"table must be a plain identifier (letters, digits, _), got {self.table!r}; "
                 "for a PostgreSQL schema add ?schema=NAME to the url"
             )
+        if kind == "warehouse":
+            return self
         if kind == "duckdb":
             if (self.path is None) == (self.url is None):
                 raise ValueError(
@@ -167,22 +154,28 @@ class Source(_Strict):
                 )
         return self
 
-    def warehouse_url(self, base_dir: Path) -> str:
-        """The :class:`~features._warehouse.Warehouse` URL of a duckdb or postgresql source."""
+    def warehouse_url(self, base_dir: Path, warehouse: str | None = None) -> str:
+        """The :class:`~features._warehouse.Warehouse` URL of a database source (a
+        ``warehouse`` source: ``warehouse``, the command's own)."""
+        if self.kind == "warehouse":
+            if warehouse is None:
+                raise ConfigError("a warehouse source needs the command's --warehouse")
+            return warehouse
         if self.kind not in ("duckdb", "postgresql"):
             raise ConfigError(f"a {self.kind} source is a file, not a warehouse")
         if self.url is not None:
             return self.url
         return f"duckdb:///{self.file_path(base_dir)}"
 
-    def checked_warehouse_url(self, base_dir: Path, where: str) -> str:
+    def checked_warehouse_url(self, base_dir: Path, where: str, warehouse: str | None = None
+                              ) -> str:  # fmt: skip
         """:meth:`warehouse_url`, after checking a DuckDB file source exists (a ConfigError
         starting with ``where`` otherwise: opening it would create an empty database)."""
         if self.kind == "duckdb" and self.path is not None:
             path = self.file_path(base_dir)
             if not path.exists():
                 raise ConfigError(f"{where}: DuckDB file {str(path)!r} does not exist")
-        return self.warehouse_url(base_dir)
+        return self.warehouse_url(base_dir, warehouse)
 
     def file_path(self, base_dir: Path) -> Path:
         """The source's file, relative paths resolved against ``base_dir``."""
@@ -197,128 +190,6 @@ class Source(_Strict):
         if self.table is not None:
             return self.table
         return Path(self.path or "").name
-
-
-# --------------------------------------------------------------------------- flat mode
-
-
-class LabelValues(_Strict):
-    """Extra label spellings: values meaning won, lost, or not decided yet (``open``).
-
-    They extend the built-in vocabulary (1/0, true/false, yes/no, won/lost) and win over it.
-    Rows whose label is ``open`` are left out of training, counted and reported.
-    """
-
-    won: list[LabelToken] = Field(default_factory=list)
-    lost: list[LabelToken] = Field(default_factory=list)
-    open: list[LabelToken] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _disjoint(self) -> LabelValues:
-        if not (self.won or self.lost or self.open):
-            raise ValueError("give at least one of 'won', 'lost', 'open'")
-        seen: dict[str, str] = {}
-        for outcome in ("won", "lost", "open"):
-            for value in getattr(self, outcome):
-                token = normalise_token(value)
-                if token in seen and seen[token] != outcome:
-                    raise ValueError(
-                        f"value {value!r} is listed under both {seen[token]!r} and {outcome!r}"
-                    )
-                seen[token] = outcome
-        return self
-
-    def mapping(self) -> dict[str, str]:
-        """Normalised value (see :func:`normalise_token`) to ``won``, ``lost`` or ``open``."""
-        return {
-            normalise_token(value): outcome
-            for outcome in ("won", "lost", "open")
-            for value in getattr(self, outcome)
-        }
-
-
-class LeadsTable(_Strict):
-    """The one table of flat mode (a CRM export): its source and what its columns mean."""
-
-    source: Source
-    id: ColumnName | None = None
-    label: ColumnName
-    label_values: LabelValues | None = None
-    created_at: ColumnName | None = None
-    order_by: ColumnName | None = None
-    rule_score: ColumnName | None = None
-    exclude: list[ColumnName] = Field(default_factory=list)
-    known_after_contact: list[ColumnName] = Field(default_factory=list)
-    known_before_contact: list[ColumnName] = Field(default_factory=list)
-    column_types: dict[ColumnName, ColumnKind] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _one_role_per_column(self) -> LeadsTable:
-        if self.created_at is not None and self.order_by is not None:
-            raise ValueError(
-                "give 'created_at' (a creation timestamp) or 'order_by' (row order as time), "
-                "not both"
-            )
-        if self.order_by == ROW_ORDER and self.source.kind == "postgresql":
-            raise ValueError(
-                "order_by: row_order needs a source with a row order; a PostgreSQL table has "
-                "none: name the column to order by instead"
-            )
-        # an id that grows with time (a lead number) may also be the order_by column
-        ordered_by_id = self.order_by is not None and self.order_by == self.id
-        roles = {
-            "id": self.id,
-            "label": self.label,
-            "created_at": self.created_at,
-            "order_by": None if self.order_by == ROW_ORDER or ordered_by_id else self.order_by,
-            "rule_score": self.rule_score,
-        }
-        owner: dict[str, str] = {}
-        for role, column in roles.items():
-            if column is None:
-                continue
-            if column in owner:
-                raise ValueError(f"column {column!r} is both {owner[column]!r} and {role!r}")
-            owner[column] = role
-        for key in ("exclude", "known_after_contact", "known_before_contact"):
-            for column in getattr(self, key):
-                if column in owner:
-                    raise ValueError(
-                        f"{key}: column {column!r} is already {owner[column]!r}; "
-                        "a column has one role"
-                    )
-                owner[column] = key
-        for column in self.column_types:
-            if owner.get(column) in (*roles, "exclude", "known_after_contact"):
-                raise ValueError(
-                    f"column_types: column {column!r} is {owner[column]!r}, not a feature"
-                )
-        return self
-
-    @property
-    def time_column(self) -> str | None:
-        """The column that orders rows in time (created_at or order_by), if any."""
-        if self.created_at is not None:
-            return self.created_at
-        if self.order_by is not None and self.order_by != ROW_ORDER:
-            return self.order_by
-        return None
-
-    def role_columns(self) -> list[str]:
-        """The columns with a role (id, label, time, rule score), in that order, once each."""
-        columns = [self.id, self.label, self.time_column, self.rule_score]
-        return list(dict.fromkeys(c for c in columns if c is not None))
-
-    def named_columns(self) -> list[str]:
-        """Every column the contract names, which the source must therefore have."""
-        named = [
-            *self.role_columns(),
-            *self.exclude,
-            *self.known_after_contact,
-            *self.known_before_contact,
-            *self.column_types,
-        ]
-        return list(dict.fromkeys(named))
 
 
 # --------------------------------------------------------------------------- tables mode
@@ -342,10 +213,15 @@ class _Columns(_Strict):
 
 
 class ContactsColumns(_Columns):
-    """The team's column for each contacts role; ``null`` for attributes it does not have."""
+    """The team's column for each contacts role.
+
+    ``contact_id`` is required; ``created_at`` may be ``null`` (an export without any time:
+    splits are then stratified-random, and every output says so). An attribute role left
+    out takes the column of the role's own name when the source has one; ``null`` means
+    "we do not have it"."""
 
     contact_id: ColumnName = "contact_id"
-    created_at: ColumnName = "created_at"
+    created_at: ColumnName | None = "created_at"
     title: ColumnName | None = "title"
     company_size: ColumnName | None = "company_size"
     industry: ColumnName | None = "industry"
@@ -355,6 +231,10 @@ class ContactsColumns(_Columns):
     phone_valid: ColumnName | None = "phone_valid"
     buying_timeline: ColumnName | None = "buying_timeline"
     requested_demo: ColumnName | None = "requested_demo"
+
+    def given(self) -> set[str]:
+        """Roles the contract maps explicitly (a missing column is then an error)."""
+        return set(self.model_fields_set)
 
 
 class EventsColumns(_Columns):
@@ -385,18 +265,45 @@ def _distinct_columns(columns: BaseModel) -> None:
 
 
 class ContactsTable(_Strict):
-    """The contacts table: one row per lead, attributes as known at creation."""
+    """The contacts table: one row per lead, attributes as known at creation.
+
+    Besides ``columns`` (the roles): ``outcome`` names a label column on the contacts (a
+    single CRM export; its values are read through the contract's ``label``), with an
+    optional ``closed_at``; ``existing_score`` a score the team already has (compared with
+    the model like the rules, never a feature); ``exclude`` columns are not used,
+    ``known_after_contact`` ones (filled in by sales) never, ``known_before_contact`` ones
+    are declared safe for the leakage guard; ``missing_values`` are form defaults read as
+    missing (a list for every column, or per column); ``column_types`` overrides the
+    automatic typing of a column (numeric, categorical, boolean). Every other column is an
+    attribute of the team's own, typed automatically."""
 
     source: Source
     columns: ContactsColumns = Field(default_factory=ContactsColumns)
+    outcome: ColumnName | None = None
+    closed_at: ColumnName | None = None
+    existing_score: ColumnName | None = None
     exclude: list[ColumnName] = Field(default_factory=list)
     known_after_contact: list[ColumnName] = Field(default_factory=list)
     known_before_contact: list[ColumnName] = Field(default_factory=list)
+    missing_values: list[LabelToken] | dict[ColumnName, list[LabelToken]] = Field(
+        default_factory=list)  # fmt: skip
+    column_types: dict[ColumnName, ColumnKind] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> ContactsTable:
         _distinct_columns(self.columns)
-        mapped = {c for c in self.columns.model_dump().values() if c is not None}
+        if self.closed_at is not None and self.outcome is None:
+            raise ValueError("closed_at applies to an 'outcome' column on the contacts; give "
+                             "outcome: too")  # fmt: skip
+        owner: dict[str, str] = {c: r for r, c in self.columns.model_dump().items() if c}
+        for key in ("outcome", "closed_at", "existing_score"):
+            column = getattr(self, key)
+            if column is None:
+                continue
+            if column in owner and owner[column] in self.columns.given() | {"contact_id"}:
+                raise ValueError(f"{key}: column {column!r} is already {owner[column]!r}; a "
+                                 "column has one role")  # fmt: skip
+            owner[column] = key
         seen: dict[str, str] = {}
         for key in ("exclude", "known_after_contact", "known_before_contact"):
             for column in getattr(self, key):
@@ -404,29 +311,44 @@ class ContactsTable(_Strict):
                     raise ValueError(f"{key}: {column!r} is a key column and is always used")
                 if column in seen:
                     raise ValueError(f"column {column!r} is in both {seen[column]!r} and {key!r}")
-                if key != "known_before_contact" and column in mapped:
+                if key != "known_before_contact" and owner.get(column) in (
+                        *self.columns.given(), "outcome", "closed_at", "existing_score"):  # fmt: skip
                     raise ValueError(
-                        f"{key}: {column!r} is mapped to a role in 'columns'; map the role to "
+                        f"{key}: {column!r} is mapped to {owner[column]!r}; map the role to "
                         "null instead"
                     )
                 seen[column] = key
+        for column in self.column_types:
+            if seen.get(column) in ("exclude", "known_after_contact"):
+                raise ValueError(f"column_types: column {column!r} is {seen[column]!r}, not a "
+                                 "feature")  # fmt: skip
         return self
+
+    def missing_tokens(self, column: str) -> set[str]:
+        """The normalised values read as missing in ``column``."""
+        if isinstance(self.missing_values, dict):
+            return {normalise_token(v) for v in self.missing_values.get(column, [])}
+        return {normalise_token(v) for v in self.missing_values}
 
 
 class EventsTable(_Strict):
     """The events table: engagement history, one row per event.
 
-    ``event_types`` maps the standard event types (DESIGN.md section 2: ``email_open``,
-    ``pricing_page_view``, ``demo_request`` ...) to the team's own values, e.g.
-    ``pricing_page_view: [Viewed Pricing, Pricing Page]`` (matched trimmed and
-    case-insensitively). Values that are neither mapped nor standard are kept: they count in
-    the all-activity features (totals, recency, active days) but in no per-type feature, and
-    the import reports them.
+    The team's own event types stay features of their own. ``event_types`` may map the
+    standard types (``email_open``, ``pricing_page_view``, ``demo_request`` ...) to the
+    team's values, e.g. ``pricing_page_view: [Viewed Pricing]`` (matched trimmed and
+    case-insensitively), so the standard meanings apply to them. ``high_intent``,
+    ``borrowed_interest`` and ``sales_owned`` list event types (the team's values or standard
+    types) with that meaning; sales-owned activity is never a feature of the handoff score.
+    The standard types keep their standard meanings unless listed otherwise.
     """
 
     source: Source
     columns: EventsColumns = Field(default_factory=EventsColumns)
     event_types: dict[str, list[LabelToken]] = Field(default_factory=dict)
+    high_intent: list[LabelToken] | None = None
+    borrowed_interest: list[LabelToken] | None = None
+    sales_owned: list[LabelToken] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> EventsTable:
@@ -475,34 +397,38 @@ class OutcomesTable(_Strict):
 
 
 class LabelDefinition(_Strict):
-    """Which outcome values count as won or lost, and how far ahead a snapshot looks."""
+    """Which outcome values count as won, lost or still open, and the horizon in days.
 
-    won_values: list[LabelToken] = Field(default_factory=lambda: ["won"], min_length=1)
-    lost_values: list[LabelToken] = Field(default_factory=lambda: ["lost"], min_length=1)
+    The defaults read the usual spellings: won / 1 / true / yes and lost / 0 / false / no
+    (numbers by value: ``1.0`` is ``1``)."""
+
+    won_values: list[LabelToken] = Field(default_factory=lambda: ["won", "1", "true", "yes"],
+                                         min_length=1)  # fmt: skip
+    lost_values: list[LabelToken] = Field(default_factory=lambda: ["lost", "0", "false", "no"],
+                                          min_length=1)  # fmt: skip
     open_values: list[LabelToken] = Field(default_factory=list)
     horizon_days: int = Field(default=90, gt=0, le=3650)
 
     def outcome_of(self, value: object) -> Literal["won", "lost", "open"] | None:
         """``won``, ``lost`` or ``open`` (not decided: the row is not an outcome) for an
-        outcome value (trimmed, case-insensitive); None for any other value."""
-        token = normalise_token(value)
-        return self.mapping().get(token)
+        outcome value (trimmed, case-insensitive; numbers by value); None for any other."""
+        return self.mapping().get(label_key(value))
 
     def mapping(self) -> dict[str, Literal["won", "lost", "open"]]:
-        """Normalised value (see :func:`normalise_token`) to ``won``, ``lost`` or ``open``."""
+        """Normalised value (see :func:`label_key`) to ``won``, ``lost`` or ``open``."""
         out: dict[str, Literal["won", "lost", "open"]] = {}
         for value in self.open_values:
-            out[normalise_token(value)] = "open"
+            out[label_key(value)] = "open"
         for value in self.lost_values:
-            out[normalise_token(value)] = "lost"
+            out[label_key(value)] = "lost"
         for value in self.won_values:
-            out[normalise_token(value)] = "won"
+            out[label_key(value)] = "won"
         return out
 
     @model_validator(mode="after")
     def _disjoint(self) -> LabelDefinition:
         groups = {
-            key: {normalise_token(v) for v in getattr(self, key)}
+            key: {label_key(v) for v in getattr(self, key)}
             for key in ("won_values", "lost_values", "open_values")
         }
         for a, b in (("won_values", "lost_values"), ("won_values", "open_values"),
@@ -513,42 +439,58 @@ class LabelDefinition(_Strict):
         return self
 
 
+def label_key(value: object) -> str:
+    """How label values are compared: :func:`normalise_token`, numbers by value (``1.0``,
+    ``1`` and ``01`` are ``1``)."""
+    token = normalise_token(value)
+    try:
+        number = float(token)
+    except ValueError:
+        return token
+    return f"{number:g}" if number == number else token
+
+
+class DecisionMoment(_Strict):
+    """When a lead is scored: ``handoff`` (each lead once, ``handoff_delay_hours`` after its
+    creation, with only what marketing knows then) or ``pipeline`` (open leads at quarterly
+    snapshots). Default: ``pipeline`` for contacts with events and an outcomes table,
+    ``handoff`` otherwise (a single export is scored at its creation)."""
+
+    moment: Literal["handoff", "pipeline"] | None = None
+    handoff_delay_hours: float = Field(default=1.0, ge=0, le=24 * 365)
+
+
 # --------------------------------------------------------------------------- the contract
 
-_FLAT_ONLY = ("leads",)
-_TABLES_ONLY = ("contacts", "events", "outcomes", "label")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
 class Contract(_Strict):
-    """A whole contract file: flat mode (``leads``) or tables mode (the three tables)."""
+    """A whole contract file (DESIGN.md section 2): the contacts, optional events, outcomes
+    as a table or as a column on the contacts, the label values and the decision moment."""
 
-    mode: Literal["flat", "tables"]
-    leads: LeadsTable | None = None
-    contacts: ContactsTable | None = None
+    name: str | None = None
+    contacts: ContactsTable
     events: EventsTable | None = None
     outcomes: OutcomesTable | None = None
-    label: LabelDefinition | None = None
+    label: LabelDefinition = Field(default_factory=LabelDefinition)
+    decision: DecisionMoment = Field(default_factory=DecisionMoment)
 
     _path: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _sections_fit_the_mode(self) -> Contract:
-        if self.mode == "flat":
-            if self.leads is None:
-                raise ValueError("mode 'flat' needs a 'leads' section")
-            extra = [key for key in _TABLES_ONLY if getattr(self, key) is not None]
-            if extra:
-                raise ValueError(f"{extra} belong to mode 'tables', not 'flat'")
-        else:
-            missing = [
-                key for key in ("contacts", "events", "outcomes") if getattr(self, key) is None
-            ]
-            if missing:
-                raise ValueError(f"mode 'tables' needs sections {missing}")
-            if self.leads is not None:
-                raise ValueError("'leads' belongs to mode 'flat', not 'tables'")
-            if self.label is None:
-                self.label = LabelDefinition()
+    def _one_label_source(self) -> Contract:
+        if self.name is not None and not _NAME.match(self.name):
+            raise ValueError(f"name must be letters, digits, '_', '-' or '.', got {self.name!r}")
+        if self.outcomes is None and self.contacts.outcome is None:
+            raise ValueError("give the outcomes: an 'outcomes' table, or 'contacts.outcome' "
+                             "(a label column on the contacts)")  # fmt: skip
+        if self.outcomes is not None and self.contacts.outcome is not None:
+            raise ValueError("give the outcomes once: an 'outcomes' table or "
+                             "'contacts.outcome', not both")  # fmt: skip
+        if self.decision.moment == "pipeline" and self.contacts.columns.created_at is None:
+            raise ValueError("decision.moment 'pipeline' needs contacts.columns.created_at "
+                             "(snapshots are points in time)")  # fmt: skip
         return self
 
     @property
@@ -562,22 +504,30 @@ class Contract(_Strict):
         return self._path.parent if self._path is not None else Path.cwd()
 
     @property
-    def tables(self) -> tuple[ContactsTable, EventsTable, OutcomesTable, LabelDefinition]:
-        """The tables-mode sections; a ConfigError unless the contract is in tables mode."""
-        if (self.contacts is None or self.events is None or self.outcomes is None
-                or self.label is None):  # fmt: skip
-            raise ConfigError(f"contract {self._where()} is in mode {self.mode!r}, not 'tables'")
-        return self.contacts, self.events, self.outcomes, self.label
+    def model_name(self) -> str:
+        """The registered model name: ``name``, else derived from the file (its stem, or its
+        folder's name for a file called ``leadscore.yaml``)."""
+        if self.name is not None:
+            return self.name
+        if self._path is None:
+            return "leads"
+        stem = self._path.stem if self._path.stem != "leadscore" else self._path.parent.name
+        slugged = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
+        return f"{slugged or 'leads'}-leads" if not slugged.endswith("leads") else slugged
 
     @property
-    def flat(self) -> LeadsTable:
-        """The ``leads`` section; a ConfigError unless the contract is in flat mode."""
-        if self.leads is None:
-            raise ConfigError(f"contract {self._where()} is in mode {self.mode!r}, not 'flat'")
-        return self.leads
+    def decision_moment(self) -> Literal["handoff", "pipeline"]:
+        """The decision moment (see :class:`DecisionMoment` for the default)."""
+        if self.decision.moment is not None:
+            return self.decision.moment
+        if self.events is not None and self.outcomes is not None:
+            return "pipeline"
+        return "handoff"
 
-    def _where(self) -> str:
-        return repr(str(self._path)) if self._path is not None else "(in memory)"
+    @property
+    def has_time(self) -> bool:
+        """Whether the contacts have a creation time."""
+        return self.contacts.columns.created_at is not None
 
 
 # --------------------------------------------------------------------------- loading
@@ -644,8 +594,10 @@ def _model_at(loc: Sequence[int | str]) -> type[BaseModel]:
 
 
 _HINTS = {
-    "horizon_days": "horizon_days applies to mode 'tables'; a flat export's label is already "
-    "decided",
+    "horizon_days": "horizon_days belongs under 'label'",
+    "mode": "contracts have no modes any more: one export is 'contacts' with an 'outcome' "
+    "column (see the README)",
+    "leads": "a single export is now 'contacts' (with 'outcome: <label column>')",
 }
 
 
@@ -680,72 +632,9 @@ def _describe(error: Any) -> str:
     return f"{key}: {problem}" if key else problem
 
 
-# --------------------------------------------------------------------------- init-contract
 
-# Name hints, matched on a column's words (``Lead Status`` and ``leadStatus`` are
-# ``lead``, ``status``) or on its snake_case form.
-_LABEL_NAMES = frozenset(
-    {
-        "y",
-        "label",
-        "target",
-        "won",
-        "is_won",
-        "converted",
-        "is_converted",
-        "conversion",
-        "outcome",
-        "result",
-        "closed_won",
-        "class",
-        "status",
-    }
-)
-_LABEL_WORDS = frozenset({"label", "target", "won", "converted", "outcome"})
-_CREATED_WORDS = frozenset(
-    {"created", "creation", "signup", "registered", "added", "inserted", "submitted"}
-)
-_CREATED_NAMES = frozenset({"create_date", "sign_up", "first_seen", "lead_date", "date_added"})
-_ID_WORDS = frozenset({"id", "key", "uuid", "guid", "number", "no"})
-_SCORE_WORDS = frozenset({"score", "grade", "rating"})
-# Columns usually filled in during or after contact with sales.
-_AFTER_CONTACT_WORDS = frozenset(
-    {
-        "status",
-        "stage",
-        "disposition",
-        "outcome",
-        "result",
-        "reason",
-        "notes",
-        "note",
-        "comment",
-        "comments",
-        "closed",
-        "converted",
-        "conversion",
-        "won",
-        "lost",
-        "duration",
-        "call",
-        "calls",
-        "contacted",
-        "meeting",
-        "meetings",
-        "opportunity",
-        "deal",
-        "amount",
-        "revenue",
-        "modified",
-        "updated",
-    }
-)
-_AFTER_CONTACT_NAMES = ("last_activity", "last_contact", "last_touch", "last_call")
-# Plain YAML scalars that would not be read back as the same text.
-_YAML_WORDS = frozenset(
-    {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "none", "~", ROW_ORDER}
-)
 
+# --------------------------------------------------------------------------- helpers
 
 def name_words(name: str) -> list[str]:
     """A column name's lower-case words: ``Lead Status``, ``leadStatus``, ``lead_status``
@@ -756,15 +645,6 @@ def name_words(name: str) -> list[str]:
 
 def _snake(name: str) -> str:
     return "_".join(name_words(name))
-
-
-def _scalar(value: str) -> str:
-    """``value`` as a one-line YAML scalar, quoted when YAML would misread it."""
-    if _IDENT.match(value) and value.lower() not in _YAML_WORDS:
-        return value
-    if re.fullmatch(r"[A-Za-z_/.][\w .\-/]*[\w.]", value) and value.lower() not in _YAML_WORDS:
-        return value  # plain text: Lead Number, emp.var.rate, /data/leads.csv
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML double-quoted one
 
 
 def csv_dialect(path: Path, source: Source) -> tuple[str, str]:
@@ -789,241 +669,12 @@ def detect_delimiter(path: Path, encoding: str = "utf-8-sig") -> str:
         return ","
 
 
-def _only_table(url: str, source: str) -> str:
-    from leadscore.features._warehouse import Warehouse
-
-    with Warehouse(url, read_only=True) as wh:
-        found = wh.tables()
-    if len(found) != 1:
-        raise ConfigError(
-            f"source {source!r} holds {len(found)} tables {found}; name the leads table with "
-            "--table"
-        )
-    return found[0]
 
 
-def _source_for(
-    source: str, table: str | None, delimiter: str | None, contract_dir: Path | None
-) -> Source:
-    """The contract's ``source`` section for a path or URL given on the command line."""
-    if source.startswith(("duckdb:///", "postgresql://", "postgres://")):
-        kind: Literal["duckdb", "postgresql"] = (
-            "duckdb" if source.startswith("duckdb:") else "postgresql"
-        )
-        return Source(kind=kind, url=source, table=table or _only_table(source, source))
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise ConfigError(f"source file {source!r} does not exist")
-    written = str(path.resolve())
-    if contract_dir is not None:
-        with contextlib.suppress(ValueError):  # outside the folder: keep it absolute
-            written = str(path.resolve().relative_to(contract_dir.resolve()))
-    suffix = "".join(path.suffixes[-2:]).lower()
-    if suffix.endswith((".parquet", ".pq")):
-        return Source(kind="parquet", path=written)
-    if suffix.endswith((".duckdb", ".db")):
-        table = table or _only_table(f"duckdb:///{path}", source)
-        return Source(kind="duckdb", path=written, table=table)
-    if suffix.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")):
-        found = delimiter or ("," if suffix.endswith(".gz") else detect_delimiter(path))
-        return Source(kind="csv", path=written, delimiter=None if found == "," else found)
-    raise ConfigError(
-        f"source {source!r}: expected a .csv, .parquet or .duckdb file, or a "
-        "duckdb:///... or postgresql://... URL"
-    )
+DEFAULT_CONTRACT = "demo_contract.yaml"
 
 
-def write_starting_contract(
-    source: str,
-    *,
-    table: str | None = None,
-    delimiter: str | None = None,
-    contract_dir: str | Path | None = None,
-    sample_rows: int = 100_000,
-) -> str:
-    """The text of a starting flat-mode contract for ``source``, with comments and TODOs.
-
-    ``source`` is a CSV or Parquet file, a ``.duckdb`` file or a ``duckdb:///`` or
-    ``postgresql://`` URL (then ``table`` names the leads table; it may be left out when the
-    database holds only one). The first ``sample_rows`` rows are read and every column is
-    typed the way :func:`features._flat.load_flat` would type it. The id, label and
-    created_at columns are guessed by name and content:
-
-    - label: a column whose values all read as won or lost (both present), preferring
-      label-like names (``converted``, ``won``, ``target``, ``y`` ...); without one, the
-      label reads ``TODO`` (it loads, and fails by name until edited) with the spellings of
-      a label-like column to map under ``label_values``;
-    - id: a column unique and never empty in the rows read whose name ends like an id;
-    - created_at: a date column named like a creation date; otherwise a TODO suggesting
-      ``order_by``.
-
-    Columns named like things filled in during or after contact (status, stage, notes, call
-    duration ...) are listed under ``known_after_contact`` for the reader to confirm:
-    leaving out a column wrongly costs a feature, keeping a leak fools everyone. ``source``
-    paths are written relative to ``contract_dir`` (the folder the contract will be saved
-    in) when the file lies inside it, else absolute. The text loads with
-    :func:`load_contract`.
-    """
-    # _flat reads sources and types columns; it imports this module, hence the late import.
-    from leadscore.features._flat import profile_columns, read_source
-
-    base = Path(contract_dir) if contract_dir is not None else None
-    src = _source_for(source, table, delimiter, base)
-    frame = read_source(src, base or Path.cwd(), limit=sample_rows)
-    profiles = profile_columns(frame)
-    label, maybe_label, label_lines = _guess_label(frame, profiles)
-    id_column, id_note = _guess_id(profiles)
-    created, created_note = _guess_created(profiles)
-    taken = {label, maybe_label, id_column, created}
-    after = [p for p in profiles if p.column not in taken and _after_contact(p.column)]
-    scores = [p.column for p in profiles if p.column not in taken and p.kind == "numeric"
-              and set(name_words(p.column)) & _SCORE_WORDS]  # fmt: skip
-
-    lines = [
-        "# leadscore contract (flat mode): a starting point written by `leadscore init-contract`",
-        f"# from {source} ({len(frame)} rows read, {len(frame.columns)} columns).",
-        '# Check every line marked TODO. Reference: DESIGN.md section 2, "Flat mode".',
-        "mode: flat",
-        "leads:",
-        "  source:",
-        f"    kind: {src.kind}",
-    ]
-    lines += [f"    {key}: {_scalar(getattr(src, key))}" for key in ("path", "url", "table")
-              if getattr(src, key) is not None]  # fmt: skip
-    if src.delimiter is not None:
-        lines.append(f"    delimiter: {json.dumps(src.delimiter)}  # detected")
-    if id_column is not None:
-        lines.append(f"  id: {_scalar(id_column)}  # {id_note}")
-    else:
-        lines.append(f"  # id: TODO {id_note}")
-    lines += label_lines
-    if created is not None:
-        lines.append(f"  created_at: {_scalar(created)}  # {created_note}")
-    else:
-        lines.append(f"  # TODO {created_note}.")
-        if src.kind == "postgresql":  # a PostgreSQL table has no row order
-            lines += ["  # If a column grows with time (a lead number), name it here:",
-                      "  # order_by: COLUMN"]  # fmt: skip
-        else:
-            lines += ["  # If the rows are in time order (oldest first), uncomment:",
-                      f"  # order_by: {ROW_ORDER}"]  # fmt: skip
-        lines += ["  # Without created_at or order_by, splits are stratified-random and every",
-                  "  # report says so."]  # fmt: skip
-    if scores:
-        lines += [f"  # TODO: {scores} look like an existing lead score; to compare the model "
-                  "with it, uncomment:", f"  # rule_score: {_scalar(scores[0])}"]  # fmt: skip
-    lines += [
-        "  # Columns filled in after contact with sales are never used. TODO: confirm",
-        "  # (the names below suggest it); add any others, e.g. a status set after a call.",
-    ]
-    if after:
-        lines.append("  known_after_contact:")
-        lines += [f"    - {_scalar(p.column)}  # {p.summary()}" for p in after]
-    else:
-        lines.append("  known_after_contact: []")
-    lines += [
-        "  # Columns to leave out for other reasons:",
-        "  exclude: []",
-        "  # Columns the leakage guard may flag although they are known before contact:",
-        "  known_before_contact: []",
-        "  # Every column found, typed as leadscore would use it (first rows read):",
-    ]
-    width = max((len(p.column) for p in profiles), default=0)
-    roles = {label: "label", maybe_label: "label?", id_column: "id", created: "created_at"}
-    roles.update({p.column: "known_after_contact" for p in after})
-    for p in profiles:
-        role = roles.get(p.column)
-        lines.append(f"  #   {p.column:<{width}}  " + (f"({role})" if role else p.summary()))
-    return "\n".join(lines) + "\n"
-
-
-def _after_contact(column: str) -> bool:
-    snake = _snake(column)
-    return bool(set(name_words(column)) & _AFTER_CONTACT_WORDS) or any(
-        name in snake for name in _AFTER_CONTACT_NAMES
-    )
-
-
-def _guess_label(
-    frame: pd.DataFrame, profiles: Sequence[ColumnProfile]
-) -> tuple[str | None, str | None, list[str]]:
-    """The label column (or None), a column that may be the label once its values are
-    mapped (or None), and the contract lines that say so."""
-    from leadscore.features._flat import label_outcome
-
-    def outcomes(column: str) -> list[tuple[object, int, str | None]]:
-        """(value, rows, won/lost/None) for each value of ``column``, most rows first."""
-        counts = frame[column].value_counts()
-        return [(v, int(n), label_outcome(v)) for v, n in counts.items()]
-
-    def labelled(column: str) -> bool:
-        return {outcome for _, _, outcome in outcomes(column)} == {"won", "lost"}
-
-    def rank(column: str) -> tuple[int, int]:
-        named = _snake(column) in _LABEL_NAMES or bool(set(name_words(column)) & _LABEL_WORDS)
-        return (0 if named else 1, -list(frame.columns).index(column))  # named, then last
-
-    candidates = [p.column for p in profiles if labelled(p.column)]
-    if candidates:
-        column = min(candidates, key=rank)
-        shown = ", ".join(f"{_short(v)} {n} rows ({o})" for v, n, o in outcomes(column))
-        lines = [f"  label: {_scalar(column)}  # guessed: {shown}"]
-        others = [c for c in candidates if c != column]
-        if others:
-            lines.append(f"  # TODO: other columns holding only won/lost values: {others}")
-        return column, None, lines
-    named = [p.column for p in profiles if _snake(p.column) in _LABEL_NAMES]
-    if named:
-        column = named[-1]
-        counts = frame[column].value_counts().head(8)
-        shown = ", ".join(f"{_short(v)} ({int(n)})" for v, n in counts.items())
-        return (
-            None,
-            column,
-            [
-                "  label: TODO  # TODO no column holds only won/lost values (1/0, yes/no ...)",
-                f"  # TODO: {column!r} may be the label; its values: {shown}.",
-                f"  # If so: label: {_scalar(column)}, and map its values, e.g.",
-                "  # label_values: {won: [...], lost: [...], open: [...]}",
-            ],
-        )
-    return (
-        None,
-        None,
-        ["  label: TODO  # TODO no column holds only won/lost values (1/0, yes/no ...)"],
-    )
-
-
-def _short(value: object, width: int = 24) -> str:
-    text = repr(value.item() if hasattr(value, "item") else value)
-    return text if len(text) <= width else text[: width - 4] + "...'"
-
-
-def _guess_id(profiles: Sequence[ColumnProfile]) -> tuple[str | None, str]:
-    unique = [p.column for p in profiles if p.rows and p.missing == 0 and p.distinct == p.rows]
-    named = [c for c in unique if name_words(c) and name_words(c)[-1] in _ID_WORDS]
-    if named:
-        return named[0], "guessed: unique and never empty in the rows read"
-    if unique:
-        return None, (
-            f"columns {unique} are unique in every row read; set id: to the one that "
-            "identifies a lead (without id, rows are numbered in source order)"
-        )
-    return None, "no column is unique in every row; without id, rows are numbered in source order"
-
-
-def _guess_created(profiles: Sequence[ColumnProfile]) -> tuple[str | None, str]:
-    dates = [p.column for p in profiles if p.kind == "datetime"]
-    named = [c for c in dates
-             if set(name_words(c)) & _CREATED_WORDS or _snake(c) in _CREATED_NAMES]  # fmt: skip
-    if named:
-        note = "guessed: a date column named like a creation date"
-        if len(dates) > 1:
-            note += f"; other date columns: {[c for c in dates if c != named[0]]}"
-        return named[0], note
-    if dates:
-        return None, (
-            f"date columns {dates} found, none named like a creation date; set "
-            "created_at: to the one recording when the lead was created"
-        )
-    return None, "no date column found"
+def default_contract() -> Contract:
+    """The packaged contract of the demo warehouse: its own standard tables, in place."""
+    text = resources.files("leadscore.features").joinpath(DEFAULT_CONTRACT).read_text("utf-8")
+    return parse_contract(text, f"{DEFAULT_CONTRACT} (packaged)")

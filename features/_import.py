@@ -1,39 +1,42 @@
-"""Tables mode: a team's contacts, events and outcomes, read through the contract into the
-standard tables of DESIGN.md section 2, so every command runs on them unchanged.
+"""Import: a team's sources, read through the contract into the warehouse's standard tables.
 
-Contract of :func:`import_tables` (``contract`` in mode ``tables``, ``warehouse`` a DuckDB or
-PostgreSQL URL):
+Contract of :func:`import_tables` (any contract; ``warehouse`` a DuckDB or PostgreSQL URL):
 
 - Each source is read as it is: a CSV through pyarrow (any Python encoding, delimiter
   detected among ``, ; tab |`` unless given, ``.gz`` decompressed, empty fields missing), a
-  Parquet file, a DuckDB table, or a PostgreSQL table through ADBC; into an in-memory DuckDB
-  stage. The warehouse is not touched until every check below has passed.
+  Parquet file, a DuckDB or PostgreSQL table, or a table of the warehouse itself; into an
+  in-memory DuckDB stage. The warehouse is not touched until every check below has passed.
 - Every column the contract names must exist in its source: an error names the section, the
-  source, the team's column and the role, the columns found and the closest match.
-- Values are converted to the contract's types, in the team's terms when they do not
-  convert: timestamps (typed, or ISO 8601 text; an offset or zone is converted to UTC and
-  dropped), numbers (``1,200`` is 1200), yes/no flags (true/false, yes/no, y/n, t/f, 1/0),
-  ids (text on all three tables when their types differ), event types through
-  ``events.event_types``, outcomes through ``label``: ``won_values`` become ``won``,
-  ``lost_values`` ``lost``, rows with ``open_values`` are left out and counted; any other
-  outcome value is an error listing the values found and how often. A value that does not
-  convert is an error naming the section, the source, the column, up to five examples and
-  the rows affected. Roles mapped to ``null`` become empty columns.
-- The standard tables are then validated (:func:`~features._validation.validate_warehouse`:
-  duplicate ids, unknown contacts, future timestamps, events before their contact ...) in
-  the stage, and each problem is re-named to the team's source and column.
-- Only then are ``contacts``, ``events`` and ``outcomes`` written to the warehouse: bulk
-  written to staging tables, then swapped in by one transaction that also records each
-  import in table ``leadscore_imports``. A table of those names that leadscore did not
-  import itself is never replaced (a ConfigError says so). A killed import leaves the
-  previous tables in place; a rerun replaces, never duplicates.
-- When the contract and every source are unchanged since the last import (file sources:
-  path, size and modification time; database sources are always re-read), the import is
-  skipped. When the contract's sources *are* the warehouse's standard tables with the
-  standard names and values, nothing is copied: the tables are used in place.
-- Contact columns without a role are not used as features (the model's features are the
-  roles); they are listed in :attr:`ImportResult.unused_columns`, and ``exclude`` /
-  ``known_after_contact`` columns must exist (a typo would otherwise go unnoticed).
+  source, the team's column and the role, the columns found and the closest match. A
+  standard role the contract does not map is used when the source has a column of the
+  role's own name.
+- ``contacts.missing_values`` are read as missing first. Values are then converted to the
+  contract's types, in the team's terms when they do not convert: timestamps (typed, or
+  ISO 8601 text; an offset is converted to UTC), numbers (``1,200`` is 1200), yes/no flags
+  (true/false, yes/no, y/n, t/f, 1/0), ids (text on every table when their types differ);
+  outcomes through ``label``: won values become ``won``, lost ``lost``, rows with open
+  values (and, for an outcome column on the contacts, empty ones) are left out and counted;
+  any other value is an error listing the values found and how often.
+- Every contact column that is not a role, the outcome, its close time, the existing score,
+  excluded or known after contact is an attribute of the team's own, typed by
+  :func:`~features._profile.profile_columns` (or ``column_types``) and kept under an
+  identifier (``Lead Source`` -> ``lead_source_2`` when ``lead_source`` is a role);
+  identifiers, free text, dates, constant and empty columns are left out, each reported
+  with its reason (:attr:`ImportResult.left_out`). The catalogue of attributes (warehouse
+  name, the team's name, kind) is written to table ``leadscore_columns``.
+- An outcome column on the contacts becomes the ``outcomes`` table (one row per decided
+  contact, ``closed_at`` from ``contacts.closed_at`` or empty); without events the
+  ``events`` table is empty.
+- The standard tables are validated in the stage (duplicate ids, unknown contacts, future
+  timestamps, events before their contact ...), each problem re-named to the team's
+  source and column. Only then are the tables written to the warehouse in one
+  transaction that also records the import in ``leadscore_imports``. A table of those
+  names that leadscore did not import itself is never replaced. A killed import leaves
+  the previous tables in place; a rerun replaces, never duplicates.
+- When the contract and every file source are unchanged since the last import (content
+  hash), the import is skipped. When the contract's sources *are* the warehouse's
+  standard tables (the packaged demo contract), nothing is copied: they are validated and
+  used in place.
 """
 
 from __future__ import annotations
@@ -49,20 +52,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from leadscore.features._contract import (
     ContactsTable,
     Contract,
     EventsTable,
     OutcomesTable,
     Source,
-    csv_dialect,
+    label_key,
     normalise_token,
 )
-from leadscore.features._errors import ConfigError, DataValidationError, MissingTableError
+from leadscore.features._errors import ConfigError, DataValidationError
+from leadscore.features._profile import ColumnProfile, profile_columns, typed_column
 from leadscore.features._schema import CONTACTS, EVENT_TYPES, EVENTS, OUTCOMES
+from leadscore.features._sources import describe_source, load_source
+from leadscore.features._spec import ROLE_KINDS, unique_names
 from leadscore.features._validation import ContractViolations, validate_warehouse
 from leadscore.features._warehouse import Warehouse, WarehouseURL, quote_ident
 
@@ -70,13 +76,20 @@ log = logging.getLogger(__name__)
 
 IMPORTS = "leadscore_imports"
 """The table recording which standard tables leadscore imported, from where, and when."""
+COLUMNS = "leadscore_columns"
+"""The catalogue of the team's own contact attributes: name, the team's name, kind."""
 STAGING = "_leadscore_import_"
+EXISTING_SCORE = "existing_score"
+"""The contacts column holding the team's own score, when the contract names one."""
+PROFILE_ROWS = 200_000
+"""Attribute columns are typed on at most this many rows (then every row is converted)."""
 
 Kind = Literal["id", "time", "number", "flag", "text"]
+_ROLE_IMPORT_KINDS: dict[str, Kind] = {"categorical": "text", "numeric": "number",
+                                       "boolean": "flag"}  # fmt: skip
 _CONTACT_KINDS: dict[str, Kind] = {
-    "contact_id": "id", "created_at": "time", "title": "text", "company_size": "number",
-    "industry": "text", "country": "text", "lead_source": "text", "email_domain": "text",
-    "phone_valid": "flag", "buying_timeline": "text", "requested_demo": "flag",
+    "contact_id": "id", "created_at": "time",
+    **{role: _ROLE_IMPORT_KINDS[kind] for role, kind in ROLE_KINDS.items()},
 }  # fmt: skip
 _EVENT_KINDS: dict[str, Kind] = {"contact_id": "id", "occurred_at": "time", "event_type": "text"}
 _OUTCOME_KINDS: dict[str, Kind] = {
@@ -94,6 +107,15 @@ _TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", 
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Attribute:
+    """A contact attribute of the team's own: warehouse column, the team's name, kind."""
+
+    name: str
+    label: str
+    kind: Literal["numeric", "categorical", "boolean"]
+
+
 @dataclass
 class ImportResult:
     """What :func:`import_tables` did."""
@@ -101,11 +123,13 @@ class ImportResult:
     warehouse: str
     rows: dict[str, int]  # standard table -> rows now in the warehouse
     skipped: Literal["", "up to date", "in place"] = ""
-    unused_columns: list[str] = field(default_factory=list)  # contact columns with no role
-    open_outcomes: int = 0  # outcome rows with an open value, left out
+    attributes: list[Attribute] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)  # team column -> why
+    open_outcomes: int = 0  # outcome rows with an open (or empty) value, left out
     unmapped_event_types: dict[str, int] = field(default_factory=dict)  # top values, counts
     horizon_days: int = 90
-    known_before_contact: list[str] = field(default_factory=list)  # as role names
+    known_before_contact: list[str] = field(default_factory=list)  # warehouse column names
+    notes_: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def notes(self) -> list[str]:
@@ -113,21 +137,19 @@ class ImportResult:
         out = []
         if self.skipped == "up to date":
             out.append("tables unchanged since the last import: not re-read")
-        if self.unused_columns:
-            out.append(
-                f"{len(self.unused_columns)} contact column(s) have no role and are not used: "
-                + ", ".join(self.unused_columns[:12])
-                + (" ..." if len(self.unused_columns) > 12 else "")
-            )
+        if self.left_out:
+            shown = "; ".join(f"{c!r}: {why}" for c, why in list(self.left_out.items())[:12])
+            out.append(f"{len(self.left_out)} contact column(s) left out: {shown}"
+                       + (" ..." if len(self.left_out) > 12 else ""))  # fmt: skip
         if self.open_outcomes:
-            out.append(f"{self.open_outcomes:,} outcome rows with an open value were left out")
+            out.append(f"{self.open_outcomes:,} outcome rows with an open or empty value were "
+                       "left out (not decided yet)")  # fmt: skip
         if self.unmapped_event_types:
             shown = ", ".join(f"{v!r} ({n:,})" for v, n in self.unmapped_event_types.items())
-            out.append(
-                "event types with no standard meaning (they count in all-activity features "
-                f"only; map them under events.event_types): {shown}"
-            )
-        return out
+            out.append("event types with no standard meaning (features of their own; give them "
+                       f"a meaning under events: high_intent, borrowed_interest, sales_owned): "
+                       f"{shown}")  # fmt: skip
+        return out + self.notes_
 
 
 def import_tables(
@@ -139,24 +161,23 @@ def import_tables(
     not fit its sources, ContractViolations (exit 3) for data that breaks the contract."""
     say = progress or (lambda msg: log.info("%s", msg))
     started = time.perf_counter()
-    contacts, events, outcomes, label = contract.tables
+    contacts, events, outcomes = contract.contacts, contract.events, contract.outcomes
     engine = WarehouseURL.parse(warehouse).engine
-    if engine not in ("duckdb", "postgresql"):
-        raise ConfigError(
-            f"a tables-mode contract is imported into a DuckDB or PostgreSQL warehouse, not "
-            f"{engine}; import into one (--warehouse) and run Spark jobs on its tables"
-        )
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    known_before = _known_before(contacts)
-    base = ImportResult(warehouse=warehouse, rows={}, horizon_days=label.horizon_days,
-                        known_before_contact=known_before)  # fmt: skip
+    base = ImportResult(warehouse=warehouse, rows={}, horizon_days=contract.label.horizon_days)
     if _in_place(contract, warehouse):
         with Warehouse(warehouse, read_only=True) as wh:
             report = validate_warehouse(wh, now=now)
         base.rows, base.skipped = dict(report.row_counts), "in place"
+        base.known_before_contact = list(contacts.known_before_contact)
         base.seconds = time.perf_counter() - started
         say(f"contract sources are the warehouse's own tables: used in place ({base.rows})")
         return base
+    if engine not in ("duckdb", "postgresql"):
+        raise ConfigError(
+            f"a contract is imported into a DuckDB or PostgreSQL warehouse, not {engine}; "
+            "import into one (--warehouse) and run Spark jobs on its tables"
+        )
     fingerprint = _fingerprint(contract)
     previous = _previous_imports_at(warehouse)
     if fingerprint is not None and all(
@@ -164,109 +185,74 @@ def import_tables(
     ):
         base.rows = {t: previous[t][1] for t in (CONTACTS, EVENTS, OUTCOMES)}
         base.skipped = "up to date"
+        with Warehouse(warehouse, read_only=True) as wh:
+            base.attributes = read_catalogue(wh)
+        base.known_before_contact = _known_before(contacts, base.attributes, {})
         base.seconds = time.perf_counter() - started
         say(f"contract and sources unchanged since the last import into {warehouse}: reused")
         return base
 
     with Warehouse("duckdb:///:memory:") as stage:
         stage.execute("SET TimeZone = 'UTC'")
-        say(f"reading contacts from {_describe_source(contacts.source)}")
-        _load(stage, "src_contacts", contacts.source, contract.base_dir, "contacts")
-        say(f"reading events from {_describe_source(events.source)}")
-        _load(stage, "src_events", events.source, contract.base_dir, "events")
-        say(f"reading outcomes from {_describe_source(outcomes.source)}")
-        _load(stage, "src_outcomes", outcomes.source, contract.base_dir, "outcomes")
-        unused = _check_contact_columns(stage, contacts)
-        _check_named(stage, "events", events.source, "src_events", events.columns.model_dump())
-        _check_named(stage, "outcomes", outcomes.source, "src_outcomes",
-                     outcomes.columns.model_dump())  # fmt: skip
-        problems: list[DataValidationError] = []
+        say(f"reading contacts from {describe_source(contacts.source)}")
+        load_source(stage, "src_contacts", contacts.source, contract.base_dir, "contacts", warehouse)
+        roles = _contact_roles(stage, contacts)
+        _apply_missing_values(stage, contacts)
+        if events is not None:
+            say(f"reading events from {describe_source(events.source)}")
+            load_source(stage, "src_events", events.source, contract.base_dir, "events", warehouse)
+            _check_named(stage, "events", events.source, "src_events", events.columns.model_dump())
+        if outcomes is not None:
+            say(f"reading outcomes from {describe_source(outcomes.source)}")
+            load_source(stage, "src_outcomes", outcomes.source, contract.base_dir, "outcomes",
+                  warehouse)  # fmt: skip
+            _check_named(stage, "outcomes", outcomes.source, "src_outcomes",
+                         outcomes.columns.model_dump())  # fmt: skip
         id_type = _id_type(stage, contacts, events, outcomes)
-        problems += _build(stage, CONTACTS, "src_contacts", contacts.source,
-                           contacts.columns.model_dump(), _CONTACT_KINDS, id_type)  # fmt: skip
-        problems += _build(stage, EVENTS, "src_events", events.source,
-                           events.columns.model_dump(), _EVENT_KINDS, id_type)  # fmt: skip
-        problems += _build(stage, OUTCOMES, "src_outcomes", outcomes.source,
-                           outcomes.columns.model_dump(), _OUTCOME_KINDS, id_type)  # fmt: skip
+        problems: list[DataValidationError] = []
+        problems += _build(stage, "std_contacts", "src_contacts", contacts.source, roles,
+                           _CONTACT_KINDS, id_type, keep_row=True)  # fmt: skip
+        say("typing the contacts' own attributes")
+        attributes, left_out, notes, attr_problems = _attributes(stage, contacts, roles)
+        problems += attr_problems
+        problems += _existing_score(stage, contacts)
+        if events is not None:
+            problems += _build(stage, EVENTS, "src_events", events.source,
+                               events.columns.model_dump(), _EVENT_KINDS, id_type)  # fmt: skip
+        else:
+            stage.execute(f"CREATE TABLE {EVENTS} (contact_id {id_type}, occurred_at TIMESTAMP, "
+                          "event_type VARCHAR)")  # fmt: skip
+        if outcomes is not None:
+            problems += _build(stage, OUTCOMES, "src_outcomes", outcomes.source,
+                               outcomes.columns.model_dump(), _OUTCOME_KINDS, id_type)  # fmt: skip
+        else:
+            problems += _outcomes_from_contacts(stage, contacts, id_type)
         if problems:
             raise ContractViolations(problems)
-        unmapped = _map_event_types(stage, events)
-        open_rows = _map_outcomes(stage, outcomes, label.mapping())
+        _join_contacts(stage, attributes, contacts.existing_score is not None)
+        unmapped = _map_event_types(stage, events) if events is not None else {}
+        where = (f"outcomes ({describe_source(outcomes.source)})" if outcomes is not None
+                 else f"contacts ({describe_source(contacts.source)})")  # fmt: skip
+        column = outcomes.columns.outcome if outcomes is not None else str(contacts.outcome)
+        open_rows = _map_outcomes(stage, contract.label.mapping(), where, column,
+                                  amount=outcomes is not None and outcomes.columns.amount is not None)  # fmt: skip
         say("validating the standard tables")
         try:
-            validate_warehouse(stage, now=now)
+            validate_warehouse(stage, now=now, dated=contract.has_time)
         except ContractViolations as exc:
-            raise ContractViolations([_in_team_terms(p, contract) for p in exc.problems]) from None
+            raise ContractViolations([_in_team_terms(p, contract, roles) for p in exc.problems]
+                                     ) from None  # fmt: skip
         arrow = {t: stage.query_arrow(f"SELECT * FROM {t}")
                  for t in (CONTACTS, EVENTS, OUTCOMES)}  # fmt: skip
     say(f"writing contacts, events and outcomes to {warehouse}")
-    rows = _write(warehouse, arrow, contract, fingerprint or "", now)
+    rows = _write(warehouse, arrow, contract, fingerprint or "", now, attributes)
     return ImportResult(
-        warehouse=warehouse, rows=rows, unused_columns=unused, open_outcomes=open_rows,
-        unmapped_event_types=unmapped, horizon_days=label.horizon_days,
-        known_before_contact=known_before, seconds=time.perf_counter() - started,
+        warehouse=warehouse, rows=rows, attributes=attributes, left_out=left_out,
+        open_outcomes=open_rows, unmapped_event_types=unmapped,
+        horizon_days=contract.label.horizon_days,
+        known_before_contact=_known_before(contacts, attributes, roles), notes_=notes,
+        seconds=time.perf_counter() - started,
     )  # fmt: skip
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def _describe_source(source: Source) -> str:
-    if source.kind in ("csv", "parquet"):
-        return f"{source.kind} file {source.path}"
-    return f"{source.kind} table {source.table}"
-
-
-def _load(stage: Warehouse, name: str, source: Source, base_dir: Path, section: str) -> None:
-    """Read ``source`` whole into stage table ``name``."""
-    where = f"{section}.source"
-    if source.kind in ("duckdb", "postgresql"):
-        url = source.checked_warehouse_url(base_dir, where)
-        try:
-            with Warehouse(url, read_only=True) as wh:
-                wh.require_table(source.table or "")
-                data = wh.query_arrow(f"SELECT * FROM {quote_ident(source.table or '')}")
-        except MissingTableError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    else:
-        path = source.file_path(base_dir)
-        if not path.exists():
-            raise ConfigError(
-                f"{where}: file {str(path)!r} does not exist "
-                f"(relative paths are relative to {str(base_dir)!r})"
-            )
-        data = _read_parquet(path, where) if source.kind == "parquet" else _read_csv(
-            path, source, where)  # fmt: skip
-    with stage.registered(f"_in_{name}", data) as view:
-        stage.execute(f"CREATE TABLE {name} AS SELECT * FROM {view}")
-
-
-def _read_parquet(path: Path, where: str) -> pa.Table:
-    try:
-        return pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ConfigError(f"{where}: {str(path)!r} is not a readable Parquet file ({exc})") from exc
-
-
-def _read_csv(path: Path, source: Source, where: str) -> pa.Table:
-    encoding, delimiter = csv_dialect(path, source)
-    try:
-        data = pa_csv.read_csv(
-            path,
-            read_options=pa_csv.ReadOptions(encoding=encoding, block_size=1 << 24),
-            parse_options=pa_csv.ParseOptions(delimiter=delimiter),
-            convert_options=pa_csv.ConvertOptions(strings_can_be_null=True),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{where}: cannot read CSV {str(path)!r} (delimiter {delimiter!r}, {encoding}): "
-            f"{exc}; set {where}.delimiter or {where}.encoding (e.g. cp1252) if they are wrong"
-        ) from exc
-    names = data.column_names
-    twice = sorted({c for c in names if names.count(c) > 1})
-    if twice:
-        raise ConfigError(f"{where}: the header of {str(path)!r} names {twice} twice")
-    return data
 
 
 # --------------------------------------------------------------------------- checks
@@ -277,7 +263,7 @@ def _missing_column(section: str, source: Source, column: str, role: str,
     close = difflib.get_close_matches(column, list(found), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return ConfigError(
-        f"{section} ({_describe_source(source)}): no column {column!r} (mapped to {role}); "
+        f"{section} ({describe_source(source)}): no column {column!r} (mapped to {role}); "
         f"its columns are {list(found)}{hint}"
     )
 
@@ -292,36 +278,71 @@ def _check_named(stage: Warehouse, section: str, source: Source, table: str,
     return found
 
 
-def _check_contact_columns(stage: Warehouse, contacts: ContactsTable) -> list[str]:
-    found = _check_named(stage, "contacts", contacts.source, "src_contacts",
-                         contacts.columns.model_dump())  # fmt: skip
-    for key in ("exclude", "known_after_contact", "known_before_contact"):
-        for column in getattr(contacts, key):
-            if column not in found:
-                raise _missing_column("contacts", contacts.source, column, key, found)
-    mapped = {c for c in contacts.columns.model_dump().values() if c is not None}
-    listed = set(contacts.exclude) | set(contacts.known_after_contact)
-    return [c for c in found if c not in mapped and c not in listed]
+def _contact_roles(stage: Warehouse, contacts: ContactsTable) -> dict[str, str | None]:
+    """Role -> the team's column: mapped roles must exist; roles left out are used when the
+    source has a column of the role's own name. Also checks every other named column."""
+    found = list(stage.columns("src_contacts"))
+    given = contacts.columns.given() | {"contact_id"}
+    roles: dict[str, str | None] = {}
+    for role, column in contacts.columns.model_dump().items():
+        if column is None:
+            roles[role] = None
+        elif column in found:
+            roles[role] = column
+        elif role in given or (role == "created_at" and "created_at" in given):
+            raise _missing_column("contacts", contacts.source, column, role, found)
+        else:
+            roles[role] = None
+    named = [("outcome", contacts.outcome), ("closed_at", contacts.closed_at),
+             ("existing_score", contacts.existing_score)]  # fmt: skip
+    named += [(key, c) for key in ("exclude", "known_after_contact", "known_before_contact")
+              for c in getattr(contacts, key)]  # fmt: skip
+    named += [("column_types", c) for c in contacts.column_types]
+    if isinstance(contacts.missing_values, dict):
+        named += [("missing_values", c) for c in contacts.missing_values]
+    for key, column in named:
+        if column is not None and column not in found:
+            raise _missing_column("contacts", contacts.source, column, key, found)
+    return roles
 
 
-def _known_before(contacts: ContactsTable) -> list[str]:
-    """``known_before_contact`` columns that carry a role, as role names."""
-    role_of = {column: role for role, column in contacts.columns.model_dump().items() if column}
-    return [role_of[c] for c in contacts.known_before_contact if c in role_of]
+def _apply_missing_values(stage: Warehouse, contacts: ContactsTable) -> None:
+    """Text values listed in ``missing_values`` (trimmed, case-insensitive) become NULL."""
+    types = stage.columns("src_contacts")
+    changes = []
+    for column, duck_type in types.items():
+        tokens = sorted(contacts.missing_tokens(column))
+        if not tokens or _base_type(duck_type) != "VARCHAR":
+            continue
+        listed = ", ".join("'" + t.replace("'", "''") + "'" for t in tokens)
+        changes.append(f"CASE WHEN lower(trim({_q(column)})) IN ({listed}) THEN NULL "
+                       f"ELSE {_q(column)} END AS {_q(column)}")  # fmt: skip
+    if changes:
+        stage.execute("CREATE OR REPLACE TABLE src_contacts AS SELECT * REPLACE ("
+                      + ", ".join(changes) + ") FROM src_contacts ORDER BY rowid")  # fmt: skip
+
+
+def _known_before(contacts: ContactsTable, attributes: Sequence[Attribute],
+                  roles: Mapping[str, str | None]) -> list[str]:  # fmt: skip
+    """``known_before_contact`` columns as warehouse column names."""
+    by_label = {a.label: a.name for a in attributes}
+    by_label.update({c: r for r, c in roles.items() if c})
+    return [by_label.get(c, c) for c in contacts.known_before_contact]
 
 
 def _base_type(duck_type: str) -> str:
     return duck_type.split("(")[0].strip()
 
 
-def _id_type(stage: Warehouse, contacts: ContactsTable, events: EventsTable,
-             outcomes: OutcomesTable) -> str:  # fmt: skip
+def _id_type(stage: Warehouse, contacts: ContactsTable, events: EventsTable | None,
+             outcomes: OutcomesTable | None) -> str:  # fmt: skip
     """BIGINT when every table's id column is an integer, else VARCHAR (ids compared as text)."""
-    types = [
-        _base_type(stage.columns(table)[columns.contact_id])
-        for table, columns in (("src_contacts", contacts.columns), ("src_events", events.columns),
-                               ("src_outcomes", outcomes.columns))
-    ]  # fmt: skip
+    pairs = [("src_contacts", contacts.columns.contact_id)]
+    if events is not None:
+        pairs.append(("src_events", events.columns.contact_id))
+    if outcomes is not None:
+        pairs.append(("src_outcomes", outcomes.columns.contact_id))
+    types = [_base_type(stage.columns(table)[column]) for table, column in pairs]
     return "BIGINT" if all(t in _INTEGER_TYPES for t in types) else "VARCHAR"
 
 
@@ -372,12 +393,13 @@ def _convert(column: str, duck_type: str, kind: Kind, id_type: str) -> tuple[str
 
 def _build(stage: Warehouse, table: str, source_table: str, source: Source,
            mapping: dict[str, str | None], kinds: dict[str, Kind],
-           id_type: str) -> list[DataValidationError]:  # fmt: skip
+           id_type: str, keep_row: bool = False) -> list[DataValidationError]:  # fmt: skip
     """Create stage ``table`` (the standard columns) from ``source_table``; returns the
-    values that did not convert, in the team's terms."""
+    values that did not convert, in the team's terms. ``keep_row`` keeps the source's row
+    number as column ``_row``."""
     types = stage.columns(source_table)
-    where = f"{table} ({_describe_source(source)})"
-    selects, problems = [], []
+    where = f"{_section(table)} ({describe_source(source)})"
+    selects, problems = (["rowid AS _row"] if keep_row else []), []
     for role, kind in kinds.items():
         column = mapping.get(role)
         if column is None:
@@ -417,6 +439,121 @@ _KIND_WORDS = {
 }
 
 
+def _section(table: str) -> str:
+    return CONTACTS if table == "std_contacts" else table
+
+
+# --------------------------------------------------------------------------- attributes
+
+
+def _attributes(stage: Warehouse, contacts: ContactsTable, roles: Mapping[str, str | None]
+                ) -> tuple[list[Attribute], dict[str, str], list[str], list[DataValidationError]]:  # fmt: skip
+    """Type the team's own contact columns into stage table ``attrs`` (``_row`` + one
+    column per attribute); returns the attributes, the columns left out and why, notes, and
+    values that do not fit a type the contract forces."""
+    found = list(stage.columns("src_contacts"))
+    used = {c for c in roles.values() if c} | {c for c in (contacts.outcome, contacts.closed_at,
+                                                          contacts.existing_score) if c}  # fmt: skip
+    left_out = {c: "excluded in the contract" for c in contacts.exclude}
+    left_out.update({c: "known after contact (filled in by sales)"
+                     for c in contacts.known_after_contact})  # fmt: skip
+    candidates = [c for c in found if c not in used and c not in left_out]
+    cols = ", ".join(["rowid AS _row", *(_q(c) for c in candidates)])
+    frame = stage.query(f"SELECT {cols} FROM src_contacts ORDER BY rowid")
+    sample = frame[candidates].head(PROFILE_ROWS)
+    profiles = {p.column: p for p in profile_columns(sample)}
+    where = f"contacts ({describe_source(contacts.source)})"
+    kinds: dict[str, Literal["numeric", "categorical", "boolean"]] = {}
+    for column in candidates:
+        forced = contacts.column_types.get(column)
+        profile: ColumnProfile = profiles[column]
+        if forced is not None:
+            kinds[column] = forced
+        elif profile.usable:
+            kinds[column] = profile.kind  # type: ignore[assignment]
+        else:
+            left_out[column] = f"{profile.kind}: {profile.reason}"
+    names = unique_names(list(kinds), set(ROLE_KINDS) | {EXISTING_SCORE})
+    attributes: list[Attribute] = []
+    typed: dict[str, object] = {"_row": frame["_row"].to_numpy()}
+    problems: list[DataValidationError] = []
+    notes: list[str] = []
+    for (column, kind), name in zip(kinds.items(), names, strict=True):
+        values, bad = typed_column(frame[column], kind)
+        if len(bad):
+            examples = [str(v) for v in pd.unique(bad.astype(str))[:5]]
+            if column in contacts.column_types:
+                problems.append(DataValidationError(
+                    where, column, f"values that are not {kind} (column_types says {kind})",
+                    count=len(bad), examples=examples))  # fmt: skip
+            else:
+                notes.append(f"column {column!r}: {len(bad):,} value(s) that are not {kind} "
+                             f"read as missing, e.g. {examples[:3]}")  # fmt: skip
+        if kind == "categorical":
+            typed[name] = pa.array(values.astype(object).where(values.notna(), None).tolist(),
+                                   pa.string())  # fmt: skip
+        elif kind == "boolean":
+            floats = values.to_numpy(dtype="float64", na_value=np.nan)
+            typed[name] = pa.array([None if np.isnan(v) else bool(v) for v in floats], pa.bool_())
+        else:
+            floats = values.to_numpy(dtype="float64", na_value=np.nan)
+            typed[name] = pa.array(floats, pa.float64(), mask=~np.isfinite(floats))
+        attributes.append(Attribute(name, column, kind))
+    with stage.registered("_attrs", pa.table(typed)) as view:
+        stage.execute(f"CREATE TABLE attrs AS SELECT * FROM {view}")
+    return attributes, left_out, notes, problems
+
+
+def _existing_score(stage: Warehouse, contacts: ContactsTable) -> list[DataValidationError]:
+    """Stage table ``score`` (``_row``, ``existing_score``) from the contract's score column:
+    numbers, gaps allowed; text that is not a number is an error naming the values."""
+    if contacts.existing_score is None:
+        return []
+    column = contacts.existing_score
+    value, bad = _convert(column, stage.columns("src_contacts")[column], "number", "BIGINT")
+    problems = []
+    if bad is not None:
+        n = int(stage.scalar(f"SELECT count(*) FROM src_contacts WHERE {bad}") or 0)
+        if n:
+            examples = stage.query(f"SELECT DISTINCT CAST({_q(column)} AS VARCHAR) AS v FROM "
+                                   f"src_contacts WHERE {bad} ORDER BY v LIMIT 5")["v"].tolist()  # fmt: skip
+            problems.append(DataValidationError(
+                f"contacts ({describe_source(contacts.source)})", column,
+                "values that are not numbers (for existing_score; leave gaps empty)", count=n,
+                examples=examples))  # fmt: skip
+    stage.execute(f"CREATE TABLE score AS SELECT rowid AS _row, {value} AS {EXISTING_SCORE} "
+                  "FROM src_contacts")  # fmt: skip
+    return problems
+
+
+def _join_contacts(stage: Warehouse, attributes: Sequence[Attribute], has_score: bool) -> None:
+    """Stage table ``contacts``: the standard columns, the attributes, the existing score,
+    in source order."""
+    extra = "".join(f", a.{quote_ident(a.name)}" for a in attributes)
+    score = f", s.{EXISTING_SCORE}" if has_score else ""
+    join_score = "LEFT JOIN score s ON s._row = c._row" if has_score else ""
+    stage.execute(f"CREATE TABLE {CONTACTS} AS SELECT c.* EXCLUDE (_row){extra}{score} "
+                  f"FROM std_contacts c LEFT JOIN attrs a ON a._row = c._row {join_score} "
+                  "ORDER BY c._row")  # fmt: skip
+
+
+def _outcomes_from_contacts(stage: Warehouse, contacts: ContactsTable, id_type: str
+                            ) -> list[DataValidationError]:  # fmt: skip
+    """Stage table ``outcomes`` from the outcome column on the contacts (raw values; mapped
+    by :func:`_map_outcomes`)."""
+    mapping: dict[str, str | None] = {"contact_id": contacts.columns.contact_id,
+                                      "closed_at": contacts.closed_at,
+                                      "outcome": contacts.outcome}  # fmt: skip
+    problems = _build(stage, "outcomes_raw", "src_contacts", contacts.source, mapping,
+                      {"contact_id": "id", "closed_at": "time", "outcome": "text"}, id_type)  # fmt: skip
+    if not problems:
+        stage.execute("CREATE TABLE outcomes AS SELECT * FROM outcomes_raw")
+    return problems
+
+
+# --------------------------------------------------------------------------- recoding
+
+
 def _recode(stage: Warehouse, table: str, column: str, mapping: Mapping[str, str],
             select: str) -> None:  # fmt: skip
     """Rebuild stage ``table`` as ``SELECT select`` over itself (alias ``t``) left-joined to
@@ -428,66 +565,107 @@ def _recode(stage: Warehouse, table: str, column: str, mapping: Mapping[str, str
 
 
 def _map_event_types(stage: Warehouse, events: EventsTable) -> dict[str, int]:
-    """Rewrite the team's event types to the standard ones; returns the most frequent values
-    with no standard meaning and their counts."""
+    """Rewrite the team's values mapped under ``event_types`` to the standard types (the
+    rest stay as they are: features of their own); returns the most frequent values with
+    no standard meaning and their counts."""
     known = {t: t for t in (*EVENT_TYPES, "sales_touch")}
     mapping = {**{normalise_token(t): t for t in known}, **events.type_mapping()}
     _recode(stage, "events", "event_type", mapping,
             "t.contact_id, t.occurred_at, coalesce(m.value, t.event_type) AS event_type")  # fmt: skip
+    listed = {normalise_token(v) for v in [*(events.high_intent or []),
+              *(events.borrowed_interest or []), *(events.sales_owned or [])]}  # fmt: skip
     unmapped = stage.query(
         "SELECT event_type, count(*) AS n FROM events WHERE event_type NOT IN ("
         + ", ".join(f"'{t}'" for t in known)
         + ") GROUP BY 1 ORDER BY n DESC, event_type LIMIT 10"
     )
-    return {str(v): int(n) for v, n in zip(unmapped["event_type"], unmapped["n"], strict=True)}
+    return {str(v): int(n) for v, n in zip(unmapped["event_type"], unmapped["n"], strict=True)
+            if normalise_token(v) not in listed}  # fmt: skip
 
 
-def _map_outcomes(stage: Warehouse, outcomes: OutcomesTable,
-                  mapping: Mapping[str, str]) -> int:  # fmt: skip
-    """Rewrite outcome values to won/lost, leave out open rows (returned as a count); other
-    values are an error listing every value found."""
-    _recode(stage, "outcomes", "outcome", mapping,
-            "t.* EXCLUDE (outcome), m.value AS mapped, t.outcome AS original")  # fmt: skip
+def _map_outcomes(stage: Warehouse, mapping: Mapping[str, str], where: str, column: str, *,
+                  amount: bool) -> int:  # fmt: skip
+    """Rewrite outcome values to won/lost through the label (numbers by value), leave out
+    open and empty rows (returned as a count); other values are an error listing every
+    value found."""
+    raw = stage.query("SELECT DISTINCT outcome FROM outcomes WHERE outcome IS NOT NULL")["outcome"]
+    lookup = {str(v): mapping.get(label_key(v)) for v in raw}
+    table = pa.table({"raw": list(lookup), "mapped": [lookup[k] for k in lookup]},
+                     schema=pa.schema([("raw", pa.string()), ("mapped", pa.string())]))  # fmt: skip
+    with stage.registered("_outcome_map", table) as view:
+        stage.execute("CREATE OR REPLACE TABLE outcomes AS SELECT t.*, m.mapped FROM outcomes t "
+                      f"LEFT JOIN {view} m ON m.raw = t.outcome")  # fmt: skip
     unknown = stage.query(
-        "SELECT coalesce(original, '<missing>') AS v, count(*) AS n FROM outcomes "
-        "WHERE mapped IS NULL GROUP BY 1 ORDER BY n DESC, v"
+        "SELECT outcome AS v, count(*) AS n FROM outcomes "
+        "WHERE mapped IS NULL AND outcome IS NOT NULL GROUP BY 1 ORDER BY n DESC, v"
     )
     if len(unknown):
         pairs = list(zip(unknown["v"], unknown["n"], strict=True))[:10]
         listing = ", ".join(f"{v!r} ({n:,})" for v, n in pairs)
         raise ContractViolations([DataValidationError(
-            f"outcomes ({_describe_source(outcomes.source)})", outcomes.columns.outcome,
+            where, column,
             f"values that are neither label.won_values, lost_values nor open_values; found "
             f"{listing}. Add each to one of those lists", count=int(unknown["n"].sum()),
             examples=unknown["v"].tolist()[:5])])  # fmt: skip
-    open_rows = int(stage.scalar("SELECT count(*) FROM outcomes WHERE mapped = 'open'") or 0)
-    cols = ["contact_id", "closed_at", "mapped AS outcome"]
-    if outcomes.columns.amount is not None:
-        cols.append("amount")
+    open_rows = int(stage.scalar("SELECT count(*) FROM outcomes WHERE mapped = 'open' OR "
+                                 "mapped IS NULL") or 0)  # fmt: skip
+    cols = ["contact_id", "closed_at", "mapped AS outcome", *(["amount"] if amount else [])]
     stage.execute(f"CREATE OR REPLACE TABLE outcomes AS SELECT {', '.join(cols)} FROM outcomes "
-                  "WHERE mapped <> 'open'")  # fmt: skip
+                  "WHERE mapped IN ('won', 'lost')")  # fmt: skip
     return open_rows
 
 
-def _in_team_terms(problem: DataValidationError, contract: Contract) -> DataValidationError:
+def _in_team_terms(problem: DataValidationError, contract: Contract,
+                   roles: Mapping[str, str | None]) -> DataValidationError:  # fmt: skip
     """The same problem, naming the team's source and column instead of the standard ones."""
-    contacts, events, outcomes, _ = contract.tables
-    sections: dict[str, ContactsTable | EventsTable | OutcomesTable] = {
-        CONTACTS: contacts, EVENTS: events, OUTCOMES: outcomes}  # fmt: skip
-    section = sections.get(problem.table)
-    if section is None:
+    contacts, events, outcomes = contract.contacts, contract.events, contract.outcomes
+    names: dict[str, tuple[Source, dict[str, str | None]]] = {CONTACTS: (contacts.source, dict(roles))}
+    if events is not None:
+        names[EVENTS] = (events.source, events.columns.model_dump())
+    if outcomes is not None:
+        names[OUTCOMES] = (outcomes.source, outcomes.columns.model_dump())
+    else:  # outcomes came from the contacts
+        names[OUTCOMES] = (contacts.source, {"contact_id": contacts.columns.contact_id,
+                                             "closed_at": contacts.closed_at,
+                                             "outcome": contacts.outcome})  # fmt: skip
+    if problem.table not in names:
         return problem
+    source, mapping = names[problem.table]
     column = problem.column
     if column is not None:
-        column = section.columns.model_dump().get(column) or column
+        column = mapping.get(column) or column
     text = problem.problem
-    for standard, sec in ((CONTACTS, contacts), (EVENTS, events), (OUTCOMES, outcomes)):
-        text = text.replace(f"table {standard!r}", f"{standard} ({_describe_source(sec.source)})")
-    return DataValidationError(f"{problem.table} ({_describe_source(section.source)})", column,
+    for standard, (src, _) in names.items():
+        text = text.replace(f"table {standard!r}", f"{standard} ({describe_source(src)})")
+    return DataValidationError(f"{problem.table} ({describe_source(source)})", column,
                                text, count=problem.count, examples=problem.examples)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- writing
+
+
+def _in_place(contract: Contract, warehouse: str) -> bool:
+    """True when the contract describes the warehouse's own standard tables as they are."""
+    sections = [(CONTACTS, contract.contacts), (EVENTS, contract.events),
+                (OUTCOMES, contract.outcomes)]  # fmt: skip
+    for name, section in sections:
+        if section is None:
+            return False
+        source = section.source
+        if source.table != name:
+            return False
+        if source.kind != "warehouse" and not _same_warehouse(source, contract.base_dir,
+                                                               warehouse):  # fmt: skip
+            return False
+        if section.columns.renames():
+            return False
+    c = contract.contacts
+    if (c.outcome or c.existing_score or c.missing_values or c.column_types
+            or c.columns.missing_roles() or contract.events.event_types  # type: ignore[union-attr]
+            or contract.outcomes.columns.amount):  # type: ignore[union-attr]  # fmt: skip
+        return False
+    return {k: v for k, v in contract.label.mapping().items() if v != "open"} == {
+        "won": "won", "lost": "lost"}  # fmt: skip
 
 
 def _same_warehouse(source: Source, base_dir: Path, warehouse: str) -> bool:
@@ -502,39 +680,35 @@ def _same_warehouse(source: Source, base_dir: Path, warehouse: str) -> bool:
     return url == warehouse
 
 
-def _in_place(contract: Contract, warehouse: str) -> bool:
-    """True when the contract describes the warehouse's own standard tables as they are."""
-    contacts, events, outcomes, label = contract.tables
-    sections = ((CONTACTS, contacts), (EVENTS, events), (OUTCOMES, outcomes))
-    for name, section in sections:
-        if section.source.table != name or not _same_warehouse(
-                section.source, contract.base_dir, warehouse):  # fmt: skip
-            return False
-        if section.columns.renames():
-            return False
-    if contacts.columns.missing_roles() or events.event_types or outcomes.columns.amount:
-        return False
-    mapping = label.mapping()
-    return mapping == {"won": "won", "lost": "lost"}
-
-
 def _fingerprint(contract: Contract) -> str | None:
-    """A digest of the contract's tables sections and its file sources' sizes and times;
-    None when a source is a database table (it cannot be checked cheaply)."""
-    contacts, events, outcomes, label = contract.tables
-    parts: list[object] = [label.model_dump(mode="json")]
-    for section in (contacts, events, outcomes):
-        parts.append(section.model_dump(mode="json"))
+    """A digest of the contract and the content of its file sources; None when a source is
+    a database table (it is re-read every time)."""
+    parts: list[object] = [contract.model_dump(mode="json")]
+    for section in (contract.contacts, contract.events, contract.outcomes):
+        if section is None:
+            continue
         source = section.source
         if source.kind not in ("csv", "parquet"):
             return None
         path = source.file_path(contract.base_dir).resolve()
         try:
-            stat = path.stat()
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
         except OSError:
             return None
-        parts.append([str(path), stat.st_size, stat.st_mtime_ns])
+        parts.append([str(path), digest.hexdigest()])
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def read_catalogue(wh: Warehouse) -> list[Attribute]:
+    """The team's own contact attributes recorded by the last import (none in place)."""
+    if not wh.has_table(COLUMNS):
+        return []
+    rows = wh.query(f"SELECT name, label, kind FROM {COLUMNS} ORDER BY position")
+    return [Attribute(str(n), str(lab), k) for n, lab, k in zip(
+        rows["name"], rows["label"], rows["kind"], strict=True)]  # fmt: skip
 
 
 def _previous_imports_at(warehouse: str) -> dict[str, tuple[str, int]]:
@@ -555,9 +729,15 @@ def _previous_imports(wh: Warehouse) -> dict[str, tuple[str, int]]:
 
 
 def _write(warehouse: str, arrow: dict[str, pa.Table], contract: Contract, fingerprint: str,
-           now: datetime) -> dict[str, int]:  # fmt: skip
-    contacts, events, outcomes, _ = contract.tables
-    sources = {CONTACTS: contacts.source, EVENTS: events.source, OUTCOMES: outcomes.source}
+           now: datetime, attributes: Sequence[Attribute]) -> dict[str, int]:  # fmt: skip
+    contacts = contract.contacts
+    sources = {CONTACTS: contacts.source,
+               EVENTS: contract.events.source if contract.events else contacts.source,
+               OUTCOMES: contract.outcomes.source if contract.outcomes else contacts.source}  # fmt: skip
+    catalogue = pa.table({"position": pa.array(range(len(attributes)), pa.int64()),
+                          "name": pa.array([a.name for a in attributes], pa.string()),
+                          "label": pa.array([a.label for a in attributes], pa.string()),
+                          "kind": pa.array([a.kind for a in attributes], pa.string())})  # fmt: skip
     with Warehouse(warehouse) as wh:
         previous = _previous_imports(wh)
         foreign = [t for t in arrow if wh.has_table(t) and t not in previous]
@@ -567,7 +747,7 @@ def _write(warehouse: str, arrow: dict[str, pa.Table], contract: Contract, finge
                 "import; they are never replaced. Import into another warehouse (e.g. "
                 "--warehouse duckdb:///leadscore.duckdb in another folder) or drop them first"
             )
-        for table, data in arrow.items():
+        for table, data in [*arrow.items(), (COLUMNS, catalogue)]:
             wh.drop_table(STAGING + table)
             wh.write_table(STAGING + table, data, replace=True)
         if not wh.has_table(IMPORTS):
@@ -578,6 +758,8 @@ def _write(warehouse: str, arrow: dict[str, pa.Table], contract: Contract, finge
                 "imported_at": pa.array([], pa.timestamp("us"))}), replace=False)  # fmt: skip
         contract_path = str(contract.path) if contract.path else "(in memory)"
         with wh.transaction():
+            wh.execute(f"DROP TABLE IF EXISTS {COLUMNS}")
+            wh.execute(f"ALTER TABLE {quote_ident(STAGING + COLUMNS)} RENAME TO {COLUMNS}")
             for table, data in arrow.items():
                 wh.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
                 wh.execute(f"ALTER TABLE {quote_ident(STAGING + table)} RENAME TO "
@@ -585,7 +767,7 @@ def _write(warehouse: str, arrow: dict[str, pa.Table], contract: Contract, finge
                 wh.execute(f"DELETE FROM {IMPORTS} WHERE table_name = ?", [table])
                 wh.execute(
                     f"INSERT INTO {IMPORTS} VALUES (?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
-                    [table, _describe_source(sources[table]), contract_path, fingerprint,
+                    [table, describe_source(sources[table]), contract_path, fingerprint,
                      data.num_rows, now],
                 )  # fmt: skip
         for table, data in arrow.items():
@@ -593,4 +775,4 @@ def _write(warehouse: str, arrow: dict[str, pa.Table], contract: Contract, finge
         return {table: data.num_rows for table, data in arrow.items()}
 
 
-__all__ = ["IMPORTS", "ImportResult", "import_tables"]
+__all__ = ["COLUMNS", "IMPORTS", "Attribute", "ImportResult", "import_tables", "read_catalogue"]

@@ -1,6 +1,16 @@
-"""Point-in-time lead frames: one row per (open contact, as_of), features strictly before it.
+"""Point-in-time lead frames: one row per lead decision, features strictly before it.
 
-This module is the one place where the cutoff lives. For each snapshot ``as_of``:
+This module is the one place where the cutoff lives. Two decision moments (DESIGN.md
+section 3), both computed by one query built from a :class:`~features._spec.FeatureSpec`:
+
+* **pipeline** (:func:`build_lead_frame`): one row per (open contact, snapshot ``as_of``);
+* **handoff** (:func:`build_handoff_frame`): one row per lead at its own cutoff
+  ``as_of = created_at + handoff delay`` (a lead without a creation time: a fixed cutoff, and
+  the data has no events), with the spec's sales-owned event types left out of every
+  feature; the label is a win within the horizon after creation (a label column without a
+  close time: the label itself).
+
+For each snapshot ``as_of``:
 
 * the **spine** holds every contact with ``created_at < as_of`` and no outcome with
   ``closed_at < as_of`` (an outcome exactly at ``as_of`` is in the future: the lead is open);
@@ -10,10 +20,10 @@ This module is the one place where the cutoff lives. For each snapshot ``as_of``
   ``as_of <= closed_at < as_of + horizon``. Rows whose horizon runs past ``data_end`` are
   *censored*: excluded and counted, never labelled 0.
 
-Output columns, in order: ``contact_id``, ``as_of``, the raw contact attributes
-(:data:`LEAD_ATTRIBUTE_COLUMNS`), ``days_since_created``, every engagement feature of
-:func:`features._definitions.engagement_features`, and with labels ``label``.
-The SQL is written once in DuckDB's dialect from the feature definitions.
+Output columns, in order (:func:`lead_frame_columns`): ``contact_id``, ``as_of``, the
+spec's contact attributes, its existing score column if any, ``days_since_created`` (dated
+data), every engagement feature of the spec, and with labels ``label``. The SQL is written
+once in DuckDB's dialect from the spec; SQLGlot transpiles it for the other engines.
 """
 
 from __future__ import annotations
@@ -31,10 +41,10 @@ from leadscore.features._definitions import (
     EventCount,
     Feature,
     HoursToFirst,
-    engagement_features,
 )
 from leadscore.features._errors import ConfigError
 from leadscore.features._schema import CONTACT_COLUMNS
+from leadscore.features._spec import FeatureSpec, demo_spec
 from leadscore.features._warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -70,12 +80,20 @@ def _window_column(start_days: int, end_days: int) -> str:
     return f"n_{start_days}d" + (f"_to_{end_days}d" if end_days else "")
 
 
-def _attribute(column: str, boolean_columns: Sequence[str]) -> str:
-    if column in NUMERIC_ATTRIBUTES and column in boolean_columns:
+def _attribute(column: str, numeric: bool, boolean_columns: Sequence[str]) -> str:
+    if numeric and column in boolean_columns:
         return f"CAST(CASE WHEN c.{column} THEN 1 WHEN NOT c.{column} THEN 0 END AS DOUBLE) AS {column}"  # fmt: skip
-    if column in NUMERIC_ATTRIBUTES:
+    if numeric:
         return f"CAST(c.{column} AS DOUBLE) AS {column}"
     return f"CAST(c.{column} AS VARCHAR) AS {column}"
+
+
+def _attribute_columns(spec: FeatureSpec) -> list[tuple[str, bool]]:
+    """(column, is numeric) for each contact column of the frame, in order."""
+    cols = [(a.name, a.kind != "categorical") for a in spec.attributes]
+    if spec.existing_score is not None:
+        cols.append((spec.existing_score, True))
+    return cols
 
 
 _NL = ",\n    "
@@ -86,7 +104,14 @@ _EVENTS_BEFORE_CUTOFF = """FROM spine s
 _BEFORE_LAST_CUTOFF = "e.occurred_at < (SELECT MAX(as_of) FROM cutoffs)"
 
 
-def _history_cte(feats: Sequence[DaysSinceLast | HoursToFirst]) -> str:
+def _events_before_cutoff(excluded: Sequence[str]) -> str:
+    """The events join, leaving out the ``excluded`` event types (sales' own at the handoff)."""
+    if not excluded:
+        return _EVENTS_BEFORE_CUTOFF
+    return f"{_EVENTS_BEFORE_CUTOFF} AND e.event_type NOT IN ({_sql_list(excluded)})"
+
+
+def _history_cte(feats: Sequence[DaysSinceLast | HoursToFirst], excluded: Sequence[str]) -> str:
     """Unbounded features (recency, first touch) over every event before the cutoff."""
     cols = []
     for f in feats:
@@ -98,13 +123,13 @@ def _history_cte(feats: Sequence[DaysSinceLast | HoursToFirst]) -> str:
     return f"""history AS (
   SELECT s.contact_id, s.as_of,
     {_NL.join(cols)}
-  {_EVENTS_BEFORE_CUTOFF}
+  {_events_before_cutoff(excluded)}
   WHERE {_BEFORE_LAST_CUTOFF}
   GROUP BY s.contact_id, s.as_of
 )"""
 
 
-def _window_ctes(feats: Sequence[EventCount]) -> list[str]:
+def _window_ctes(feats: Sequence[EventCount], excluded: Sequence[str]) -> list[str]:
     """Event counts: per (contact, snapshot, event type) one count per distinct window, over
     the events of the longest window only; then one row per (contact, snapshot) with, per
     feature, the right window's count summed over the right types.
@@ -132,7 +157,7 @@ def _window_ctes(feats: Sequence[EventCount]) -> list[str]:
     by_type = f"""by_type AS (
   SELECT s.contact_id, s.as_of, e.event_type,
     {_NL.join(per_type)}
-  {_EVENTS_BEFORE_CUTOFF}
+  {_events_before_cutoff(excluded)}
    AND e.occurred_at >= s.from_{longest}d
   WHERE {_BEFORE_LAST_CUTOFF}
    AND e.occurred_at >= (SELECT MIN(from_{longest}d) FROM cutoffs)
@@ -147,14 +172,14 @@ def _window_ctes(feats: Sequence[EventCount]) -> list[str]:
     return [by_type, windowed]
 
 
-def _day_ctes(feats: Sequence[DistinctDays]) -> list[str]:
+def _day_ctes(feats: Sequence[DistinctDays], excluded: Sequence[str]) -> list[str]:
     """Distinct active days: one row per (contact, snapshot, calendar day with an event in the
     longest window) holding the day's last event; a day is active in a window when that last
     event is in it (every event is before the cutoff)."""
     longest = max(f.window_days for f in feats)
     active_days = f"""active_days AS (
   SELECT s.contact_id, s.as_of, MAX(e.occurred_at) AS last_at
-  {_EVENTS_BEFORE_CUTOFF}
+  {_events_before_cutoff(excluded)}
    AND e.occurred_at >= s.from_{longest}d
   WHERE {_BEFORE_LAST_CUTOFF}
    AND e.occurred_at >= (SELECT MIN(from_{longest}d) FROM cutoffs)
@@ -178,29 +203,40 @@ def lead_frame_sql(
     horizon_days: int,
     boolean_columns: Sequence[str] = (),
     features: Sequence[Feature] | None = None,
+    spec: FeatureSpec | None = None,
+    decision: str | None = None,
 ) -> str:
-    """The point-in-time query. Expects a relation ``_snapshots(as_of TIMESTAMP)``.
+    """The point-in-time query for ``spec`` (default: the demo's).
+
+    At the ``pipeline`` decision it expects a relation ``_snapshots(as_of TIMESTAMP)``; at
+    the ``handoff`` decision a relation ``_range(since TIMESTAMP, until TIMESTAMP,
+    open_only BOOLEAN)``: every contact whose cutoff is in ``[since, until)`` (with
+    ``open_only``, only those with no outcome before their cutoff). ``decision`` defaults
+    to the spec's.
 
     ``boolean_columns`` names numeric attributes stored as booleans: they become 1.0/0.0
     (PostgreSQL has no boolean-to-double cast). ``features`` restricts the engagement
-    columns to these, in this order (default: every feature of
-    :func:`~features._definitions.engagement_features`); the other columns do not change.
+    columns to these, in this order (default: every engagement feature of the spec); the
+    other columns do not change.
 
     The query is layered so that each aggregate reads as few rows as it can (at 1M contacts
     x 50M events the time goes into the aggregates):
 
-    * ``cutoffs``: each snapshot with the start of every window, computed once;
-    * ``spine``: the open contacts at each snapshot, with their attributes;
+    * ``cutoffs``: each distinct cutoff with the start of every window, computed once;
+    * ``spine``: the leads at each cutoff, with their attributes;
     * ``history``: recency and first touch, the only step that reads every past event
       (a narrow aggregate);
     * ``by_type``, ``windowed``: the event counts, over the longest window's events only;
     * ``active_days``, ``day_counts``: distinct active days, as a GROUP BY over (contact,
-      snapshot, day) rather than ``count(DISTINCT ...)``, which is the costly part.
+      cutoff, day) rather than ``count(DISTINCT ...)``, which is the costly part.
 
     Events are joined in each step, never read through a CTE of their own: an engine may
     materialise a CTE referenced more than once (DuckDB does), which would copy every event.
     """
-    feats = tuple(engagement_features() if features is None else features)
+    spec = spec or demo_spec()
+    decision = decision or spec.decision
+    excluded = spec.excluded_event_types() if decision == "handoff" else ()
+    feats = tuple(spec.engagement() if features is None else features)
     unbounded = [f for f in feats if isinstance(f, DaysSinceLast | HoursToFirst)]
     counts = [f for f in feats if isinstance(f, EventCount)]
     day_feats = [f for f in feats if isinstance(f, DistinctDays)]
@@ -212,13 +248,13 @@ def lead_frame_sql(
     ctes: list[str] = []
     joins: list[str] = []
     if unbounded:
-        ctes.append(_history_cte(unbounded))
+        ctes.append(_history_cte(unbounded, excluded))
         joins.append("LEFT JOIN history h ON h.contact_id = s.contact_id AND h.as_of = s.as_of")
     if counts:
-        ctes += _window_ctes(counts)
+        ctes += _window_ctes(counts, excluded)
         joins.append("LEFT JOIN windowed w ON w.contact_id = s.contact_id AND w.as_of = s.as_of")
     if day_feats:
-        ctes += _day_ctes(day_feats)
+        ctes += _day_ctes(day_feats, excluded)
         joins.append("LEFT JOIN day_counts a ON a.contact_id = s.contact_id AND a.as_of = s.as_of")
     select_feats = []
     for f in feats:
@@ -230,35 +266,70 @@ def lead_frame_sql(
             select_feats.append(f"(epoch(h.{f.name}) - epoch(s.created_at)) / 3600.0 AS {f.name}")
         else:
             select_feats.append(f"COALESCE(a.{f.name}, 0) AS {f.name}")
+    if spec.has_time:
+        select_feats.insert(
+            0, f"(epoch(s.as_of) - epoch(s.created_at)) / 86400.0 AS {AGE_FEATURE}")
     label_sql = ""
     if with_labels:
+        if decision == "handoff":
+            # a win within the horizon after creation; an undated outcome (a label column
+            # without a close time) is the label itself
+            window = (f"(o.closed_at IS NULL OR s.created_at IS NULL OR o.closed_at < "
+                      f"s.created_at + INTERVAL '{horizon_days}' DAY)")  # fmt: skip
+        else:
+            window = (f"o.closed_at >= s.as_of AND o.closed_at < s.as_of + INTERVAL "
+                      f"'{horizon_days}' DAY")  # fmt: skip
         label_sql = (
             ",\n  CASE WHEN EXISTS (SELECT 1 FROM outcomes o WHERE o.contact_id = s.contact_id "
-            "AND o.outcome = 'won' AND o.closed_at >= s.as_of "
-            f"AND o.closed_at < s.as_of + INTERVAL '{horizon_days}' DAY) THEN 1 ELSE 0 END AS label"
+            f"AND o.outcome = 'won' AND {window}) THEN 1 ELSE 0 END AS label"
         )
-    attributes = ", ".join(_attribute(c, boolean_columns) for c in LEAD_ATTRIBUTE_COLUMNS)
+    attrs = _attribute_columns(spec)
+    attributes = "".join(f",\n    {_attribute(c, numeric, boolean_columns)}" for c, numeric in attrs)
     steps = "".join(f",\n{cte}" for cte in ctes)
-    attribute_cols = ", ".join(f"s.{c}" for c in LEAD_ATTRIBUTE_COLUMNS)
-    feature_cols = ",\n  ".join(select_feats)
+    attribute_cols = "".join(f"s.{c}, " for c, _ in attrs)
+    feature_cols = ",\n  ".join(select_feats) or "1 AS _no_features"
     left_joins = "\n".join(joins)
-    return f"""
-WITH cutoffs AS (
+    if decision == "handoff":
+        from_cols = "".join(f", cu.from_{d}d" for d in bounds)
+        delay = f"INTERVAL '{round(spec.handoff_delay_hours * 3600)}' SECOND"
+        head = f"""WITH handoff AS (
+  SELECT c.contact_id, c.created_at,
+    COALESCE(CAST(c.created_at AS TIMESTAMP), TIMESTAMP '1970-01-01 00:00:00') + {delay} AS as_of{attributes}
+  FROM contacts c
+),
+chosen AS (
+  SELECT h.* FROM handoff h, _range r
+  WHERE h.as_of >= r.since AND h.as_of < r.until
+    AND NOT (r.open_only AND EXISTS (
+      SELECT 1 FROM outcomes o WHERE o.contact_id = h.contact_id
+        AND (o.closed_at IS NULL OR o.closed_at < h.as_of)))
+),
+cutoffs AS (
+  SELECT DISTINCT as_of{cutoff_cols}
+  FROM chosen
+),
+spine AS (
+  SELECT h.*{from_cols}
+  FROM chosen h
+  JOIN cutoffs cu ON cu.as_of = h.as_of
+)"""
+    else:
+        head = f"""WITH cutoffs AS (
   SELECT CAST(as_of AS TIMESTAMP) AS as_of{cutoff_cols}
   FROM _snapshots
 ),
 spine AS (
-  SELECT c.contact_id, c.created_at, cu.*,
-    {attributes}
+  SELECT c.contact_id, c.created_at, cu.*{attributes}
   FROM contacts c
   JOIN cutoffs cu ON c.created_at < cu.as_of
   WHERE NOT EXISTS (
-    SELECT 1 FROM outcomes o WHERE o.contact_id = c.contact_id AND o.closed_at < cu.as_of
+    SELECT 1 FROM outcomes o WHERE o.contact_id = c.contact_id
+      AND (o.closed_at IS NULL OR o.closed_at < cu.as_of)
   )
-){steps}
-SELECT s.contact_id, s.as_of,
-  {attribute_cols},
-  (epoch(s.as_of) - epoch(s.created_at)) / 86400.0 AS {AGE_FEATURE},
+)"""
+    return f"""
+{head}{steps}
+SELECT s.contact_id, s.as_of, {attribute_cols}
   {feature_cols}{label_sql}
 FROM spine s
 {left_joins}
@@ -272,6 +343,7 @@ class LeadFrame:
 
     frame: pd.DataFrame
     censored_rows: int = 0
+    open_rows: int = 0  # leads with no outcome yet, left out of a labelled handoff frame
 
 
 def build_lead_frame(
@@ -281,12 +353,15 @@ def build_lead_frame(
     with_labels: bool = False,
     horizon_days: int = 90,
     data_end: datetime | None = None,
+    spec: FeatureSpec | None = None,
 ) -> LeadFrame:
-    """Compute the point-in-time lead frame for the snapshots ``as_of`` (see module doc).
+    """Compute the pipeline point-in-time lead frame for the snapshots ``as_of`` (see
+    module doc) for ``spec`` (default: the demo's).
 
     With ``with_labels``, ``data_end`` (exclusive end of the observed data) is required:
     rows with ``as_of + horizon_days > data_end`` are censored and counted in the result.
     """
+    spec = spec or demo_spec()
     if horizon_days <= 0:
         raise ConfigError(f"horizon_days must be positive, got {horizon_days!r}")
     if not as_of:
@@ -315,11 +390,9 @@ def build_lead_frame(
             censored, [f"{s:%Y-%m-%d}" for s in censored_snaps], horizon_days, data_end,
         )  # fmt: skip
     if not kept:
-        return LeadFrame(_empty_frame(with_labels), censored)
-    booleans = [c for c, t in wh.columns("contacts").items() if t == "BOOLEAN"]
-    sql = lead_frame_sql(
-        with_labels=with_labels, horizon_days=horizon_days, boolean_columns=booleans
-    )
+        return LeadFrame(_empty_frame(with_labels, spec), censored)
+    sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon_days,
+                         boolean_columns=_booleans(wh), spec=spec, decision="pipeline")  # fmt: skip
     with wh.registered("_snapshots", pd.DataFrame({"as_of": pd.to_datetime(kept)})):
         frame = wh.query(sql)
     frame["as_of"] = pd.to_datetime(frame["as_of"])
@@ -327,12 +400,85 @@ def build_lead_frame(
     return LeadFrame(frame, censored)
 
 
-def lead_frame_columns(with_labels: bool) -> list[str]:
-    """The output columns of :func:`build_lead_frame`, in order."""
-    cols = ["contact_id", "as_of", *LEAD_ATTRIBUTE_COLUMNS, AGE_FEATURE]
-    cols += [f.name for f in engagement_features()]
+_EPOCH = datetime(1970, 1, 1)
+_FOREVER = datetime(9999, 1, 1)
+
+
+def build_handoff_frame(
+    wh: Warehouse,
+    spec: FeatureSpec,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    with_labels: bool = False,
+    horizon_days: int | None = None,
+    data_end: datetime | None = None,
+    open_only: bool = False,
+) -> LeadFrame:
+    """One row per lead whose handoff cutoff (``created_at`` + the spec's delay) is in
+    ``[since, until)`` (default: all), features strictly before it (see module doc).
+
+    With ``with_labels``: leads whose horizon after creation runs past ``data_end`` and
+    that have not won by then are censored (counted, left out); when the label comes from a
+    column on the contacts (``spec.label_from == "column"``), leads with no outcome are
+    still open (counted in ``open_rows``, left out). With ``open_only`` (scoring), leads
+    with an outcome before their cutoff are left out.
+    """
+    horizon = horizon_days or spec.horizon_days
+    if horizon <= 0:
+        raise ConfigError(f"horizon_days must be positive, got {horizon!r}")
+    if with_labels and data_end is None and spec.label_from == "outcomes" and spec.has_time:
+        raise ConfigError("data_end is required with labels (it decides which rows are censored)")
+    lo, hi = since or _EPOCH, until or _FOREVER
+    sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon,
+                         boolean_columns=_booleans(wh), spec=spec, decision="handoff")  # fmt: skip
+    rng = pd.DataFrame({"since": [pd.Timestamp(lo)], "until": [pd.Timestamp(hi)],
+                        "open_only": [open_only]})  # fmt: skip
+    with wh.registered("_range", rng):
+        frame = wh.query(sql)
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    if "_no_features" in frame.columns:
+        frame = frame.drop(columns=["_no_features"])
+    censored = open_rows = 0
+    if with_labels:
+        known = _known_outcome_ids(wh, spec)
+        has_outcome = frame["contact_id"].isin(known)
+        if spec.label_from == "column":
+            keep = has_outcome.to_numpy()
+            open_rows = int((~keep).sum())
+        else:
+            assert data_end is not None or not spec.has_time
+            if spec.has_time and data_end is not None:
+                created = frame["as_of"] - pd.Timedelta(hours=spec.handoff_delay_hours)
+                observed = created + pd.Timedelta(days=horizon) <= pd.Timestamp(data_end)
+                keep = (observed | (frame["label"] == 1)).to_numpy()
+            else:
+                keep = pd.Series(True, index=frame.index).to_numpy()
+            censored = int((~keep).sum())
+        frame = frame[keep].reset_index(drop=True)
+    log.info("built handoff frame: %d rows (%d censored, %d open)", len(frame), censored,
+             open_rows)  # fmt: skip
+    return LeadFrame(frame, censored, open_rows)
+
+
+def _known_outcome_ids(wh: Warehouse, spec: FeatureSpec) -> pd.Series:
+    return wh.query("SELECT DISTINCT contact_id FROM outcomes")["contact_id"]
+
+
+def _booleans(wh: Warehouse) -> list[str]:
+    return [c for c, t in wh.columns("contacts").items() if t == "BOOLEAN"]
+
+
+def lead_frame_columns(with_labels: bool, spec: FeatureSpec | None = None) -> list[str]:
+    """The output columns of :func:`build_lead_frame` (and :func:`build_handoff_frame`)."""
+    spec = spec or demo_spec()
+    cols = ["contact_id", "as_of", *(c for c, _ in _attribute_columns(spec))]
+    if spec.has_time:
+        cols.append(AGE_FEATURE)
+    cols += list(spec.engagement_names())
     return [*cols, "label"] if with_labels else cols
 
 
-def _empty_frame(with_labels: bool) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="float64") for c in lead_frame_columns(with_labels)})
+def _empty_frame(with_labels: bool, spec: FeatureSpec) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64")
+                         for c in lead_frame_columns(with_labels, spec)})  # fmt: skip

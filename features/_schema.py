@@ -57,6 +57,8 @@ OTHER_EVENTS: Final[tuple[str, ...]] = (
 )
 EVENT_TYPES: Final[tuple[str, ...]] = OTHER_EVENTS + HIGH_INTENT_EVENTS + BORROWED_INTEREST_EVENTS
 SALES_TOUCH: Final = "sales_touch"
+# Sales' own work: never a feature of the handoff score (marketing does not know it then).
+SALES_OWNED_EVENTS: Final[tuple[str, ...]] = ("sales_touch", "meeting_held")
 
 BUYING_TIMELINES: Final[tuple[str, ...]] = (
     "0-3 months",

@@ -128,8 +128,14 @@ def _offenders(
                                examples=rows["example"].tolist())  # fmt: skip
 
 
-def validate_warehouse(wh: Warehouse, *, now: datetime | None = None) -> ValidationReport:
+def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: bool | None = None
+                       ) -> ValidationReport:  # fmt: skip
     """Validate contacts, events and outcomes in ``wh`` (see the module docstring).
+
+    ``dated=False`` accepts contacts without ``created_at`` (a single export with no time);
+    by default that is what the data shows: undated when no contact has a creation time.
+    Outcomes without any ``closed_at`` (a label column without a close time) are accepted;
+    a mix of dated and undated outcomes is not.
 
     ``now`` (naive UTC) is the instant after which a timestamp counts as "in the future";
     it defaults to the wall clock.
@@ -141,6 +147,8 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None) -> Validat
     if problems:
         raise ContractViolations(problems)
 
+    if dated is None:
+        dated = bool(wh.scalar("SELECT count(*) FROM contacts WHERE created_at IS NOT NULL"))
     checks = [
         (CONTACTS, "contact_id", "contact_id must not be null", "t.contact_id IS NULL",
          "t.created_at"),
@@ -177,6 +185,11 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None) -> Validat
          "EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id AND t.closed_at < c.created_at)",
          "t.contact_id"),
     ]  # fmt: skip
+    if not dated:
+        checks = [c for c in checks if c[3] != "t.created_at IS NULL"]
+    if not wh.scalar("SELECT count(*) FROM outcomes WHERE closed_at IS NOT NULL"):
+        # a label column without a close time: outcomes are known, not when they closed
+        checks = [c for c in checks if c[3] != "t.closed_at IS NULL"]
     for table, column, problem, where_sql, example_sql in checks:
         params: list[object] | None = [now] if "?" in where_sql else None
         found = _offenders(wh, table, column, problem, where_sql, example_sql, params)

@@ -1,29 +1,27 @@
-"""The two scorers behind one interface, and the MLflow pyfunc that returns both."""
+"""The scorers behind one interface, and the MLflow pyfunc that returns them side by side."""
 
-from leadscore.models._lead_model import (
-    CATEGORICAL_FEATURES,
-    MODEL_FEATURES,
-    NUMERIC_FEATURES,
-    LeadModel,
-    LeadModelParams,
-    Reason,
-)
+from leadscore.models._baseline import LogisticBaseline
+from leadscore.models._calibration import Calibrator
+from leadscore.models._existing_score import ExistingScore
+from leadscore.models._lead_model import LeadModel, LeadModelParams, Reason
 from leadscore.models._pyfunc import LeadScoringModel, lead_signature, to_model_input
 from leadscore.models._rules import RuleHit, RulesConfig, RuleScorer, load_rules
+from leadscore.models._scorer import Scorer
 from leadscore.models._scoring import SCORE_COLUMNS, ScoringBundle, score_leads
 
 __all__ = [
-    "CATEGORICAL_FEATURES",
-    "MODEL_FEATURES",
-    "NUMERIC_FEATURES",
     "SCORE_COLUMNS",
+    "Calibrator",
+    "ExistingScore",
     "LeadModel",
     "LeadModelParams",
     "LeadScoringModel",
+    "LogisticBaseline",
     "Reason",
     "RuleHit",
     "RuleScorer",
     "RulesConfig",
+    "Scorer",
     "ScoringBundle",
     "lead_signature",
     "load_rules",

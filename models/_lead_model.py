@@ -2,13 +2,21 @@
 
 Contract:
 
-* input: *lead rows* (raw contact attributes, ``days_since_created`` and the engagement
-  columns of :mod:`features._definitions`); derived attributes are added internally with
-  :func:`features.derive_attributes`, so batch and online callers pass the same rows;
+* built for one :class:`~features._spec.FeatureSpec`: its categorical and numeric
+  columns are the model's (the team's own attributes, the standard roles' derived ones,
+  lead age and engagement);
+* input: *lead rows* (the spec's input columns, any of them absent); derived attributes are
+  added internally with :func:`features.derive_attributes`, so batch and online callers
+  pass the same rows;
 * categoricals are encoded with the category lists seen in training; values not seen then
   are scored as missing (LightGBM's "unknown" branch), never rejected;
 * :meth:`LeadModel.fit` early-stops on one half of a *later* validation window and fits the
-  probability calibration on the other half, so neither step sees its own data twice;
+  probability calibration on the other half, so neither step sees its own data twice (the
+  halves are split by contact id within each class, so each holds wins);
+* :meth:`LeadModel.save` writes the booster in LightGBM's own text format and everything
+  else (parameters, category lists, calibration) as JSON with a ``format_version``;
+  :meth:`LeadModel.load` reads them back with the spec, refusing an unknown version. No
+  class of ours is pickled;
 * :meth:`LeadModel.predict_proba` returns calibrated P(won within the horizon), one per row,
   in input order; :meth:`LeadModel.explain` returns the top factors from LightGBM's own
   exact contributions (``pred_contrib``), as readable phrases.
@@ -16,53 +24,38 @@ Contract:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-from dataclasses import asdict, dataclass
-from functools import cache
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from leadscore.features import ENGAGEMENT_FEATURE_NAMES, ModelError, engagement_features
+from leadscore.features import ModelError
 from leadscore.features._attributes import LeadColumns, derive_columns, missing_column
-from leadscore.features._definitions import COUNT_FEATURE_NAMES
 from leadscore.features._errors import ConfigError
+from leadscore.features._spec import FeatureSpec, demo_spec
+from leadscore.models._calibration import Calibrator
 from numpy.typing import ArrayLike, NDArray
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 log = logging.getLogger(__name__)
 
-CATEGORICAL_FEATURES: tuple[str, ...] = (
-    "industry",
-    "country",
-    "lead_source",
-    "title_level",
-    "title_function",
-    "buying_timeline",
-)
-NUMERIC_FEATURES: tuple[str, ...] = (
-    "company_size",
-    "phone_valid",
-    "requested_demo",
-    "email_is_free",
-    "days_since_created",
-    "activity_trend",
-    *ENGAGEMENT_FEATURE_NAMES,
-)
-MODEL_FEATURES: tuple[str, ...] = CATEGORICAL_FEATURES + NUMERIC_FEATURES
-_COUNT_FEATURES: frozenset[str] = frozenset(COUNT_FEATURE_NAMES)
 _MISSING_CATEGORY = "(missing)"
+MODEL_FORMAT_VERSION = 1
+"""The version of :meth:`LeadModel.save`'s JSON layout."""
+SMALL_DATA_ROWS = 100_000
+"""Training on fewer rows than this uses one thread: on 2 busy cores OpenMP's waiting costs
+more than the work."""
 
 
-@cache
-def _count_runs() -> tuple[tuple[int, int], ...]:
-    """The count features' columns of the encoded matrix as runs ``(start, stop)``."""
+def _runs(names: tuple[str, ...], members: frozenset[str]) -> tuple[tuple[int, int], ...]:
+    """The columns of ``names`` in ``members`` as runs ``(start, stop)``."""
     runs: list[tuple[int, int]] = []
-    for j, name in enumerate(MODEL_FEATURES):
-        if name in _COUNT_FEATURES:
+    for j, name in enumerate(names):
+        if name in members:
             if runs and runs[-1][1] == j:
                 runs[-1] = (runs[-1][0], j + 1)
             else:
@@ -122,40 +115,66 @@ def _as_labels(y: ArrayLike, name: str) -> NDArray[np.float64]:
     return arr
 
 
-def _validation_halves(ids: pd.Series) -> NDArray[np.bool_]:
-    """Deterministic half split of the validation rows by contact id (True: early stopping)."""
-    hashed = pd.util.hash_pandas_object(ids.astype(str), index=False).to_numpy()
-    return (hashed % np.uint64(2)) == 0
+def _validation_halves(ids: pd.Series | None, y: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Deterministic half split of the validation rows (True: early stopping): within each
+    class, rows ordered by a hash of their contact id (their position without ids) go to
+    the halves in turn, so both halves hold wins even when there are few."""
+    if ids is not None:
+        key = pd.util.hash_pandas_object(ids.astype(str), index=False).to_numpy()
+    else:
+        key = np.arange(len(y), dtype=np.uint64)
+    out = np.zeros(len(y), dtype=bool)
+    for cls in (0.0, 1.0):
+        rows = np.flatnonzero(y == cls)
+        ordered = rows[np.argsort(key[rows], kind="stable")]
+        out[ordered[::2]] = True
+    return out
 
 
 class LeadModel:
     """Calibrated LightGBM lead scorer. See the module docstring for the contract."""
 
-    def __init__(self, params: LeadModelParams | None = None) -> None:
+    def __init__(self, params: LeadModelParams | None = None, spec: FeatureSpec | None = None
+                 ) -> None:  # fmt: skip
         self.params = params or LeadModelParams()
+        self.spec = spec or demo_spec()
+
+    @property
+    def categorical_features(self) -> tuple[str, ...]:
+        """The model's categorical columns, from its spec."""
+        return self.spec.categorical_features()
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Every column of the matrix LightGBM sees, in order."""
+        return self.spec.model_features()
 
     # -- encoding ----------------------------------------------------------------------
     def _prepared(self, X: pd.DataFrame | LeadColumns) -> LeadColumns:
         columns = LeadColumns.of(X)
-        if "title_level" in columns and "activity_trend" in columns:
+        wanted = [d for d in self.spec.derived_features() if d not in columns]
+        if not wanted:
             return columns
-        return columns.with_columns(derive_columns(columns))
+        return columns.with_columns(derive_columns(columns, wanted))
 
     def encode(self, X: pd.DataFrame | LeadColumns) -> NDArray[np.float64]:
-        """The numeric matrix LightGBM sees (columns in :data:`MODEL_FEATURES` order; stored
+        """The numeric matrix LightGBM sees (columns in :attr:`feature_names` order; stored
         column by column, which LightGBM reads as it is)."""
         self._check_fitted()
         columns = self._prepared(X)
-        out = np.empty((columns.n_rows, len(MODEL_FEATURES)), dtype="float64", order="F")
-        for j, name in enumerate(CATEGORICAL_FEATURES):
+        cats = self.categorical_features
+        names = self.feature_names
+        counts = self.spec.count_features()
+        out = np.empty((columns.n_rows, len(names)), dtype="float64", order="F")
+        for j, name in enumerate(cats):
             out[:, j] = self._category_codes(name, columns)
-        for j, name in enumerate(NUMERIC_FEATURES, start=len(CATEGORICAL_FEATURES)):
+        for j, name in enumerate(names[len(cats):], start=len(cats)):
             if name not in columns:
                 # Absent engagement counts mean "no events"; absent attributes are missing.
-                out[:, j] = 0.0 if name in _COUNT_FEATURES else np.nan
+                out[:, j] = 0.0 if name in counts else np.nan
             else:
                 columns.fill_floats(name, out[:, j])  # booleans 0/1, unreadable values NaN
-        for start, stop in _count_runs():
+        for start, stop in _runs(names, counts):
             # A count with no events is 0, never missing, whichever way the lead arrived.
             counts = out[:, start:stop]
             if not np.isfinite(counts).all():
@@ -202,7 +221,7 @@ class LeadModel:
         rows = self._prepared(X)
         self.__dict__.pop("_inverse", None)  # a refit has new categories
         self.categories_: dict[str, dict[str, int]] = {}
-        for name in CATEGORICAL_FEATURES:
+        for name in self.categorical_features:
             coded = rows.coded(name) if name in rows else missing_column(0)
             used = np.unique(coded.codes).tolist()
             seen = sorted(dict.fromkeys(coded.values[c] if c >= 0 else _MISSING_CATEGORY
@@ -210,28 +229,36 @@ class LeadModel:
             self.categories_[name] = {str(v): i for i, v in enumerate(seen)}
         X_tr = self.encode(rows)
         X_va = self.encode(X_valid)
-        stop_mask = _validation_halves(X_valid["contact_id"]) if "contact_id" in X_valid else (
-            np.arange(len(X_valid)) % 2 == 0
-        )  # fmt: skip
+        ids = X_valid.get("contact_id", None)
+        stop_mask = _validation_halves(ids, y_valid)
+        if y_valid[stop_mask].sum() == 0 or y_valid[~stop_mask].sum() == 0:
+            raise ModelError(
+                f"the validation rows need a won lead in each half (early stopping and "
+                f"calibration); they have {int(y_valid.sum())} won in {len(y_valid)} rows"
+            )
+        small = len(X_tr) < SMALL_DATA_ROWS
         p = self.params
         lgb_params: dict[str, Any] = {
             "objective": "binary",
             "learning_rate": p.learning_rate,
             "num_leaves": p.num_leaves,
-            "min_child_samples": p.min_child_samples,
+            # a few thousand leads cannot fill leaves of 100
+            "min_child_samples": min(p.min_child_samples, max(10, len(X_tr) // 250)),
             "feature_fraction": p.feature_fraction,
             "bagging_fraction": p.bagging_fraction,
             "bagging_freq": 1,
             "lambda_l2": p.lambda_l2,
             "seed": p.seed,
             "deterministic": True,
-            "num_threads": p.n_jobs,
+            "num_threads": 1 if small else p.n_jobs,
             "verbosity": -1,
             "cat_smooth": 10.0,
-            "min_data_per_group": 50,
+            "min_data_per_group": 50 if not small else 20,
         }
-        cat_idx = list(range(len(CATEGORICAL_FEATURES)))
-        train_set = lgb.Dataset(X_tr, y_train, feature_name=list(MODEL_FEATURES),
+        cat_idx = list(range(len(self.categorical_features)))
+        # LightGBM's own names are positional: a team's column names may hold any character
+        train_set = lgb.Dataset(X_tr, y_train,
+                                feature_name=[f"f{j}" for j in range(len(self.feature_names))],
                                 categorical_feature=cat_idx, free_raw_data=False)  # fmt: skip
         stop_set = lgb.Dataset(X_va[stop_mask], y_valid[stop_mask], reference=train_set)
         self.booster_ = lgb.train(
@@ -246,16 +273,10 @@ class LeadModel:
         log.info("LightGBM stopped at %d trees", self.best_iteration_)
         calib_raw = self._raw_probability(X_va[~stop_mask])
         calib_y = y_valid[~stop_mask]
-        if calib_y.sum() == 0:
-            raise ModelError("the calibration half of the validation window has no won leads")
         if p.calibration == "isotonic":
-            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-            iso.fit(calib_raw, calib_y)
-            self.calibrator_: IsotonicRegression | LogisticRegression = iso
+            self.calibrator_ = Calibrator.isotonic(calib_raw, calib_y)
         else:
-            lr = LogisticRegression(C=1e6)
-            lr.fit(_logit(calib_raw).reshape(-1, 1), calib_y)
-            self.calibrator_ = lr
+            self.calibrator_ = Calibrator.platt(calib_raw, calib_y)
         self.n_train_rows_ = len(X_tr)
         self.n_validation_rows_ = len(X_va)
         return self
@@ -277,13 +298,7 @@ class LeadModel:
     def predict_proba_encoded(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
         """As :meth:`predict_proba`, on a matrix from :meth:`encode` (the hot path)."""
         self._check_fitted()
-        raw = self._raw_probability(matrix)
-        if isinstance(self.calibrator_, IsotonicRegression):
-            return np.asarray(self.calibrator_.predict(raw), dtype="float64")
-        # Platt scaling by hand: sklearn's predict_proba input checks cost more than the
-        # arithmetic for one lead; same formula, same numbers.
-        z = self.calibrator_.coef_[0, 0] * _logit(raw) + self.calibrator_.intercept_[0]
-        return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype="float64")
+        return self.calibrator_.apply(self._raw_probability(matrix))
 
     def score(self, X: pd.DataFrame) -> NDArray[np.float64]:
         """The model's native score: the calibrated probability."""
@@ -301,8 +316,9 @@ class LeadModel:
             self.booster_.predict(
                 matrix, num_iteration=self.best_iteration_, pred_contrib=True, num_threads=threads
             )
-        )[:, : len(MODEL_FEATURES)]
+        )[:, : len(self.feature_names)]
         order = np.argsort(-np.abs(contrib), axis=1)[:, :top_n]
+        names = self.feature_names
         out: list[list[Reason]] = []
         inverse = self._category_values()
         for i in range(len(matrix)):
@@ -311,14 +327,14 @@ class LeadModel:
                 c = float(contrib[i, j])
                 if c == 0.0:
                     continue
-                name = MODEL_FEATURES[j]
+                name = names[j]
                 raw = matrix[i, j]
                 value: object
                 if name in inverse:
                     value = None if np.isnan(raw) else inverse[name].get(int(raw))
                 else:
                     value = None if np.isnan(raw) else float(raw)
-                reasons.append(Reason(name, value, c, describe(name, value, c)))
+                reasons.append(Reason(name, value, c, describe(name, value, c, self.spec)))
             out.append(reasons)
         return out
 
@@ -331,49 +347,98 @@ class LeadModel:
             self._inverse = inverse
         return inverse
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_inverse", None)  # derived from categories_; rebuilt on first use
-        return state
+    # -- persistence -------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write ``lightgbm.txt`` (the booster, LightGBM's own format) and
+        ``lead_model.json`` (parameters, categories, calibration) into ``directory``."""
+        self._check_fitted()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(str(directory / "lightgbm.txt"), num_iteration=self.best_iteration_)
+        state = {
+            "format_version": MODEL_FORMAT_VERSION,
+            "params": asdict(self.params),
+            "best_iteration": self.best_iteration_,
+            "feature_names": list(self.feature_names),
+            "categories": self.categories_,
+            "calibrator": self.calibrator_.to_dict(),
+            "n_train_rows": self.n_train_rows_,
+            "n_validation_rows": self.n_validation_rows_,
+        }
+        (directory / "lead_model.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, spec: FeatureSpec) -> LeadModel:
+        """Read what :meth:`save` wrote, for the model's ``spec``; a ModelError names an
+        unknown ``format_version`` or a model whose columns are not the spec's."""
+        where = f"model file {str(directory / 'lead_model.json')!r}"
+        try:
+            state = json.loads((directory / "lead_model.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{where}: cannot read it ({exc})") from None
+        if state.get("format_version") != MODEL_FORMAT_VERSION:
+            raise ModelError(
+                f"{where}: format_version {state.get('format_version')!r} is not one this "
+                f"leadscore reads (it reads {MODEL_FORMAT_VERSION}); install the leadscore "
+                "version that wrote the model, or retrain it"
+            )
+        known = {f.name for f in fields(LeadModelParams)}
+        model = cls(LeadModelParams(**{k: v for k, v in state["params"].items() if k in known}),
+                    spec)  # fmt: skip
+        if list(state["feature_names"]) != list(model.feature_names):
+            raise ModelError(f"{where}: its columns differ from its feature spec's")
+        model.booster_ = lgb.Booster(model_file=str(directory / "lightgbm.txt"))
+        model.best_iteration_ = int(state["best_iteration"])
+        model.categories_ = {k: {str(v): int(i) for v, i in d.items()}
+                             for k, d in state["categories"].items()}  # fmt: skip
+        model.calibrator_ = Calibrator.from_dict(state["calibrator"])
+        model.n_train_rows_ = int(state["n_train_rows"])
+        model.n_validation_rows_ = int(state["n_validation_rows"])
+        return model
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, largest first."""
         self._check_fitted()
         gain = self.booster_.feature_importance(importance_type="gain")
-        return pd.Series(gain, index=list(MODEL_FEATURES)).sort_values(ascending=False)
+        return pd.Series(gain, index=list(self.feature_names)).sort_values(ascending=False)
 
     def get_params(self) -> dict[str, Any]:
         """The hyper-parameters as a flat dict (for MLflow)."""
         return asdict(self.params)
 
 
-def _logit(p: NDArray[np.float64]) -> NDArray[np.float64]:
-    clipped = np.clip(p, 1e-9, 1 - 1e-9)
-    return np.asarray(np.log(clipped / (1 - clipped)))
-
-
-_DESCRIPTIONS: dict[str, str] = {f.name: f.description for f in engagement_features()}
-_CATEGORY_LABELS = {
-    "industry": "industry",
-    "country": "country",
-    "lead_source": "lead source",
-    "title_level": "title level",
-    "title_function": "job function",
-    "buying_timeline": "buying timeline",
-}
-
-
 def _num(value: object) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
-def describe(feature: str, value: object, contribution: float) -> str:
+def format_value(value: object, kind: str) -> str:
+    """A feature value as a reason shows it: ``yes``/``no`` for flags, numbers with up to
+    four significant digits (whole numbers in full), text as it is, ``unknown``."""
+    if value is None or value == _MISSING_CATEGORY:
+        return "unknown"
+    if kind == "boolean":
+        return "yes" if _num(value) == 1.0 else "no"
+    if kind == "numeric":
+        number = _num(value)
+        if number.is_integer():
+            return f"{number:,.0f}"
+        return str(np.format_float_positional(number, precision=4, fractional=False, trim="-"))
+    return str(value)
+
+
+def describe(feature: str, value: object, contribution: float,
+             spec: FeatureSpec | None = None) -> str:  # fmt: skip
     """A phrase a sales rep can read, e.g. ``'3 pricing page view events in the last 30 days
-    (raises)'``."""
+    (raises)'``; a team's own attribute reads ``'Specialization: Finance Management
+    (raises)'`` in the team's own words."""
+    spec = spec or demo_spec()
     direction = "raises" if contribution > 0 else "lowers"
     v = value if not (isinstance(value, float) and math.isnan(value)) else None
-    if feature in _CATEGORY_LABELS:
-        text = f"{_CATEGORY_LABELS[feature]}: {'unknown' if v in (None, _MISSING_CATEGORY) else v}"
+    attr = spec.attribute(feature)
+    if attr is not None and attr.role is None:
+        return f"{attr.label}: {format_value(v, attr.kind)} ({direction})"
+    if feature in ("industry", "country", "lead_source", "title_level", "title_function",
+                   "buying_timeline"):  # fmt: skip
+        text = f"{spec.label_of(feature)}: {'unknown' if v in (None, _MISSING_CATEGORY) else v}"
     elif feature == "phone_valid":
         text = "phone number unknown" if v is None else ("valid phone" if v else "phone not valid")
     elif feature == "requested_demo":
@@ -401,8 +466,8 @@ def describe(feature: str, value: object, contribution: float) -> str:
     elif feature.startswith("days_since_last"):
         what = "high-intent activity" if "high_intent" in feature else "activity"
         text = f"no {what} yet" if v is None else f"last {what} {_num(v):.0f} days ago"
-    elif feature in _DESCRIPTIONS:
-        text = f"{0 if v is None else _num(v):.0f} {_DESCRIPTIONS[feature]}"
+    elif feature in spec.engagement_names():
+        text = f"{0 if v is None else _num(v):.0f} {spec.label_of(feature)}"
     else:
-        text = f"{feature} = {v}"
+        text = f"{spec.label_of(feature)}: {format_value(v, 'numeric')}"
     return f"{text} ({direction})"

@@ -1,13 +1,17 @@
 """LeadScoringModel: the MLflow pyfunc that returns both scores side by side.
 
-Contract: ``predict(context, leads)`` takes raw lead rows (strings for categorical
-attributes, numbers for counts; any missing engagement column counts as no events) and
-returns one row per lead with ``contact_id`` (when given) and :data:`SCORE_COLUMNS`.
-Categories are encoded inside with the training-time lists, so MLflow's schema never sees
-pandas ``category`` columns. The model's code is the installed ``leadscore`` package (the
-bundle pickles fitted state, not code): load it where leadscore is installed, as with any
-scikit-learn model. Parameter ``reasons`` (default true) turns the model's
-per-lead reasons off for speed.
+Contract: ``predict(context, leads)`` takes raw lead rows (any id type; strings for
+categorical attributes, numbers for counts; any missing column is unknown, a missing
+engagement count is no events; columns the model does not read are ignored, so ``SELECT *
+FROM contacts`` works) and returns one row per lead with ``contact_id`` (when given, as
+given) and :data:`SCORE_COLUMNS`. Categories are encoded inside with the training-time
+lists, so MLflow's schema never sees pandas ``category`` columns. Parameter ``reasons``
+(default true) turns the model's per-lead reasons off for speed.
+
+The model is logged *as code* (MLflow's models-from-code: :data:`PYFUNC_CODE_PATH`), its
+artifact a :class:`~models._scoring.ScoringBundle` folder of LightGBM text and versioned
+JSON: nothing of ours is pickled, so renaming a module never breaks a registered model.
+It loads wherever leadscore is installed.
 """
 
 from __future__ import annotations
@@ -15,11 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
-from leadscore.features import ENGAGEMENT_FEATURE_NAMES
-from leadscore.features._definitions import AGE_FEATURE
-from leadscore.features._point_in_time import NUMERIC_ATTRIBUTES, STRING_ATTRIBUTES
+from leadscore.features._spec import FeatureSpec
 from leadscore.models._scoring import SCORE_COLUMNS, ScoringBundle, score_leads
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
@@ -27,71 +28,69 @@ from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType
 
 BUNDLE_ARTIFACT = "bundle"
+PYFUNC_CODE_PATH = Path(__file__).with_name("_pyfunc_code.py")
+"""The models-from-code script MLflow logs with each model (it builds a LeadScoringModel)."""
 
 
 class LeadScoringModel(PythonModel):
-    """MLflow pyfunc wrapping a :class:`ScoringBundle` (saved with joblib as an artifact)."""
+    """MLflow pyfunc over a :class:`ScoringBundle` folder (the ``bundle`` artifact)."""
 
     def load_context(self, context: Any) -> None:
         """Load the bundle from the model's artifacts."""
-        self.bundle: ScoringBundle = joblib.load(context.artifacts[BUNDLE_ARTIFACT])
+        self.bundle: ScoringBundle = ScoringBundle.load(Path(context.artifacts[BUNDLE_ARTIFACT]))
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         """Score lead rows; see the module docstring."""
         reasons = bool((params or {}).get("reasons", True))
-        frame = pd.DataFrame(model_input)
+        frame = to_model_input(pd.DataFrame(model_input), self.bundle.spec)
         scored = score_leads(self.bundle, frame, reasons=reasons)
         if "contact_id" in frame.columns:
             scored.insert(0, "contact_id", frame["contact_id"].to_numpy())
         return scored
 
 
-def lead_input_schema() -> Schema:
-    """The pyfunc input schema: every column optional; categoricals are strings, numbers
-    may be int, float or bool."""
-    cols: list[ColSpec | TensorSpec] = [ColSpec("string", "contact_id", required=False)]
-    cols += [ColSpec("string", c, required=False) for c in STRING_ATTRIBUTES]
-    # Numbers are declared as "any": MLflow refuses to widen int64 to double, and callers
-    # send counts as integers, flags as booleans. predict() casts them itself.
-    numeric = (*NUMERIC_ATTRIBUTES, AGE_FEATURE, *ENGAGEMENT_FEATURE_NAMES)
-    cols += [ColSpec(AnyType(), c, required=False) for c in numeric]
+def lead_input_schema(spec: FeatureSpec) -> Schema:
+    """The pyfunc input schema of ``spec``: every column optional; the id and numbers as
+    "any" (MLflow refuses to narrow int64 ids to strings or widen ints to doubles: the
+    model casts them itself), categorical attributes as strings."""
+    text = spec.text_columns()
+    cols: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), "contact_id", required=False)]
+    cols += [ColSpec("string" if c in text else AnyType(), c, required=False)
+             for c in spec.input_columns()]  # fmt: skip
     return Schema(cols)
 
 
-def lead_signature() -> ModelSignature:
+def lead_signature(spec: FeatureSpec) -> ModelSignature:
     """Input schema, output schema and the ``reasons`` parameter."""
-    out_cols: list[ColSpec | TensorSpec] = [ColSpec("string", "contact_id", required=False)]
+    out_cols: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), "contact_id", required=False)]
     out_cols += [
         ColSpec("double" if c in ("probability", "rule_score") else "string", c)
         for c in SCORE_COLUMNS
     ]
-    outputs = Schema(out_cols)
     params = ParamSchema([ParamSpec("reasons", "boolean", True)])
-    return ModelSignature(inputs=lead_input_schema(), outputs=outputs, params=params)
+    return ModelSignature(inputs=lead_input_schema(spec), outputs=Schema(out_cols), params=params)
 
 
-def to_model_input(leads: pd.DataFrame) -> pd.DataFrame:
-    """Cast lead rows to the pyfunc input schema (ids and categoricals as strings, the rest
-    as doubles); columns outside the schema are dropped."""
-    names = [c.name for c in lead_input_schema().inputs]
+def to_model_input(leads: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Lead rows cast to what the scorers read: ``contact_id`` as given, categorical
+    attributes as text (missing stays missing), every other input column as float64
+    (booleans 1.0/0.0; unreadable values missing); columns the spec does not read are
+    dropped. A new frame; ``leads`` is not changed."""
+    text = spec.text_columns()
     out = pd.DataFrame(index=leads.index)
-    for col in names:
+    if "contact_id" in leads.columns:
+        out["contact_id"] = leads["contact_id"]
+    for col in spec.input_columns():
         if col not in leads.columns:
             continue
-        if col == "contact_id" or col in STRING_ATTRIBUTES:
-            values = leads[col].astype("object")
-            out[col] = values.where(values.isna(), values.astype(str))
-            out[col] = out[col].astype("object")
+        values = leads[col]
+        if col in text:
+            obj = values.astype("object")
+            out[col] = obj.where(obj.isna(), obj.astype(str)).astype("object")
+        elif values.dtype == bool or str(values.dtype) == "boolean":
+            out[col] = values.astype("float64")
         else:
-            out[col] = pd.to_numeric(leads[col], errors="coerce").astype("float64")
+            out[col] = pd.to_numeric(values, errors="coerce").astype("float64")
     return out
-
-
-def save_bundle(bundle: ScoringBundle, directory: Path) -> Path:
-    """Write the bundle with joblib into ``directory``; returns the file path."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "bundle.joblib"
-    joblib.dump(bundle, path)
-    return path

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -49,14 +50,16 @@ from leadscore.features._attributes import (
     derive_columns,
     nan_to_zero,
 )
-from leadscore.features._definitions import AGE_FEATURE, ENGAGEMENT_FEATURE_NAMES
+from leadscore.features._definitions import AGE_FEATURE
 from leadscore.features._errors import (
     ConfigError,
     DataValidationError,
     MissingColumnsError,
     ModelError,
 )
+from leadscore.features._spec import FeatureSpec
 from leadscore.features._yaml import load_yaml_mapping
+from leadscore.models._calibration import Calibrator
 from numpy.typing import ArrayLike, NDArray
 from pydantic import (
     BaseModel,
@@ -67,7 +70,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from sklearn.isotonic import IsotonicRegression
 
 DEFAULT_RULES_FILE = "default_rules.yaml"
 CONDITION_KEYS: tuple[str, ...] = ("in", "equals", "at_least", "below", "points_each")
@@ -78,6 +80,7 @@ RULE_CHUNK_ROWS = 65_536
 
 # The columns derive_attributes adds, and the raw columns each is computed from.
 # tests/test_rules.py checks this against derive_attributes itself.
+re_engagement = re.compile(r"(_\d+d|_\d+_\d+d)$|^(days_since_last|hours_to_first|active_days)")
 DERIVED_SOURCES: dict[str, tuple[str, ...]] = {
     "title_level": ("title",),
     "title_function": ("title",),
@@ -325,13 +328,30 @@ class RuleScorer:
 
     # -- fitting
 
-    def fit(self, X: pd.DataFrame, y: ArrayLike | None = None) -> RuleScorer:
-        """Check the rules against ``X``'s columns; with ``y``, calibrate points to P(won)."""
+    def fit(self, X: pd.DataFrame, y: ArrayLike | None = None, *,
+            spec: FeatureSpec | None = None) -> RuleScorer:  # fmt: skip
+        """Check the rules against ``X``'s columns (and ``spec``'s features); with ``y``,
+        calibrate points to P(won).
+
+        With the packaged sheet (``rules=None``) and a ``spec``, rules reading a feature the
+        data does not have are dropped and listed in ``dropped_rules_`` (the sheet was
+        written for the standard roles; a team's export may have none of them). A team's
+        own rules file is checked strictly: an unknown feature is an error."""
         config = self.rules if isinstance(self.rules, RulesConfig) else load_rules(self.rules)
         frame = _check_frame(X)
-        known = sorted(
-            set(map(str, frame.columns)) | set(DERIVED_SOURCES) | set(ENGAGEMENT_FEATURE_NAMES)
-        )
+        columns = set(map(str, frame.columns))
+        if spec is not None:
+            known = sorted(set(spec.rule_features()) | columns)
+        else:
+            known = sorted(columns | set(DERIVED_SOURCES))
+        self.dropped_rules_: list[str] = []
+        if self.rules is None and spec is not None:
+            kept = [r for r in config.rules if r.feature in known]
+            self.dropped_rules_ = [r.name for r in config.rules if r.feature not in known]
+            config = config.model_copy(update={"rules": kept})
+            if config.decay is not None and AGE_FEATURE not in frame.columns:
+                config = config.model_copy(update={"decay": None, "rules": [
+                    r.model_copy(update={"decays": False}) for r in kept]})  # fmt: skip
         for index, rule in enumerate(config.rules):
             if rule.feature not in known:
                 close = difflib.get_close_matches(rule.feature, known, n=1)
@@ -350,12 +370,46 @@ class RuleScorer:
         self.rules_ = config
         self.__dict__.pop("_targets_cache", None)  # a refit may read other rules
         self.feature_names_ = tuple(dict.fromkeys(rule.feature for rule in config.rules))
-        self.calibrator_: IsotonicRegression | None = None
+        self.calibrator_: Calibrator | None = None
         if y is not None:
             target = _check_target(y, len(frame))
             points = self.score(frame)
-            self.calibrator_ = IsotonicRegression(out_of_bounds="clip").fit(points, target)
+            self.calibrator_ = Calibrator.isotonic(points, target)
         return self
+
+    @property
+    def has_rules(self) -> bool:
+        """Whether any rule applies to this data (the packaged sheet may read none of a
+        team's features)."""
+        return bool(self._fitted_rules().rules)
+
+    # -- persistence
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted scorer as JSON-ready data: the rules as YAML text, the calibration."""
+        import yaml
+
+        config = self._fitted_rules()
+        data = config.model_dump(by_alias=True, exclude_none=True, exclude_defaults=False)
+        return {
+            "rules_yaml": yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+            "source": config.source,
+            "dropped_rules": list(self.dropped_rules_),
+            "calibrator": None if self.calibrator_ is None else self.calibrator_.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RuleScorer:
+        """Read :meth:`to_dict`'s output (the rules are validated again)."""
+        text = str(data["rules_yaml"])
+        config = (_parse_fitted(text, str(data.get("source", "<saved rules>"))))
+        scorer = cls(config)
+        scorer.rules_ = config
+        scorer.feature_names_ = tuple(dict.fromkeys(rule.feature for rule in config.rules))
+        scorer.dropped_rules_ = list(data.get("dropped_rules", []))
+        cal = data.get("calibrator")
+        scorer.calibrator_ = None if cal is None else Calibrator.from_dict(cal)
+        return scorer
 
     # -- scoring
 
@@ -384,7 +438,7 @@ class RuleScorer:
                 "RuleScorer was fitted without labels, so it has no calibration; "
                 "call fit(X, y) to use predict_proba"
             )
-        return np.asarray(self.calibrator_.predict(self.score(X)), dtype="float64")
+        return self.calibrator_.apply(self.score(X))
 
     def explain(self, X: pd.DataFrame | LeadColumns) -> list[list[RuleHit]]:
         """Per row, the rules that fired with their points, largest in size first."""
@@ -525,11 +579,8 @@ class RuleScorer:
         """Points of every rule for every row: shape (n_rules, n_rows), decay applied."""
         config = self._fitted_rules()
         columns = X if isinstance(X, LeadColumns) else LeadColumns.of(_check_frame(X))
-        required = [
-            f
-            for f in self.feature_names_
-            if f not in DERIVED_SOURCES and f not in ENGAGEMENT_FEATURE_NAMES
-        ]
+        required = [f for f in self.feature_names_
+                    if f not in DERIVED_SOURCES and not _is_engagement(f)]  # fmt: skip
         if config.decay is not None:
             required.append(AGE_FEATURE)
         missing = [c for c in required if c not in columns]
@@ -551,6 +602,31 @@ class RuleScorer:
             else:
                 out[k] = points
         return out
+
+
+def _is_engagement(feature: str) -> bool:
+    """Engagement columns may be absent from lead rows (no events: zero counts)."""
+    return bool(re_engagement.search(feature))
+
+
+def _parse_fitted(text: str, source: str) -> RulesConfig:
+    """A saved, fitted sheet: it may hold no rule (the packaged sheet on data with none of
+    its features), which a file a person writes may not."""
+    import yaml
+
+    data = yaml.safe_load(text)
+    rules = data.get("rules") or []
+    if rules:
+        config = parse_rules(text, source)
+    else:
+        config = parse_rules(yaml.safe_dump({**data, "rules": [_PLACEHOLDER_RULE]}), source)
+        config = config.model_copy(update={"rules": []})
+    config._source = source
+    return config
+
+
+_PLACEHOLDER_RULE = {"name": "placeholder", "category": "fit", "feature": "x", "equals": 1,
+                     "points": 0}  # fmt: skip
 
 
 def _total(by_rule: np.ndarray) -> np.ndarray:

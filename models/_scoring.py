@@ -10,16 +10,18 @@ everywhere, and one lead costs no pandas machinery while a million cost no Pytho
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from leadscore.features._attributes import Coded, LeadColumns, derive_columns, missing_column
-from leadscore.features._definitions import AGE_FEATURE
-from leadscore.features._point_in_time import LEAD_ATTRIBUTE_COLUMNS
-from leadscore.models._lead_model import CATEGORICAL_FEATURES, LeadModel
+from leadscore.features._errors import ModelError
+from leadscore.features._spec import FeatureSpec
+from leadscore.models._lead_model import LeadModel
 from leadscore.models._rules import GRADE_LETTERS, RuleScorer, first_met
 from numpy.typing import NDArray
 
@@ -38,18 +40,69 @@ OVERLAP_ROWS = 10_000
 MODEL_CHUNK_ROWS = 65_536
 
 
+BUNDLE_FORMAT_VERSION = 1
+"""The version of the on-disk bundle layout (:meth:`ScoringBundle.save`)."""
+
+
 @dataclass
 class ScoringBundle:
     """Everything needed to score a lead: both fitted scorers, tier cut-offs, metadata.
 
     ``tier_thresholds`` maps tiers A, B, C to the minimum probability of that tier
-    (descending); anything below C's is D.
+    (descending); anything below C's is D. The feature spec is the model's.
+
+    On disk (:meth:`save`, :meth:`load`) a bundle is a folder of files independent of our
+    code layout: ``bundle.json`` (``format_version``, the spec, tiers, metadata),
+    ``rules.json`` (the rules YAML and their calibration), and the model's
+    ``lightgbm.txt`` and ``lead_model.json``.
     """
 
     lead_model: LeadModel
     rule_scorer: RuleScorer
     tier_thresholds: dict[str, float]
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> FeatureSpec:
+        """The feature spec the model was trained on."""
+        return self.lead_model.spec
+
+    def save(self, directory: Path) -> Path:
+        """Write the bundle into ``directory`` (created); returns it."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.lead_model.save(directory)
+        (directory / "rules.json").write_text(json.dumps(self.rule_scorer.to_dict(), indent=1),
+                                              encoding="utf-8")  # fmt: skip
+        head = {"format_version": BUNDLE_FORMAT_VERSION, "spec": self.spec.to_dict(),
+                "tier_thresholds": self.tier_thresholds, "metadata": self.metadata}  # fmt: skip
+        (directory / "bundle.json").write_text(json.dumps(head, indent=1, default=str),
+                                               encoding="utf-8")  # fmt: skip
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> ScoringBundle:
+        """Read a bundle :meth:`save` wrote; a ModelError names the file and an unknown
+        ``format_version`` or a missing part."""
+        where = f"model bundle {str(directory)!r}"
+        try:
+            head = json.loads((directory / "bundle.json").read_text(encoding="utf-8"))
+            rules = json.loads((directory / "rules.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{where}: cannot read it ({exc})") from None
+        version = head.get("format_version")
+        if version != BUNDLE_FORMAT_VERSION:
+            raise ModelError(
+                f"{where}: format_version {version!r} is not one this leadscore reads (it "
+                f"reads {BUNDLE_FORMAT_VERSION}); install the leadscore version that wrote "
+                "the model, or retrain it"
+            )
+        spec = FeatureSpec.from_dict(head["spec"], f"{where} (bundle.json spec)")
+        return cls(
+            lead_model=LeadModel.load(directory, spec),
+            rule_scorer=RuleScorer.from_dict(rules),
+            tier_thresholds={k: float(v) for k, v in head["tier_thresholds"].items()},
+            metadata=dict(head.get("metadata", {})),
+        )
 
     def tier(self, probability: NDArray[np.float64]) -> NDArray[np.object_]:
         """Model tier A-D from calibrated probabilities."""
@@ -119,15 +172,19 @@ def score_columns(bundle: ScoringBundle, leads: LeadColumns, *, reasons: bool = 
                   top_reasons: int = 3) -> LeadScores:  # fmt: skip
     """Score lead rows given as columns with both scorers, one score per row, in order."""
     n = leads.n_rows
-    # Every lead column is optional: an absent attribute or age is unknown, for both scorers.
-    absent = {c: missing_column(n) for c in (*LEAD_ATTRIBUTE_COLUMNS, AGE_FEATURE) if c not in leads}
+    spec = bundle.spec
+    # Every lead column is optional: an absent attribute or age is unknown, for both scorers
+    # (absent engagement counts are zero: the model and the rules say so themselves).
+    engagement = set(spec.engagement_names())
+    absent = {c: missing_column(n) for c in spec.input_columns()
+              if c not in leads and c not in engagement}  # fmt: skip
     rows = leads.with_columns(absent)
-    rows = rows.with_columns(derive_columns(rows))
+    rows = rows.with_columns(derive_columns(rows, spec.derived_features()))
     if n < OVERLAP_ROWS:
         points, hits = bundle.rule_scorer.score_and_format(rows)
         probability, reason_text = _model_scores(bundle.lead_model, rows, reasons, top_reasons)
     else:
-        for name in CATEGORICAL_FEATURES:  # coded once for both threads
+        for name in spec.categorical_features():  # coded once for both threads
             if name in rows:
                 rows.coded(name)
         # The rule points need no model: they are scored on a second thread while LightGBM

@@ -3,11 +3,17 @@
 Contract of :func:`score_warehouse`, on every engine (DuckDB, PostgreSQL; Spark has its own
 job in :mod:`serving._spark_score` with the same guarantees):
 
-* it loads the registered model, validates the warehouse and counts the contacts open at
-  ``as_of`` (default: now);
-* it builds the point-in-time lead frame as of ``as_of`` (or reads it from a materialised
-  features table, see :func:`materialise_features`) and scores it in chunks with the one
-  scoring function the pyfunc and the HTTP service use;
+* it loads the registered model (any contract's: its feature spec says what to read),
+  validates the warehouse and counts the leads to score: a pipeline model scores the
+  contacts open at ``as_of`` (default: now); a handoff model every open lead whose handoff
+  time is before ``as_of``, each at its own handoff time (a lead's handoff score never
+  changes, so reruns agree);
+* a model whose attribute columns are mostly absent from the warehouse's contacts stops
+  with a :class:`~features.ModelError` naming them (exit 4); a few absent ones are scored
+  as missing, with a warning;
+* it builds the point-in-time lead frame (or reads it from a materialised features table,
+  see :func:`materialise_features`) and scores it in chunks with the one scoring function
+  the pyfunc and the HTTP service use;
 * rows that cannot be scored (a required attribute missing, an impossible value, no
   probability) go to table ``lead_score_errors`` with the column, the value and the reason;
   none vanish: ``scored + errors`` must equal the open contacts, checked inside the swap;
@@ -50,14 +56,16 @@ import numpy as np
 import pandas as pd
 from leadscore.features import (
     ConfigError,
+    ModelError,
     ScoringError,
     Warehouse,
     build_lead_frame,
     validate_warehouse,
 )
 from leadscore.features._capacity import weekly_leads_worked
-from leadscore.features._point_in_time import LEAD_ATTRIBUTE_COLUMNS, lead_frame_columns
+from leadscore.features._point_in_time import build_handoff_frame, lead_frame_columns
 from leadscore.features._schema import LEAD_SCORES
+from leadscore.features._spec import FeatureSpec
 from leadscore.features._warehouse import PartitionWrite, quote_ident
 from leadscore.models import SCORE_COLUMNS, ScoringBundle, score_leads
 from leadscore.training import configure_tracking
@@ -138,10 +146,6 @@ class ScoreConfig:
     features_table: str | None = None
 
     def __post_init__(self) -> None:
-        unknown = [c for c in self.required if c not in LEAD_ATTRIBUTE_COLUMNS]
-        if unknown:
-            raise ConfigError(f"required attributes {unknown} are not lead attributes; "
-                              f"choose from {list(LEAD_ATTRIBUTE_COLUMNS)}")  # fmt: skip
         if self.chunk_rows <= 0:
             raise ConfigError(f"chunk_rows must be positive, got {self.chunk_rows}")
         self.reasons_limit()
@@ -212,6 +216,48 @@ class ScoreResult:
     timings: Mapping[str, float] = field(default_factory=dict)
 
 
+def check_required(required: tuple[str, ...], spec: FeatureSpec) -> None:
+    """``--require`` must name attributes of the model's spec."""
+    names = [a.name for a in spec.attributes]
+    unknown = [c for c in required if c not in names]
+    if unknown:
+        raise ConfigError(f"required attributes {unknown} are not attributes of this model; "
+                          f"choose from {names}")  # fmt: skip
+
+
+def check_columns(wh: Warehouse, spec: FeatureSpec) -> list[str]:
+    """The model's attribute columns the warehouse's contacts lack; a ModelError when they
+    are most of them (the model was trained on other data)."""
+    found = set(wh.columns("contacts"))
+    wanted = [a.name for a in spec.attributes]
+    if spec.existing_score is not None:
+        wanted.append(spec.existing_score)
+    missing = [c for c in wanted if c not in found]
+    if missing and len(missing) * 2 > len(wanted):
+        raise ModelError(
+            f"the model reads {len(wanted)} contact columns and table 'contacts' of {wh.url} "
+            f"lacks {len(missing)} of them: {missing[:20]}; was it trained on other data? "
+            "Score with the contract it was trained on (--contract)"
+        )
+    if missing:
+        log.warning("table 'contacts' lacks %d of the model's columns (scored as missing): %s",
+                    len(missing), missing)  # fmt: skip
+    return missing
+
+
+def leads_to_score(wh: Warehouse, spec: FeatureSpec, as_of: datetime) -> int:
+    """How many leads a job scores as of ``as_of`` (see the module docstring); counted
+    independently of the frame the job builds."""
+    if spec.decision == "handoff":
+        delay = f"INTERVAL '{round(spec.handoff_delay_hours * 3600)}' SECOND"
+        cutoff = f"(COALESCE(c.created_at, TIMESTAMP '1970-01-01 00:00:00') + {delay})"
+        return int(wh.scalar(
+            f"SELECT count(*) FROM contacts c WHERE {cutoff} < CAST(? AS TIMESTAMP) AND NOT "
+            "EXISTS (SELECT 1 FROM outcomes o WHERE o.contact_id = c.contact_id AND "
+            f"(o.closed_at IS NULL OR o.closed_at < {cutoff}))", [as_of]) or 0)  # fmt: skip
+    return open_contacts(wh, as_of)
+
+
 def open_contacts(wh: Warehouse, as_of: datetime) -> int:
     """Contacts created before ``as_of`` with no outcome closed before it."""
     return int(
@@ -225,7 +271,8 @@ def open_contacts(wh: Warehouse, as_of: datetime) -> int:
     )
 
 
-def unscorable(leads: pd.DataFrame, required: tuple[str, ...] = ()) -> pd.DataFrame:
+def unscorable(leads: pd.DataFrame, required: tuple[str, ...] = (),
+               flags: tuple[str, ...] = _FLAG_ATTRIBUTES) -> pd.DataFrame:  # fmt: skip
     """The rows of ``leads`` that cannot be scored: one row per (lead, problem), with
     ``position`` (row position in ``leads``), ``column_name``, ``value`` and ``reason``.
 
@@ -250,7 +297,7 @@ def unscorable(leads: pd.DataFrame, required: tuple[str, ...] = ()) -> pd.DataFr
         with np.errstate(invalid="ignore"):
             bad = leads["company_size"].notna().to_numpy() & ~(np.isfinite(size) & (size >= 0))
         add(bad, "company_size", "company_size must be a non-negative number of employees")
-    for col in _FLAG_ATTRIBUTES:
+    for col in flags:
         if col in leads:
             flag = pd.to_numeric(leads[col], errors="coerce").to_numpy(dtype="float64")
             bad = leads[col].notna().to_numpy() & ~np.isin(flag, (0.0, 1.0))
@@ -285,16 +332,24 @@ def _reasons_count(config: ScoreConfig, wh: Warehouse, as_of: datetime, n_leads:
     return n_leads if limit is None else min(n_leads, limit)
 
 
-def _lead_chunks(wh: Warehouse, config: ScoreConfig, as_of: datetime) -> Iterator[pd.DataFrame]:
+def lead_frame_for(wh: Warehouse, spec: FeatureSpec, as_of: datetime) -> pd.DataFrame:
+    """The leads a job scores as of ``as_of`` (see the module docstring), point in time."""
+    if spec.decision == "handoff":
+        return build_handoff_frame(wh, spec, until=as_of, open_only=True).frame
+    return build_lead_frame(wh, [as_of], spec=spec).frame
+
+
+def _lead_chunks(wh: Warehouse, config: ScoreConfig, as_of: datetime, spec: FeatureSpec
+                 ) -> Iterator[pd.DataFrame]:  # fmt: skip
     """The lead frame as of ``as_of`` in chunks of about ``config.chunk_rows`` rows: read
     from ``config.features_table`` as a stream, or computed by the point-in-time SQL."""
     if config.features_table is None:
-        frame = build_lead_frame(wh, [as_of]).frame
+        frame = lead_frame_for(wh, spec, as_of)
         for start in range(0, len(frame), config.chunk_rows):
             yield frame.iloc[start : start + config.chunk_rows].reset_index(drop=True)
         return
     wh.require_table(config.features_table)
-    cols = ", ".join(quote_ident(c) for c in lead_frame_columns(with_labels=False))
+    cols = ", ".join(quote_ident(c) for c in lead_frame_columns(with_labels=False, spec=spec))
     sql = (f"SELECT {cols} FROM {quote_ident(config.features_table)} "
            "WHERE as_of = CAST(? AS TIMESTAMP)")  # fmt: skip
     empty = True
@@ -392,10 +447,15 @@ def score_warehouse(
     bundle = load_bundle(config.model_uri)
     now = datetime.now(UTC).replace(tzinfo=None)
     as_of = config.as_of or now
+    spec = bundle.spec
+    check_required(config.required, spec)
     with Warehouse(config.warehouse) as wh:
         mark = time.perf_counter()
-        validate_warehouse(wh, now=max(now, as_of))
-        expected = open_contacts(wh, as_of)
+        validate_warehouse(wh, now=max(now, as_of), dated=spec.has_time)
+        absent = check_columns(wh, spec)
+        if absent:
+            spec = spec.without(absent)
+        expected = leads_to_score(wh, spec, as_of)
         limit = _reasons_limit(config, wh, as_of)
         id_type = wh.columns("contacts")["contact_id"]
         timings["validate"] = time.perf_counter() - mark
@@ -408,7 +468,7 @@ def score_warehouse(
         outs: list[pd.DataFrame] = []
         reader = wh.another()
         try:
-            chunks = _lead_chunks(reader, config, as_of)
+            chunks = _lead_chunks(reader, config, as_of, spec)
             if wh.remote:  # the server reads while this process scores (2 cores measured)
                 chunks = _prefetched(chunks)
             for i, frame in enumerate(chunks):
@@ -417,6 +477,7 @@ def score_warehouse(
                     mark = time.perf_counter()
                 out, errors, good, probability = _score_chunk(
                     bundle, frame, config.required, as_of, now, name, version)  # fmt: skip
+                # (absent columns are simply not in the frame: the scorers read them as missing)
                 top.add(good, probability)
                 outs.append(out)
                 error_parts.append(errors)
@@ -471,7 +532,8 @@ def _score_chunk(
     """Score one chunk of lead rows: the ``lead_scores`` rows, the error rows (without the
     job columns), and the scored leads' rows and probabilities (candidates for reasons)."""
     leads = frame.drop(columns=["as_of"])
-    problems = unscorable(leads, required)
+    flags = tuple(a.name for a in bundle.spec.attributes if a.kind == "boolean")
+    problems = unscorable(leads, required, flags)
     bad_rows = np.zeros(len(leads), dtype=bool)
     bad_rows[problems["position"].to_numpy(dtype="int64")] = True
     good = leads.loc[~bad_rows].reset_index(drop=True) if bad_rows.any() else leads
@@ -562,16 +624,22 @@ def _check_one_row_per_contact(ids: pd.Series, errors: pd.DataFrame, expected: i
         )
 
 
-def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURES) -> int:
-    """Compute the point-in-time lead frame as of ``as_of`` and replace its partition in
-    ``table`` (atomic, rerunnable); returns the rows written. ``score --features-table``
-    reads it back, so features and scoring can run as separate steps of a pipeline."""
+def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURES,
+                         spec: FeatureSpec | None = None) -> int:  # fmt: skip
+    """Compute the point-in-time lead frame of ``spec`` (default: the demo's) as of
+    ``as_of`` and replace its partition in ``table`` (atomic, rerunnable); returns the rows
+    written. ``score --features-table`` reads it back, so features and scoring can run as
+    separate steps of a pipeline."""
+    from leadscore.features._spec import demo_spec
+
+    spec = spec or demo_spec()
     with Warehouse(url) as wh:
-        validate_warehouse(wh, now=max(datetime.now(UTC).replace(tzinfo=None), as_of))
-        frame = build_lead_frame(wh, [as_of]).frame
+        validate_warehouse(wh, now=max(datetime.now(UTC).replace(tzinfo=None), as_of),
+                           dated=spec.has_time)  # fmt: skip
+        frame = lead_frame_for(wh, spec, as_of).assign(as_of=pd.Timestamp(as_of))
         id_type = wh.columns("contacts")["contact_id"]
         columns = [f"contact_id {id_type} NOT NULL", "as_of TIMESTAMP NOT NULL"]
-        for col in lead_frame_columns(with_labels=False)[2:]:
+        for col in lead_frame_columns(with_labels=False, spec=spec)[2:]:
             kind = "VARCHAR" if frame[col].dtype == object or pd.api.types.is_string_dtype(
                 frame[col]) else "DOUBLE"  # fmt: skip
             columns.append(f"{quote_ident(col)} {kind}")

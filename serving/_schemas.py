@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
-from leadscore.features import ENGAGEMENT_FEATURE_NAMES
+from leadscore.features._spec import FeatureSpec, demo_spec
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
 _STRICT = ConfigDict(extra="forbid")
@@ -32,60 +33,80 @@ class EventIn(BaseModel):
     event_type: str = Field(min_length=1, max_length=100)
 
 
-# Precomputed engagement: every engagement feature name, all optional, none negative.
-EngagementIn: type[BaseModel] = create_model(
-    "EngagementIn",
-    __config__=_STRICT,
-    __doc__="Precomputed engagement features; a missing count means no such events.",
-    **{
-        name: (float | None, Field(default=None, ge=0, le=1e9)) for name in ENGAGEMENT_FEATURE_NAMES
-    },  # type: ignore[call-overload]
-)
+_LIMITS = {"company_size": (0.0, 1e8)}
 
 
-class LeadIn(BaseModel):
-    """A lead: contact attributes plus either raw ``events`` or precomputed ``engagement``."""
+def _attribute_field(kind: str, name: str, label: str) -> tuple[Any, Any]:
+    desc = label if label == name else f"{label} (the team's column)"
+    if kind == "categorical":
+        return (str | None, Field(default=None, max_length=500, description=desc))
+    if kind == "boolean":
+        return (bool | None, Field(default=None, description=desc))
+    lo, hi = _LIMITS.get(name, (-1e12, 1e12))
+    return (float | None, Field(default=None, ge=lo, le=hi, allow_inf_nan=False,
+                                description=desc))  # fmt: skip
 
-    model_config = _STRICT
-    lead_id: str = Field(min_length=1, max_length=200)
-    created_at: UtcDatetime | None = Field(
-        default=None, description="Required with events; else gives days_since_created."
+
+@lru_cache(maxsize=16)
+def request_models(spec: FeatureSpec) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The request body models of a model's spec: ``(LeadIn, ScoreRequest)``. A lead has
+    ``lead_id`` (text or a number), ``created_at`` (required with events), every attribute
+    of the spec as an optional field (its own column name; the team's name in the
+    description), and either raw ``events`` or precomputed ``engagement`` counts named as
+    the spec's engagement features."""
+    engagement: type[BaseModel] = create_model(
+        "EngagementIn",
+        __config__=_STRICT,
+        __doc__="Precomputed engagement features; a missing count means no such events.",
+        **{
+            name: (float | None, Field(default=None, ge=0, le=1e9, allow_inf_nan=False))
+            for name in spec.engagement_names()
+        },  # type: ignore[call-overload]
     )
-    days_since_created: float | None = Field(default=None, ge=0, le=1e6)
-    title: str | None = Field(default=None, max_length=500)
-    company_size: float | None = Field(default=None, ge=0, le=1e8)
-    industry: str | None = Field(default=None, max_length=200)
-    country: str | None = Field(default=None, max_length=100)
-    lead_source: str | None = Field(default=None, max_length=200)
-    email_domain: str | None = Field(default=None, max_length=300)
-    phone_valid: bool | None = None
-    buying_timeline: str | None = Field(default=None, max_length=100)
-    requested_demo: bool | None = None
-    events: list[EventIn] | None = Field(default=None, max_length=100_000)
-    engagement: EngagementIn | None = None  # type: ignore[valid-type]
+    fields: dict[str, Any] = {
+        "lead_id": (str | int, Field(description="Your id for the lead; echoed back.")),
+        "created_at": (UtcDatetime | None, Field(
+            default=None, description="Required with events; else gives days_since_created.")),
+        "days_since_created": (float | None, Field(default=None, ge=0, le=1e6,
+                                                   allow_inf_nan=False)),
+    }  # fmt: skip
+    for a in spec.attributes:
+        fields[a.name] = _attribute_field(a.kind, a.name, a.label)
+    if spec.existing_score is not None:
+        fields[spec.existing_score] = (float | None, Field(default=None, allow_inf_nan=False))
+    fields["events"] = (list[EventIn] | None, Field(default=None, max_length=100_000))
+    fields["engagement"] = (engagement | None, None)
+    lead_in: type[BaseModel] = create_model(
+        "LeadIn", __config__=_STRICT, __validators__={"one_form": model_validator(mode="after")(
+            _one_engagement_form)},
+        __doc__="A lead: contact attributes plus either raw ``events`` or precomputed "
+                "``engagement``.", **fields)  # type: ignore[call-overload]  # fmt: skip
+    request: type[BaseModel] = create_model(
+        "ScoreRequest", __config__=_STRICT,
+        __doc__="One or many leads, scored as of ``as_of`` (default: now, UTC).",
+        leads=(list[lead_in], Field(min_length=1)),  # type: ignore[valid-type]
+        as_of=(UtcDatetime | None, None),
+        reasons=(bool, Field(default=True, description="Include the model's top reasons.")),
+    )  # fmt: skip
+    return lead_in, request
 
-    @model_validator(mode="after")
-    def _one_engagement_form(self) -> LeadIn:
-        if self.events is not None and self.engagement is not None:
-            raise ValueError("give either 'events' or 'engagement', not both")
-        if self.events is not None and self.created_at is None:
-            raise ValueError("'created_at' is required when 'events' are given")
-        return self
+
+def _one_engagement_form(lead: Any) -> Any:
+    if lead.events is not None and lead.engagement is not None:
+        raise ValueError("give either 'events' or 'engagement', not both")
+    if lead.events is not None and lead.created_at is None:
+        raise ValueError("'created_at' is required when 'events' are given")
+    return lead
 
 
-class ScoreRequest(BaseModel):
-    """One or many leads, scored as of ``as_of`` (default: now, UTC)."""
-
-    model_config = _STRICT
-    leads: list[LeadIn] = Field(min_length=1)
-    as_of: UtcDatetime | None = None
-    reasons: bool = Field(default=True, description="Include the model's top reasons.")
+LeadIn, ScoreRequest = request_models(demo_spec())
+"""The demo model's request bodies (the packaged contract's spec)."""
 
 
 class LeadScore(BaseModel):
     """Both scores for one lead."""
 
-    lead_id: str
+    lead_id: str | int
     probability: float
     model_tier: str
     rule_score: float

@@ -1,21 +1,30 @@
-"""The ``leadscore`` command line. The CLI owns the terminal: library code only logs."""
+"""The ``leadscore`` command line: one pipeline for every team's data.
+
+Every command takes ``--contract`` (a ``leadscore.yaml``; default: the packaged contract of
+the demo warehouse), imports its sources into ``--warehouse`` (in place when they are the
+warehouse's own tables) and runs the one pipeline on them. The CLI owns the terminal:
+library code only logs. Errors exit with the codes of :mod:`features._errors` (2
+configuration, 3 data contract, 4 model, 5 scoring check, 6 promotion refused).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from leadscore.features import DEFAULT_WAREHOUSE, LeadscoreError
+from leadscore.features import DEFAULT_WAREHOUSE, ConfigError, LeadscoreError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from leadscore.features._contract import Contract
     from leadscore.features._import import ImportResult
 
 app = typer.Typer(
@@ -33,17 +42,24 @@ WarehouseOpt = Annotated[
 ]
 ContractOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--contract",
-        help="A leadscore.yaml data contract: flat mode (one CRM export), or tables mode (your "
-        "contacts/events/outcomes, imported into --warehouse first).",
-    ),
-]
+    typer.Option("--contract", help="Your data contract (leadscore.yaml; see `leadscore "
+                 "init-contract`). Default: the packaged contract of the demo warehouse."),
+]  # fmt: skip
 AsOfOpt = Annotated[
     datetime | None,
     typer.Option("--as-of", help="Point in time (YYYY-MM-DD[THH:MM:SS], UTC).", formats=[
         "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
 ]  # fmt: skip
+HorizonOpt = Annotated[
+    int | None, typer.Option(help="Label horizon (sales cycle) in days (default: the contract's).")
+]
+RulesOpt = Annotated[Path | None, typer.Option(help="Rules YAML (default: packaged rules).")]
+CapacityOpt = Annotated[
+    float | None, typer.Option(help="Leads sales can work per WEEK (default: measured from the "
+                               "data's first sales touches).")]  # fmt: skip
+ModelOpt = Annotated[
+    str | None, typer.Option(help="MLflow model URI (default: the contract's model @champion).")
+]
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -62,44 +78,39 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
     _setup_logging(verbose)
 
 
-def _contract_mode(contract: Path | None, warehouse: str) -> Literal["flat"] | ImportResult | None:
-    """``"flat"`` for a flat-mode contract (the command then runs in flat mode); for a
-    tables-mode contract, what importing its tables into ``warehouse`` did (see
-    :mod:`features._import`: the command then runs on that warehouse as usual); None
-    without a contract."""
-    if contract is None:
-        return None
-    from leadscore.features._contract import load_contract
+@dataclass(frozen=True)
+class _Prepared:
+    contract: Contract
+    imported: ImportResult
+
+
+def _contract(path: Path | None) -> Contract:
+    from leadscore.features._contract import default_contract, load_contract
+
+    return load_contract(path) if path is not None else default_contract()
+
+
+def _prepare(contract_path: Path | None, warehouse: str, as_of: datetime | None = None
+             ) -> _Prepared:  # fmt: skip
+    """Load the contract and import its sources into ``warehouse`` (see
+    :mod:`features._import`); an ``--as-of`` on data without time is an error."""
     from leadscore.features._import import import_tables
 
-    parsed = load_contract(contract)
-    if parsed.mode == "flat":
-        return "flat"
-    result = import_tables(parsed, warehouse, progress=lambda msg: console.log(msg))
+    contract = _contract(contract_path)
+    if as_of is not None and not contract.has_time:
+        raise ConfigError("--as-of does not apply: the contract's contacts have no time "
+                          "(contacts.columns.created_at is null)")  # fmt: skip
+    result = import_tables(contract, warehouse, progress=lambda msg: console.log(msg))
     if not result.skipped:
         out.print(f"imported {', '.join(f'{t}: {n:,}' for t, n in result.rows.items())} rows "
                   f"into {warehouse} in {result.seconds:.1f} s")  # fmt: skip
     for note in result.notes():
         out.print(f"[yellow]{note}[/]")
-    return result
+    return _Prepared(contract, result)
 
 
-def _horizon(given: int | None, imported: ImportResult | None) -> int:
-    """--horizon-days if given, else the imported contract's label.horizon_days, else 90."""
-    if given is not None:
-        return given
-    return imported.horizon_days if imported is not None else 90
-
-
-def _metric_rows(metrics: dict[str, dict[str, float]]) -> Table:
-    table = Table(title="test rows")
-    names = ("roc_auc", "pr_auc", "brier", "ece", "captured_at_capacity")
-    table.add_column("scorer")
-    for n in names:
-        table.add_column(n, justify="right")
-    for scorer, values in metrics.items():
-        table.add_row(scorer, *[f"{values[n]:.4f}" if n in values else "" for n in names])
-    return table
+def _model_uri(given: str | None, contract: Contract) -> str:
+    return given or f"models:/{contract.model_name}@champion"
 
 
 def _progress() -> Progress:
@@ -156,72 +167,49 @@ def generate(
 
 @app.command()
 def validate(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE, contract: ContractOpt = None) -> None:
-    """Check the warehouse tables (or a contract's export) against the data contract."""
+    """Import the contract's sources and check them; print the features they give."""
     from leadscore.features import Warehouse, validate_warehouse
+    from leadscore.features._spec import spec_for
 
-    if _contract_mode(contract, warehouse) == "flat":
-        from leadscore.features._contract import load_contract
-        from leadscore.features._flat import load_flat
-
-        assert contract is not None
-        data = load_flat(load_contract(contract))
-        out.print(data.describe())
-        return
-
+    prepared = _prepare(contract, warehouse)
     with Warehouse(warehouse, read_only=True) as wh:
-        report = validate_warehouse(wh)
+        report = validate_warehouse(wh, dated=prepared.contract.has_time)
+        spec = spec_for(prepared.contract, wh)
     out.print(f"ok: {report.row_counts}; data from {report.data_start} to {report.data_end}")
+    own = [f"{a.label} ({a.kind})" for a in spec.attributes if a.role is None]
+    roles = [a.name for a in spec.attributes if a.role is not None]
+    out.print(f"decision: {spec.decision}; {len(spec.model_features())} model features: "
+              f"standard roles {roles}; your own attributes {own}; "
+              f"{len(spec.engagement_names())} engagement features")  # fmt: skip
+    if not spec.has_time:
+        out.print("[yellow]no time in the data: splits are stratified-random[/]")
 
 
 @app.command("train")
 def train_cmd(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    as_of: AsOfOpt = None,
-    horizon_days: Annotated[
-        int | None,
-        typer.Option(help="Label horizon (sales cycle) in days (default: the contract's, or 90)."),
-    ] = None,
-    rules: Annotated[
-        Path | None, typer.Option(help="Rules YAML (default: packaged rules).")
-    ] = None,
-    capacity: Annotated[
-        int | None, typer.Option(help="Leads sales can work per horizon (default: from data).")
-    ] = None,
     contract: ContractOpt = None,
+    as_of: AsOfOpt = None,
+    horizon_days: HorizonOpt = None,
+    rules: RulesOpt = None,
+    capacity: CapacityOpt = None,
     allow_leaky: Annotated[
         bool, typer.Option(help="Train even when the leakage guard finds suspects.")
     ] = False,
 ) -> None:
-    """Train on quarterly snapshots, compare with the rules on the held-out quarter, register
-    as @challenger (and @champion if there is none yet). With a flat-mode --contract: guard
-    against leakage, train on the earlier rows, test on the latest 20%."""
+    """Train on the contract's data at its decision moment, compare every scorer on the
+    test rows, register as @challenger (and @champion if there is none yet)."""
     from leadscore.training import TrainConfig, train
 
-    mode = _contract_mode(contract, warehouse)
-    if mode == "flat":
-        from leadscore.training._flat_train import train_flat
-
-        assert contract is not None
-        flat = train_flat(contract, allow_leaky=allow_leaky, capacity=capacity,
-                          progress=lambda msg: console.log(msg))  # fmt: skip
-        out.print(_metric_rows(flat.metrics))
-        out.print(flat.verdict)
-        out.print(f"registered [bold]{flat.model_name}[/] version {flat.model_version} as "
-                  f"@{', @'.join(flat.aliases)}; run {flat.run_id} at {flat.tracking_uri}")  # fmt: skip
-        return
-
+    prepared = _prepare(contract, warehouse, as_of)
     result = train(
-        TrainConfig(warehouse=warehouse, as_of=as_of, horizon_days=_horizon(horizon_days, mode),
-                    rules_path=str(rules) if rules else None, capacity=capacity,
-                    allow_leaky=allow_leaky,
-                    known_before_contact=tuple(mode.known_before_contact) if mode else ()),
+        TrainConfig(warehouse=warehouse, contract=prepared.contract, as_of=as_of,
+                    horizon_days=horizon_days, rules_path=str(rules) if rules else None,
+                    capacity=capacity, allow_leaky=allow_leaky,
+                    known_before_contact=tuple(prepared.imported.known_before_contact)),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
-    out.print(
-        _metrics_table(
-            result.metrics, result.capacity, f"held-out quarter from {result.split.test:%Y-%m-%d}"
-        )
-    )
+    out.print(_metrics_table(result.metrics, result.capacity, f"test rows: {result.split.description}"))
     out.print(f"registered [bold]{result.model_name}[/] version {result.model_version} as "
               f"@{', @'.join(result.aliases)}; run {result.run_id} at {result.tracking_uri}")  # fmt: skip
     if "champion" not in result.aliases:
@@ -231,42 +219,22 @@ def train_cmd(
 @app.command()
 def backtest(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    quarters: Annotated[int, typer.Option(help="How many of the latest quarters to replay.")] = 4,
-    as_of: AsOfOpt = None,
-    horizon_days: Annotated[
-        int | None, typer.Option(help="Label horizon in days (default: the contract's, or 90).")
-    ] = None,
-    rules: Annotated[
-        Path | None, typer.Option(help="Rules YAML (default: packaged rules).")
-    ] = None,
-    capacity: Annotated[
-        int | None, typer.Option(help="Leads per horizon (default: from data).")
-    ] = None,
     contract: ContractOpt = None,
-    allow_leaky: Annotated[
-        bool, typer.Option(help="Run even when the leakage guard finds suspects.")
-    ] = False,
+    quarters: Annotated[int, typer.Option(help="How many of the latest periods to replay.")] = 4,
+    as_of: AsOfOpt = None,
+    horizon_days: HorizonOpt = None,
+    rules: RulesOpt = None,
+    capacity: CapacityOpt = None,
 ) -> None:
-    """For each of the last N quarters: train on what was known before it, test on it.
-    With a flat-mode --contract: rolling-origin folds over the latest blocks of rows."""
+    """For each of the last N periods (quarters, or blocks of leads at the handoff): train on
+    what was known before it, test on it."""
     from leadscore.training import BACKTEST_METRICS, BacktestConfig
     from leadscore.training import backtest as run_backtest
 
-    mode = _contract_mode(contract, warehouse)
-    if mode == "flat":
-        from leadscore.training._flat_backtest import backtest_flat
-
-        assert contract is not None
-        flat = backtest_flat(contract, folds=quarters, allow_leaky=allow_leaky,
-                             progress=lambda msg: console.log(msg))  # fmt: skip
-        out.print(flat.description)
-        out.print(flat.summary.to_string(float_format=lambda v: f"{v:.4f}"))
-        out.print(f"logged as MLflow run {flat.run_id}")
-        return
-
+    prepared = _prepare(contract, warehouse, as_of)
     result = run_backtest(
         BacktestConfig(warehouse=warehouse, quarters=quarters, as_of=as_of,
-                       horizon_days=_horizon(horizon_days, mode),
+                       horizon_days=horizon_days, contract=prepared.contract,
                        rules_path=str(rules) if rules else None, capacity=capacity),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
@@ -292,31 +260,19 @@ def compare(
         Path, typer.Option(help="Where to write the HTML report (JSON goes beside it).")
     ],
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    model: Annotated[str, typer.Option(help="MLflow model URI.")] = "models:/lead-quality@champion",
-    as_of: AsOfOpt = None,
-    capacity: Annotated[
-        float | None, typer.Option(help="Leads sales can work per WEEK (default: from data).")
-    ] = None,
     contract: ContractOpt = None,
+    model: ModelOpt = None,
+    as_of: AsOfOpt = None,
+    capacity: CapacityOpt = None,
 ) -> None:
-    """Model vs rules on the latest quarter with known outcomes: HTML report + JSON. With a
-    flat-mode --contract: model vs the export's rule score (or the baseline) on the test rows."""
+    """Model vs rules (or your existing score) on the latest labelled period: HTML + JSON."""
     from leadscore.training import CompareConfig
     from leadscore.training import compare as run_compare
 
-    if _contract_mode(contract, warehouse) == "flat":
-        from leadscore.training._flat_compare import compare_flat
-
-        assert contract is not None
-        uri = model if model != "models:/lead-quality@champion" else (
-            "models:/lead-quality-flat@champion")  # fmt: skip
-        flat = compare_flat(contract, uri, report, progress=lambda msg: console.log(msg))
-        out.print(flat.figures.get("headline", {}).get("sentence", ""))
-        out.print(f"report: {flat.html_path}  figures: {flat.json_path}  MLflow run {flat.run_id}")
-        return
-
+    prepared = _prepare(contract, warehouse, as_of)
     result = run_compare(
-        CompareConfig(warehouse=warehouse, report=report, model_uri=model, as_of=as_of,
+        CompareConfig(warehouse=warehouse, report=report,
+                      model_uri=_model_uri(model, prepared.contract), as_of=as_of,
                       capacity_per_week=capacity),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
@@ -331,31 +287,31 @@ def compare(
 @app.command()
 def promote(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    contract: ContractOpt = None,
     gate: Annotated[
         Path | None, typer.Option(help="Gate YAML (max_roc_auc_drop, max_captured_drop, max_ece).")
     ] = None,
     as_of: AsOfOpt = None,
-    name: Annotated[str, typer.Option(help="Registered model name.")] = "lead-quality",
+    name: Annotated[
+        str | None, typer.Option(help="Registered model name (default: the contract's).")
+    ] = None,
 ) -> None:
-    """Move @champion to @challenger if the promotion gate passes on the latest quarter."""
+    """Move @champion to @challenger if the promotion gate passes on the latest period."""
     from leadscore.training import load_gate
     from leadscore.training import promote as run_promote
 
-    result = run_promote(warehouse, model_name=name, gate=load_gate(gate), as_of=as_of)
+    prepared = _prepare(contract, warehouse, as_of)
+    model_name = name or prepared.contract.model_name
+    result = run_promote(warehouse, model_name=model_name, gate=load_gate(gate), as_of=as_of)
     if result.checks:
-        table = Table(
-            title=f"Promotion gate on {result.snapshot:%Y-%m-%d}: v{result.challenger_version} vs champion v{result.champion_version}"
-        )
+        period = f"{result.snapshot:%Y-%m-%d}" if result.snapshot else "the test split"
+        table = Table(title=f"Promotion gate on {period}: v{result.challenger_version} vs "
+                      f"champion v{result.champion_version}")  # fmt: skip
         for header in ("check", "challenger", "bound", "passed", "detail"):
             table.add_column(header)
         for c in result.checks:
-            table.add_row(
-                c.name,
-                f"{c.challenger:.4f}",
-                f"{c.bound:.4f}",
-                "yes" if c.passed else "[red]no[/]",
-                c.detail,
-            )
+            table.add_row(c.name, f"{c.challenger:.4f}", f"{c.bound:.4f}",
+                          "yes" if c.passed else "[red]no[/]", c.detail)  # fmt: skip
         out.print(table)
     out.print(
         ("[green]promoted[/]: " if result.promoted else "[red]not promoted[/]: ") + result.reason
@@ -366,21 +322,26 @@ def promote(
 
 @app.command()
 def rollback(
-    name: Annotated[str, typer.Option(help="Registered model name.")] = "lead-quality",
+    contract: ContractOpt = None,
+    name: Annotated[
+        str | None, typer.Option(help="Registered model name (default: the contract's).")
+    ] = None,
 ) -> None:
     """Move @champion back to the previous champion."""
     from leadscore.training import configure_tracking
     from leadscore.training._registry import rollback as run_rollback
 
     configure_tracking()
-    previous, current = run_rollback(name)
-    out.print(f"champion of {name}: version {previous} -> version {current}")
+    model_name = name or _contract(contract).model_name
+    previous, current = run_rollback(model_name)
+    out.print(f"champion of {model_name}: version {previous} -> version {current}")
 
 
 @app.command()
 def score(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    model: Annotated[str, typer.Option(help="MLflow model URI.")] = "models:/lead-quality@champion",
+    contract: ContractOpt = None,
+    model: ModelOpt = None,
     as_of: AsOfOpt = None,
     reasons: Annotated[
         str,
@@ -391,22 +352,13 @@ def score(
     ] = "capacity",
     require: Annotated[
         str | None,
-        typer.Option(
-            help="Comma-separated attributes without which a lead is not scored "
-            "(it goes to lead_score_errors)."
-        ),
+        typer.Option(help="Comma-separated attributes without which a lead is not scored "
+                     "(it goes to lead_score_errors)."),
     ] = None,
     features_table: Annotated[
         str | None,
         typer.Option(help="Read the lead frame from this table (see `leadscore features`)."),
     ] = None,
-    contract: ContractOpt = None,
-    output: Annotated[
-        Path | None, typer.Option(help="Flat mode: scores file to write (.csv or .parquet).")
-    ] = None,
-    all_rows: Annotated[
-        bool, typer.Option("--all", help="Flat mode: score every row, not only open ones.")
-    ] = False,
     output_parquet: Annotated[
         str | None,
         typer.Option(help="Spark: write Parquet partitions under this path instead of tables."),
@@ -415,28 +367,18 @@ def score(
         int, typer.Option(help="Leads scored per chunk (progress and peak memory per chunk).")
     ] = 100_000,
 ) -> None:
-    """Score every open contact and write table lead_scores (atomic per as_of). With a
-    flat-mode --contract: score the export's open rows into --output (atomic)."""
+    """Score the leads of the model's decision moment (open leads at --as-of, or each new
+    lead at its handoff) and write table lead_scores (atomic per as_of)."""
     from leadscore.serving._batch import LEAD_SCORE_ERRORS, ScoreConfig, score_warehouse
 
-    if _contract_mode(contract, warehouse) == "flat":
-        from leadscore.training._flat_score import score_flat
-
-        assert contract is not None
-        uri = model if model != "models:/lead-quality@champion" else (
-            "models:/lead-quality-flat@champion")  # fmt: skip
-        flat = score_flat(contract, uri, output or Path("scores.csv"), all_rows=all_rows,
-                          reasons=reasons != "none", progress=lambda msg: console.log(msg))  # fmt: skip
-        out.print(f"wrote {flat.rows:,} rows ({flat.scope}) to {flat.path} with "
-                  f"{flat.model_uri} (version {flat.model_version})")  # fmt: skip
-        for note in flat.notes:
-            out.print(f"[yellow]{note}[/]")
-        return
-
+    if warehouse.startswith("spark://") and contract is not None:
+        raise ConfigError("--contract cannot be imported into a Spark warehouse: import it into "
+                          "DuckDB or PostgreSQL, copy the tables, then score on Spark")  # fmt: skip
+    prepared = _prepare(contract, warehouse, as_of)
     required = tuple(c.strip() for c in (require or "").split(",") if c.strip())
-    config = ScoreConfig(warehouse=warehouse, model_uri=model, as_of=as_of, reasons=reasons,
-                         required=required, features_table=features_table,
-                         chunk_rows=chunk_rows)  # fmt: skip
+    config = ScoreConfig(warehouse=warehouse, model_uri=_model_uri(model, prepared.contract),
+                         as_of=as_of, reasons=reasons, required=required,
+                         features_table=features_table, chunk_rows=chunk_rows)  # fmt: skip
     if warehouse.startswith("spark://"):
         # Spark: features in Spark SQL, scores in the executors (mapInPandas, broadcast model)
         from leadscore.serving._spark_score import score_spark
@@ -462,18 +404,24 @@ def score(
 @app.command()
 def features(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    contract: ContractOpt = None,
     as_of: AsOfOpt = None,
     table: Annotated[str, typer.Option(help="Table to write (one partition per as_of).")] = (
         "lead_features"
     ),
 ) -> None:
-    """Materialise the point-in-time lead frame of every open contact (atomic per as_of)."""
+    """Materialise the point-in-time lead frame of the leads to score (atomic per as_of)."""
     from datetime import UTC
 
+    from leadscore.features import Warehouse
+    from leadscore.features._spec import spec_for
     from leadscore.serving._batch import materialise_features
 
+    prepared = _prepare(contract, warehouse, as_of)
+    with Warehouse(warehouse, read_only=True) as wh:
+        spec = spec_for(prepared.contract, wh)
     when = as_of or datetime.now(UTC).replace(tzinfo=None)
-    rows = materialise_features(warehouse, when, table=table)
+    rows = materialise_features(warehouse, when, table=table, spec=spec)
     out.print(f"wrote {rows:,} rows to table {table} (as_of {when})")
 
 
@@ -481,33 +429,35 @@ def features(
 def init_contract(
     source: Annotated[
         str,
-        typer.Option(
-            help="A CSV/Parquet file, a .duckdb file, or a duckdb:/// or postgresql:// URL."
-        ),
+        typer.Option(help="The contacts: a CSV/Parquet file, a .duckdb file, or a duckdb:/// or "
+                     "postgresql:// URL (one export with a label column is enough)."),
     ],
-    table: Annotated[str | None, typer.Option(help="The leads table (databases).")] = None,
+    events: Annotated[str | None, typer.Option(help="The events (activity log), if any.")] = None,
+    outcomes: Annotated[
+        str | None, typer.Option(help="The outcomes (closed opportunities), if not a column.")
+    ] = None,
+    table: Annotated[str | None, typer.Option(help="The contacts table (databases).")] = None,
     output: Annotated[Path, typer.Option(help="Where to write the contract.")] = Path(
         "leadscore.yaml"
     ),
     force: Annotated[bool, typer.Option(help="Overwrite an existing contract.")] = False,
 ) -> None:
-    """Write a starting flat-mode contract by inspecting a source (edit its TODOs, then use
+    """Write a starting contract by inspecting your sources (review its TODO lines, then use
     it with --contract)."""
-    from leadscore.features import ConfigError
-    from leadscore.features._contract import write_starting_contract
+    from leadscore.features._init_contract import write_starting_contract
 
     if output.exists() and not force:
         raise ConfigError(f"{output} exists; pass --force to overwrite it")
-    text = write_starting_contract(source, table=table, contract_dir=output.resolve().parent)
+    text = write_starting_contract(source, table=table, contract_dir=output.resolve().parent,
+                                   events=events, outcomes=outcomes)  # fmt: skip
     output.write_text(text)
     out.print(f"wrote {output}; review its TODO lines, then: leadscore train --contract {output}")
 
 
 @app.command()
 def serve(
-    model: Annotated[
-        str, typer.Option(help="MLflow model URI; an alias is followed.")
-    ] = "models:/lead-quality@champion",
+    contract: ContractOpt = None,
+    model: ModelOpt = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (each loads the model).")] = 1,
@@ -526,6 +476,7 @@ def serve(
     from leadscore.serving._settings import settings_from_env
     from leadscore.training import configure_tracking
 
+    model = _model_uri(model, _contract(contract))
     settings = settings_from_env(model_uri=model, poll_seconds=poll_seconds, max_leads=max_leads)
     # Workers are separate processes: hand them the settings and the tracking store
     # through the environment they inherit.
@@ -556,37 +507,30 @@ def demo(
 
     result = run_demo(workdir, contacts=contacts, seed=seed, say=lambda msg: console.log(msg))
     t = result.train
-    out.print(
-        _metrics_table(t.metrics, t.capacity, f"held-out quarter from {t.split.test:%Y-%m-%d}")
-    )
+    out.print(_metrics_table(t.metrics, t.capacity, f"test rows: {t.split.description}"))
     where = Table(title="Outputs", show_header=False)
     where.add_row("warehouse", result.warehouse)
     where.add_row("MLflow tracking URI", result.tracking_uri)
-    where.add_row(
-        "registered model", f"{t.model_name} v{t.model_version} (@{', @'.join(t.aliases)})"
-    )
-    where.add_row(
-        "scores table",
-        f"{result.score.table}: {result.score.rows:,} rows as of {result.score.as_of:%Y-%m-%d}",
-    )
+    where.add_row("registered model", f"{t.model_name} v{t.model_version} (@{', @'.join(t.aliases)})")
+    where.add_row("scores table", f"{result.score.table}: {result.score.rows:,} rows as of "
+                  f"{result.score.as_of:%Y-%m-%d}")  # fmt: skip
     out.print(where)
 
 
+_LABELS = {"model": "model (LightGBM)", "rules": "rules (points)",
+           "baseline": "baseline (logistic regression)",
+           "existing_score": "your existing score", "ceiling": "ceiling (latent propensity)"}  # fmt: skip
+
+
 def _metrics_table(metrics: dict[str, dict[str, float]], capacity: int, title: str) -> Table:
-    table = Table(title=f"Model vs rules, {title} (capacity {capacity:,} leads)")
+    table = Table(title=f"Every scorer, {title} (capacity {capacity:,} leads)")
     table.add_column("scorer")
     for col in ("ROC AUC", "PR AUC", "Brier", "ECE", "captured at capacity", "share captured"):
         table.add_column(col, justify="right")
-    labels = {
-        "model": "model (LightGBM)",
-        "rules": "rules (points)",
-        "ceiling": "ceiling (latent propensity)",
-    }
     for name, m in metrics.items():
         table.add_row(
-            labels.get(name, name), f"{m['roc_auc']:.3f}", f"{m['pr_auc']:.3f}",
-            f"{m.get('brier', float('nan')):.4f}",
-            f"{m.get('ece', float('nan')):.4f}",
+            _LABELS.get(name, name), f"{m['roc_auc']:.3f}", f"{m['pr_auc']:.3f}",
+            f"{m.get('brier', float('nan')):.4f}", f"{m.get('ece', float('nan')):.4f}",
             f"{m['captured_at_capacity']:.1f} of {m['positives']:.0f}",
             f"{m['share_captured_at_capacity']:.1%}",
         )  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from leadscore.features import derive_attributes
-from leadscore.models import ScoringBundle
+from leadscore.models import ExistingScore, ScoringBundle
 from leadscore.models._scoring import TIERS
 from leadscore.training._metrics import captured_at_k, classification_metrics, lift_in_top_share
 from numpy.typing import NDArray
@@ -109,22 +109,35 @@ def comparison_figures(
     bundle: ScoringBundle,
     frame: pd.DataFrame,
     *,
-    capacity_per_week: float,
+    capacity_per_week: float | None,
     horizon_days: int,
     meta: dict[str, Any],
     bootstrap_reps: int = 500,
     seed: int = 0,
+    capacity: int | None = None,
 ) -> dict[str, Any]:
-    """Every figure of the comparison (see the module docstring)."""
+    """Every figure of the comparison (see the module docstring). ``capacity`` (leads worked
+    in the period) defaults to ``capacity_per_week`` over the horizon. The reference is the
+    rules, or the team's existing score when the rules read none of the data's features."""
     rows = derive_attributes(frame.reset_index(drop=True))
     y = rows["label"].to_numpy(dtype="float64")
     prob = bundle.lead_model.predict_proba(rows)
     rules = bundle.rule_scorer
-    points = rules.score(rows).astype("float64")
-    rule_prob = rules.predict_proba(rows)
+    spec = bundle.spec
+    if rules.has_rules or spec.existing_score is None:
+        points = rules.score(rows).astype("float64")
+        rule_prob: NDArray[np.float64] | None = rules.predict_proba(rows)
+        reference = "the rules"
+    else:
+        existing = ExistingScore(spec.existing_score).fit(rows)
+        points = existing.score(rows)
+        rule_prob = None
+        reference = f"the team's existing score ({existing.coverage_:.0%} of leads have one)"
     grades = rules.grade(points)
     tiers = bundle.tier(prob)
-    capacity = max(1, round(capacity_per_week * horizon_days / 7))
+    if capacity is None:
+        assert capacity_per_week is not None
+        capacity = max(1, round(capacity_per_week * horizon_days / 7))
 
     metrics = {
         "model": classification_metrics(y, prob, prob, capacity),
@@ -143,8 +156,9 @@ def comparison_figures(
     else:
         winner = "neither (the interval includes 0)"
     leader = "model" if diff >= 0 else "rules"
+    pace = (f"{capacity_per_week:,.0f} a week" if capacity_per_week else "the default share")
     sentence = (
-        f"Working the top {capacity:,} leads ({capacity_per_week:,.0f} a week for {horizon_days} days), "
+        f"Working the top {capacity:,} leads ({pace}), "
         f"the {leader} would have reached {abs(diff):,.1f} more conversions "
         f"({metrics['model']['captured_at_capacity']:,.1f} for the model vs "
         f"{metrics['rules']['captured_at_capacity']:,.1f} for the rules, of {y.sum():,.0f}); "
@@ -175,7 +189,9 @@ def comparison_figures(
             curves["pr"][name] = _thin(recall[::-1], precision[::-1])
             curves["gains"][name] = _gains(y, score)
 
-    calibration = {"model": _reliability(y, prob), "rules": _reliability(y, rule_prob)}
+    calibration = {"model": _reliability(y, prob)}
+    if rule_prob is not None:
+        calibration["rules"] = _reliability(y, rule_prob)
 
     # -- the disagreement quadrant: "high" = in each scorer's top `capacity` ------------------
     def top_set(score: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -225,8 +241,9 @@ def comparison_figures(
     # -- lead sources: flag high volume, low conversion (borrowed interest) -------------------
     overall = float(y.mean()) if len(y) else 0.0
     by_source = []
-    sources = rows["lead_source"].astype("object").fillna("(missing)")
-    counts = sources.value_counts()
+    sources = (rows["lead_source"] if "lead_source" in rows else pd.Series(
+        [None] * len(rows), dtype=object)).astype("object").fillna("(missing)")  # fmt: skip
+    counts = sources.value_counts() if "lead_source" in rows else pd.Series(dtype=int)
     for source, n in counts.items():
         mask = (sources == source).to_numpy()
         conv = float(y[mask].sum())
@@ -240,8 +257,12 @@ def comparison_figures(
         )  # fmt: skip
 
     # -- speed to lead -------------------------------------------------------------------------
+    speed: list[dict[str, Any]] = []
+    if "hours_to_first_touch" not in rows:
+        return _figures(meta, y, overall, horizon_days, headline, metrics, curves, calibration,
+                        grades, tiers, quadrant, top_disagreements, by_source, speed,
+                        _thresholds(rules, points, prob, y), reference)  # fmt: skip
     hours = rows["hours_to_first_touch"].to_numpy(dtype="float64", na_value=np.nan)
-    speed = []
     for label, lo, hi in SPEED_BUCKETS:
         mask = (hours >= lo) & (hours < hi)
         n = int(mask.sum())
@@ -255,12 +276,19 @@ def comparison_figures(
          "rate": float(y[never].mean()) if never.any() else None}
     )  # fmt: skip
 
-    # -- thresholds: the MQL line, and the model line passing the same number of leads --------
+    return _figures(meta, y, overall, horizon_days, headline, metrics, curves, calibration,
+                    grades, tiers, quadrant, top_disagreements, by_source, speed,
+                    _thresholds(rules, points, prob, y), reference)  # fmt: skip
+
+
+def _thresholds(rules: Any, points: NDArray[np.float64], prob: NDArray[np.float64],
+                y: NDArray[np.float64]) -> dict[str, Any]:  # fmt: skip
+    """The MQL line, and the model line passing the same number of leads."""
     mql = float(rules.rules_.mql_threshold)
     passed = points >= mql
     n_pass = int(passed.sum())
     model_threshold = float(np.sort(prob)[::-1][n_pass - 1]) if n_pass else None
-    thresholds = {
+    return {
         "mql_threshold": mql,
         "rule_leads": n_pass,
         "rule_conversions": float(y[passed].sum()),
@@ -269,6 +297,12 @@ def comparison_figures(
         "model_conversions": captured_at_k(y, prob, n_pass),
     }
 
+
+def _figures(meta: dict[str, Any], y: NDArray[np.float64], overall: float, horizon_days: int,
+             headline: dict[str, Any], metrics: dict[str, Any], curves: dict[str, Any],
+             calibration: dict[str, Any], grades: Any, tiers: Any, quadrant: list[Any],
+             top_disagreements: list[Any], by_source: list[Any], speed: list[Any],
+             thresholds: dict[str, Any], reference: str) -> dict[str, Any]:  # fmt: skip
     return {
         "meta": {
             **meta,
@@ -276,6 +310,7 @@ def comparison_figures(
             "positives": float(y.sum()),
             "base_rate": overall,
             "horizon_days": horizon_days,
+            "reference": reference,
         },
         "headline": headline,
         "metrics": metrics,

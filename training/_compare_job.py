@@ -21,7 +21,7 @@ from typing import Any
 import mlflow
 from leadscore.features import ConfigError, Warehouse
 from leadscore.training._compare import comparison_figures
-from leadscore.training._fitting import capacity_for, labelled_window
+from leadscore.training._fitting import evaluation_rows
 from leadscore.training._registry import load_bundle, resolve_model
 from leadscore.training._report import render_html
 from leadscore.training._tracking import configure_tracking, ensure_experiment
@@ -35,7 +35,7 @@ class CompareConfig:
 
     warehouse: str
     report: Path
-    model_uri: str = "models:/lead-quality@champion"
+    model_uri: str = "models:/lead-quality@champion"  # the CLI passes the contract's champion
     as_of: datetime | None = None
     capacity_per_week: float | None = None
     bootstrap_reps: int = 500
@@ -68,43 +68,39 @@ def compare(
     bundle = load_bundle(config.model_uri)
     horizon = int(bundle.metadata.get("horizon_days", 90))
     with Warehouse(config.warehouse, read_only=True) as wh:
-        say("validating warehouse tables and building the comparison quarter")
-        window = labelled_window(wh, as_of=config.as_of, horizon_days=horizon, last=1)
-        snapshot = window.snapshots[-1]
-        given = None
-        if config.capacity_per_week:
-            given = max(1, round(config.capacity_per_week * horizon / 7))
-        _, weekly, source = capacity_for(
-            wh, start=window.data_start, until=snapshot, horizon_days=horizon, given=given
-        )
+        say(f"validating and building the comparison rows ({bundle.spec.decision} decision)")
+        judged = evaluation_rows(wh, bundle.spec, as_of=config.as_of, horizon_days=horizon,
+                                 capacity_per_week=config.capacity_per_week)  # fmt: skip
+    period = judged.period
     notes = []
-    trained_on = {
-        *bundle.metadata.get("train_snapshots", []),
-        bundle.metadata.get("validation_snapshot"),
-    }
-    if snapshot.isoformat() in trained_on:
+    test_start = bundle.metadata.get("test_start")
+    if judged.start is not None and test_start and judged.start.isoformat() < test_start:
         notes.append(
-            f"Warning: model version {version} was trained or validated on the {snapshot:%Y-%m-%d} "
-            "quarter, so this comparison is NOT out of sample. Compare on a later quarter."
+            f"Warning: model version {version} was trained or validated on rows from {period} "
+            f"on (its own test period starts {test_start[:10]}), so this comparison is NOT "
+            "out of sample. Compare on later data."
         )
-    if bundle.metadata.get("test_snapshot") == snapshot.isoformat():
-        notes.append(f"{snapshot:%Y-%m-%d} is this model's held-out test quarter: out of sample.")
+    elif test_start and judged.start is not None and judged.start.isoformat() == test_start:
+        notes.append(f"{period} is this model's held-out test period: out of sample.")
+    if judged.start is None:
+        notes.append("The data has no time: the comparison is on a stratified random test split "
+                     "(the one the model was tested on), not on later leads.")  # fmt: skip
     meta = {
         "model_uri": config.model_uri,
         "model_name": name,
         "model_version": version,
         "warehouse": config.warehouse,
-        "snapshot": f"{snapshot:%Y-%m-%d}",
-        "capacity_source": source,
+        "snapshot": period,
+        "capacity_source": judged.capacity.source,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "notes": notes,
     }
-    say(
-        f"computing the comparison on {len(window.frame):,} leads ({config.bootstrap_reps} bootstrap resamples)"
-    )
+    say(f"computing the comparison on {len(judged.rows):,} leads ({config.bootstrap_reps} "
+        "bootstrap resamples)")  # fmt: skip
+    weekly = judged.capacity.per_week
     figures = comparison_figures(
-        bundle, window.frame, capacity_per_week=weekly, horizon_days=horizon, meta=meta,
-        bootstrap_reps=config.bootstrap_reps,
+        bundle, judged.rows, capacity_per_week=weekly, horizon_days=horizon, meta=meta,
+        bootstrap_reps=config.bootstrap_reps, capacity=judged.capacity.leads,
     )  # fmt: skip
     html_path = config.report
     json_path = html_path.with_suffix(".json")
@@ -113,12 +109,12 @@ def compare(
     json_path.write_text(json.dumps(figures, indent=2), encoding="utf-8")
     experiment_id = ensure_experiment(config.experiment)
     with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"compare-{snapshot:%Y-%m-%d}"
+        experiment_id=experiment_id, run_name=f"compare-{period}"
     ) as run:
         mlflow.set_tag("leadscore.job", "compare")
         mlflow.set_tag("leadscore.winner", figures["headline"]["winner"])
         mlflow.log_params({"model_uri": config.model_uri, "model_version": version,
-                           "snapshot": f"{snapshot:%Y-%m-%d}", "capacity_per_week": weekly})  # fmt: skip
+                           "snapshot": period, "capacity_per_week": weekly})  # fmt: skip
         for scorer, values in figures["metrics"].items():
             mlflow.log_metrics({f"{scorer}_{k}": v for k, v in values.items() if v == v})
         mlflow.log_metrics({k: figures["headline"][k] for k in ("difference", "ci_low", "ci_high")})

@@ -1,15 +1,19 @@
-"""The pieces every training-like job shares: the labelled data window and fit-and-evaluate.
+"""The pieces every training-like job shares: the labelled data and fit-and-evaluate.
 
-:func:`labelled_window` validates the warehouse and builds labelled point-in-time frames at
-every quarterly snapshot whose horizon ends by ``as_of`` (no data at or after ``as_of`` is
-used). :func:`fit_and_evaluate` fits both scorers on a :class:`TimeSplit` of that frame and
-measures them on the split's test snapshot, on the same rows.
+:func:`labelled_data` validates the warehouse and builds the labelled point-in-time frame
+of a :class:`~features._spec.FeatureSpec` at its decision moment, with its split: pipeline
+snapshots at every quarter start whose horizon ends by ``as_of``, split by quarter; or one
+row per lead at its handoff, split by decision time (stratified-random without any time). No
+data at or after ``as_of`` is read. :func:`fit_and_evaluate` fits every scorer (the rules,
+LightGBM, the logistic baseline and the team's existing score when it has one) on the split
+and measures them on its test rows, the same rows for all.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,47 +28,71 @@ from leadscore.features import (
     validate_warehouse,
 )
 from leadscore.features._capacity import weekly_leads_worked
+from leadscore.features._point_in_time import build_handoff_frame
 from leadscore.features._schema import TRUTH
-from leadscore.models import LeadModel, LeadModelParams, RuleScorer
+from leadscore.features._spec import FeatureSpec
+from leadscore.models import ExistingScore, LeadModel, LeadModelParams, LogisticBaseline, RuleScorer
 from leadscore.models._scoring import tier_thresholds_matching_grades
 from leadscore.training._metrics import classification_metrics, lift_in_top_share
-from leadscore.training._splits import TimeSplit
+from leadscore.training._splits import RowSplit, TimeSplit, split_rows, split_snapshots
 
 log = logging.getLogger(__name__)
+
+Split = TimeSplit | RowSplit
+DEFAULT_CAPACITY_SHARE = 0.1
+"""Without a time (or a measured follow-up rate), sales are assumed to work the top 10%."""
 
 
 @dataclass
 class LabelledWindow:
-    """Labelled lead frames at quarterly snapshots, and where they came from."""
+    """A labelled point-in-time frame, its split, and where it came from."""
 
     frame: pd.DataFrame
-    snapshots: list[datetime]
-    data_start: datetime
-    data_end: datetime
+    split: Split
+    data_start: datetime | None
+    data_end: datetime | None
     censored_rows: int
     report: ValidationReport
+    snapshots: list[datetime] = field(default_factory=list)
+    open_rows: int = 0
+
+    def masks(self) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """(train, validation, test) row masks of :attr:`frame`."""
+        return self.split.masks_frame(self.frame)
 
 
-def labelled_window(
-    wh: Warehouse, *, as_of: datetime | None, horizon_days: int, last: int | None = None
-) -> LabelledWindow:
-    """Validate ``wh`` and build labelled frames (see the module docstring). ``as_of``
-    defaults to just after the last timestamp in the data; ``last`` keeps only the latest
-    N labelled snapshots (all by default)."""
-    report = validate_warehouse(wh)
-    if report.data_start is None or report.data_end is None:
+def labelled_data(wh: Warehouse, spec: FeatureSpec, *, as_of: datetime | None, horizon_days: int,
+                  last: int | None = None) -> LabelledWindow:  # fmt: skip
+    """Validate ``wh`` and build the labelled frame and split (see the module docstring).
+    ``as_of`` defaults to just after the last timestamp in the data; ``last`` keeps only the
+    latest N labelled snapshots (pipeline; all by default)."""
+    report = validate_warehouse(wh, dated=spec.has_time)
+    if spec.has_time and (report.data_start is None or report.data_end is None):
         raise ConfigError(f"warehouse {wh.url} has no dated rows to train on")
-    data_end = as_of or (report.data_end + timedelta(seconds=1))
-    if data_end <= report.data_start:
-        raise ConfigError(
-            f"--as-of {data_end:%Y-%m-%d} is not after the first contact "
-            f"({report.data_start:%Y-%m-%d}); nothing to train on"
-        )
-    labelled = [
-        s
-        for s in quarter_starts(report.data_start, data_end)
-        if s + timedelta(days=horizon_days) <= data_end
-    ]
+    if not spec.has_time and as_of is not None:
+        raise ConfigError("--as-of does not apply: the data has no time (contacts.columns."
+                          "created_at is null), so there is no 'before' to cut at")  # fmt: skip
+    data_end = None
+    if spec.has_time:
+        assert report.data_start is not None and report.data_end is not None
+        data_end = as_of or (report.data_end + timedelta(seconds=1))
+        if data_end <= report.data_start:
+            raise ConfigError(
+                f"--as-of {data_end:%Y-%m-%d} is not after the first contact "
+                f"({report.data_start:%Y-%m-%d}); nothing to train on"
+            )
+    if spec.decision == "handoff":
+        lf = build_handoff_frame(wh, spec, until=data_end, with_labels=True,
+                                 horizon_days=horizon_days, data_end=data_end)  # fmt: skip
+        frame = lf.frame
+        _check_labelled(frame)
+        split = split_rows(frame, dated=spec.has_time, horizon_days=horizon_days,
+                           gap=spec.label_from == "outcomes")  # fmt: skip
+        return LabelledWindow(frame, split, report.data_start, data_end, lf.censored_rows,
+                              report, open_rows=lf.open_rows)  # fmt: skip
+    assert report.data_start is not None and data_end is not None
+    labelled = [s for s in quarter_starts(report.data_start, data_end)
+                if s + timedelta(days=horizon_days) <= data_end]  # fmt: skip
     if not labelled:
         raise ConfigError(
             f"no quarterly snapshot between {report.data_start:%Y-%m-%d} and {data_end:%Y-%m-%d} "
@@ -72,10 +100,20 @@ def labelled_window(
         )
     if last is not None:
         labelled = labelled[-last:]
-    lf = build_lead_frame(
-        wh, labelled, with_labels=True, horizon_days=horizon_days, data_end=data_end
-    )
-    return LabelledWindow(lf.frame, labelled, report.data_start, data_end, lf.censored_rows, report)
+    pf = build_lead_frame(wh, labelled, with_labels=True, horizon_days=horizon_days,
+                          data_end=data_end, spec=spec)  # fmt: skip
+    split = split_snapshots(labelled, horizon_days)
+    return LabelledWindow(pf.frame, split, report.data_start, data_end, pf.censored_rows, report,
+                          snapshots=labelled)  # fmt: skip
+
+
+def _check_labelled(frame: pd.DataFrame) -> None:
+    won = int(frame["label"].sum()) if len(frame) else 0
+    if won == 0 or won == len(frame):
+        raise ConfigError(
+            f"the labelled leads have a single outcome ({won:,} won of {len(frame):,}); "
+            "need both won and not-won leads to train"
+        )
 
 
 def ceiling_for(wh: Warehouse, rows: pd.DataFrame, horizon_days: int) -> np.ndarray | None:
@@ -90,41 +128,73 @@ def ceiling_for(wh: Warehouse, rows: pd.DataFrame, horizon_days: int) -> np.ndar
     return np.asarray(ceiling_scores(rows[["contact_id", "as_of"]], truth, contacts, horizon_days))
 
 
-def capacity_for(
-    wh: Warehouse, *, start: datetime, until: datetime, horizon_days: int, given: int | None
-) -> tuple[int, float, str]:
-    """``(leads per horizon, leads per week, where the figure came from)``."""
-    weekly = weekly_leads_worked(wh, start, until)
-    if given:
-        return given, given * 7 / horizon_days, "given on the command line"
-    if weekly <= 0:
-        raise ConfigError(
-            "cannot infer sales capacity: no sales_touch events before "
-            f"{until:%Y-%m-%d}; pass --capacity"
-        )
-    capacity = max(1, round(weekly * horizon_days / 7))
-    return (
-        capacity,
-        weekly,
-        f"median leads first touched per week before {until:%Y-%m-%d} ({weekly:,.1f})",
-    )
+@dataclass(frozen=True)
+class Capacity:
+    """How many leads sales works: per week, and in the test period; and whence."""
+
+    per_week: float | None
+    leads: int
+    source: str
+
+
+def capacity_for(wh: Warehouse, window: LabelledWindow, spec: FeatureSpec, *,
+                 horizon_days: int, per_week: float | None) -> Capacity:  # fmt: skip
+    """Sales capacity in the test period: ``per_week`` leads (``--capacity``) or the median
+    number of leads first touched per week before the test period, times the test period's
+    weeks (a pipeline snapshot: the horizon); without sales touches (or time), the top 10%
+    of the test leads."""
+    test_rows = int(window.masks()[2].sum())
+    if not spec.has_time:
+        if per_week is not None:
+            raise ConfigError("--capacity (leads per week) does not apply: the data has no time;"
+                              f" the top {DEFAULT_CAPACITY_SHARE:.0%} of test leads are used")  # fmt: skip
+        k = max(1, round(DEFAULT_CAPACITY_SHARE * test_rows))
+        return Capacity(None, k, f"no time in the data: the top {DEFAULT_CAPACITY_SHARE:.0%} of "
+                        f"the {test_rows:,} test leads ({k:,})")  # fmt: skip
+    split = window.split
+    if isinstance(split, TimeSplit):
+        weeks = horizon_days / 7
+        until = split.validation
+    else:
+        assert split.test_start is not None and window.data_end is not None
+        weeks = max((window.data_end - split.test_start).total_seconds() / (7 * 86400), 1 / 7)
+        until = split.test_start
+    if per_week is not None:
+        if per_week <= 0:
+            raise ConfigError(f"capacity must be positive, got {per_week!r}")
+        k = max(1, round(per_week * weeks))
+        return Capacity(per_week, k, f"given: {per_week:,.1f} leads per week x {weeks:.1f} weeks")
+    assert window.data_start is not None
+    weekly = weekly_leads_worked(wh, window.data_start, until) if spec.events else 0.0
+    if weekly > 0:
+        k = max(1, round(weekly * weeks))
+        return Capacity(weekly, k, f"median leads first touched per week before "
+                        f"{until:%Y-%m-%d} ({weekly:,.1f}) x {weeks:.1f} weeks")  # fmt: skip
+    k = max(1, round(DEFAULT_CAPACITY_SHARE * test_rows))
+    return Capacity(None, k, f"no sales touches to measure follow-up: the top "
+                    f"{DEFAULT_CAPACITY_SHARE:.0%} of the {test_rows:,} test leads ({k:,}); "
+                    "pass --capacity (leads per week)")  # fmt: skip
 
 
 @dataclass
 class Fitted:
-    """Both scorers fitted on a split, and their metrics on its test snapshot."""
+    """Every scorer fitted on a split, and their metrics on its test rows."""
 
     rules: RuleScorer
     model: LeadModel
+    baseline: LogisticBaseline | None
+    existing: ExistingScore | None
     metrics: dict[str, dict[str, float]]
     tier_thresholds: dict[str, float]
     row_counts: dict[str, int]
     positives: dict[str, int]
+    test_scores: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def fit_and_evaluate(
     frame: pd.DataFrame,
-    split: TimeSplit,
+    split: Split,
+    spec: FeatureSpec,
     *,
     rules_path: str | None,
     model_params: LeadModelParams,
@@ -132,45 +202,82 @@ def fit_and_evaluate(
     ceiling: np.ndarray | None = None,
     progress: Any = None,
 ) -> Fitted:
-    """Fit the rules' probability map and the model on the split; measure on its test rows."""
+    """Fit every scorer on the split; measure each on its test rows (the same rows)."""
     say = progress or (lambda msg: log.info("%s", msg))
-    train_mask, valid_mask, test_mask = split.masks(frame["as_of"])
+    train_mask, valid_mask, test_mask = split.masks_frame(frame)
     tr, va, te = frame[train_mask], frame[valid_mask], frame[test_mask]
     for name, part in (("training", tr), ("validation", va), ("test", te)):
         if part["label"].sum() == 0:
             raise ConfigError(
-                f"the {name} window has no won outcomes ({len(part)} rows); "
+                f"the {name} rows have no won outcomes ({len(part)} rows); "
                 "need conversions in every window to train and measure"
             )
     say(f"rows: {len(tr):,} train / {len(va):,} validation / {len(te):,} test")
-    rules = RuleScorer(rules_path).fit(tr, tr["label"].to_numpy())
-    say("training LightGBM (early stopping on the validation quarter)")
-    model = LeadModel(model_params).fit(
+    rules = RuleScorer(rules_path).fit(tr, tr["label"].to_numpy(), spec=spec)
+    if rules.dropped_rules_:
+        say(f"the packaged rules read {len(rules.dropped_rules_)} feature(s) this data does not "
+            f"have; left out: {', '.join(rules.dropped_rules_[:6])}"
+            + (" ..." if len(rules.dropped_rules_) > 6 else ""))  # fmt: skip
+    say("training LightGBM (early stopping on the validation rows)")
+    model = LeadModel(model_params, spec).fit(
         tr, tr["label"].to_numpy(), validation=(va, va["label"].to_numpy())
     )
-    say(f"evaluating both scorers on the held-out quarter {split.test:%Y-%m-%d}")
+    baseline = LogisticBaseline(spec).fit(tr, tr["label"].to_numpy())
+    existing = None
+    if spec.existing_score is not None:
+        existing = ExistingScore(spec.existing_score).fit(te)
+    say("evaluating every scorer on the test rows")
     y = te["label"].to_numpy()
     prob = model.predict_proba(te)
-    points = rules.score(te)
-    metrics = {
-        "model": classification_metrics(y, prob, prob, capacity),
-        "rules": classification_metrics(y, points, rules.predict_proba(te), capacity),
-    }
-    metrics["model"]["lift_top_decile"] = lift_in_top_share(y, prob, 0.1)
-    metrics["rules"]["lift_top_decile"] = lift_in_top_share(y, points, 0.1)
+    scores: dict[str, tuple[np.ndarray, np.ndarray | None]] = {"model": (prob, prob)}
+    if rules.has_rules:
+        scores["rules"] = (rules.score(te), rules.predict_proba(te))
+    base = baseline.predict_proba(te)
+    scores["baseline"] = (base, base)
+    if existing is not None:
+        scores["existing_score"] = (existing.score(te), None)
     if ceiling is not None:
-        metrics["ceiling"] = classification_metrics(y, ceiling, ceiling, capacity)
-        metrics["ceiling"]["lift_top_decile"] = lift_in_top_share(y, ceiling, 0.1)
-    tiers = tier_thresholds_matching_grades(model.predict_proba(va), rules.grade(rules.score(va)))
+        scores["ceiling"] = (ceiling, ceiling)
+    metrics = {}
+    for name, (score, p) in scores.items():
+        values = classification_metrics(y, score, p, capacity)  # no p: no calibration figures
+        values["lift_top_decile"] = lift_in_top_share(y, score, 0.1) if len(y) else math.nan
+        metrics[name] = values
+    if existing is not None:
+        metrics["existing_score"]["coverage"] = existing.coverage_
+    grades = rules.grade(rules.score(va))
+    tiers = tier_thresholds_matching_grades(model.predict_proba(va), grades)
     return Fitted(
-        rules=rules,
-        model=model,
-        metrics=metrics,
+        rules=rules, model=model, baseline=baseline, existing=existing, metrics=metrics,
         tier_thresholds=tiers,
         row_counts={"train": len(tr), "validation": len(va), "test": len(te)},
-        positives={
-            "train": int(tr["label"].sum()),
-            "validation": int(va["label"].sum()),
-            "test": int(te["label"].sum()),
-        },
-    )
+        positives={"train": int(tr["label"].sum()), "validation": int(va["label"].sum()),
+                   "test": int(te["label"].sum())},
+        test_scores={name: s for name, (s, _) in scores.items()},
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvaluationRows:
+    """The labelled rows a registered model is judged on, and what they are."""
+
+    rows: pd.DataFrame
+    period: str  # the test quarter, the test period's start, or "random test split"
+    capacity: Capacity
+    start: datetime | None
+
+
+def evaluation_rows(wh: Warehouse, spec: FeatureSpec, *, as_of: datetime | None,
+                    horizon_days: int, capacity_per_week: float | None) -> EvaluationRows:  # fmt: skip
+    """The latest labelled rows of ``spec``'s data: at the pipeline decision the latest
+    quarter whose outcomes are known by ``as_of``; at the handoff the test rows of the
+    split (the latest leads by decision time; undated data: the stratified random test
+    split with the training seed)."""
+    window = labelled_data(wh, spec, as_of=as_of, horizon_days=horizon_days,
+                           last=None if spec.decision == "handoff" else 3)  # fmt: skip
+    capacity = capacity_for(wh, window, spec, horizon_days=horizon_days, per_week=capacity_per_week)
+    test = window.masks()[2]
+    rows = window.frame[test].reset_index(drop=True)
+    start = window.split.test
+    period = f"{start:%Y-%m-%d}" if start is not None else "random test split"
+    return EvaluationRows(rows, period, capacity, start)

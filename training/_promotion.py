@@ -17,7 +17,7 @@ from typing import Any
 import mlflow
 import yaml
 from leadscore.features import ConfigError, Warehouse
-from leadscore.training._fitting import capacity_for, labelled_window
+from leadscore.training._fitting import evaluation_rows
 from leadscore.training._metrics import classification_metrics
 from leadscore.training._registry import alias_version, load_bundle, set_champion
 from leadscore.training._tracking import configure_tracking, ensure_experiment
@@ -145,14 +145,12 @@ def promote(
             champion = load_bundle(f"models:/{model_name}/{champion_v}")
             horizon = int(challenger.metadata.get("horizon_days", 90))
             with Warehouse(warehouse, read_only=True) as wh:
-                window = labelled_window(wh, as_of=as_of, horizon_days=horizon)
-                snapshot = window.snapshots[-1]
-                capacity, _, _ = capacity_for(
-                    wh, start=window.data_start, until=snapshot, horizon_days=horizon,
-                    given=challenger.metadata.get("capacity"),
-                )  # fmt: skip
-            rows = window.frame[window.frame["as_of"] == snapshot]
+                judged = evaluation_rows(wh, challenger.spec, as_of=as_of, horizon_days=horizon,
+                                         capacity_per_week=challenger.metadata.get(
+                                             "capacity_per_week"))  # fmt: skip
+            rows, capacity = judged.rows, judged.capacity.leads
             y = rows["label"].to_numpy()
+            snapshot = judged.start
             result.snapshot = snapshot
             for name, bundle in (("champion", champion), ("challenger", challenger)):
                 p = bundle.lead_model.predict_proba(rows)
@@ -163,11 +161,11 @@ def promote(
             failed = [c for c in result.checks if not c.passed]
             result.promoted = not failed
             result.reason = (
-                f"all {len(result.checks)} checks passed on {snapshot:%Y-%m-%d}"
+                f"all {len(result.checks)} checks passed on {judged.period}"
                 if not failed
                 else "refused: " + "; ".join(c.detail for c in failed)
             )
-            mlflow.log_param("snapshot", f"{snapshot:%Y-%m-%d}")
+            mlflow.log_param("snapshot", judged.period)
             for who, values in result.metrics.items():
                 mlflow.log_metrics({f"{who}_{k}": v for k, v in values.items() if v == v})
             mlflow.log_dict(

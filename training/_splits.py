@@ -1,4 +1,8 @@
-"""Time-based splits: train on earlier snapshots, validate on the next, test on a later one.
+"""Splits: train on earlier data, validate on the next, test on a later period.
+
+:class:`TimeSplit` splits pipeline snapshots by quarter; :class:`RowSplit` splits one row per
+lead (the handoff) by decision time, or, for data without any time, at random (stratified).
+Both give row masks with ``masks_frame(frame)`` and say what they did in ``description``.
 
 Every label used for training or validation must be *known* at the test snapshot: a snapshot
 ``s`` may train or validate for test snapshot ``t`` only if ``s + horizon <= t``. With
@@ -12,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from leadscore.features import ConfigError
 
@@ -29,6 +34,17 @@ class TimeSplit:
         ts = pd.to_datetime(as_of)
         train = ts.isin([pd.Timestamp(t) for t in self.train])
         return train, ts == pd.Timestamp(self.validation), ts == pd.Timestamp(self.test)
+
+    def masks_frame(self, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """:meth:`masks` of a labelled frame."""
+        return self.masks(frame["as_of"])
+
+    @property
+    def description(self) -> str:
+        """The split in words."""
+        return (f"quarterly snapshots: {len(self.train)} train ({self.train[0]:%Y-%m-%d} .. "
+                f"{self.train[-1]:%Y-%m-%d}), validation {self.validation:%Y-%m-%d}, test "
+                f"{self.test:%Y-%m-%d}")  # fmt: skip
 
 
 def split_for_test(snapshots: list[datetime], test: datetime, horizon_days: int) -> TimeSplit:
@@ -55,3 +71,125 @@ def split_snapshots(snapshots: list[datetime], horizon_days: int = 90) -> TimeSp
             "Use more history, an earlier --as-of, or a shorter --horizon-days"
         )
     return split_for_test(snaps, snaps[-1], horizon_days)
+
+
+@dataclass(frozen=True)
+class RowSplit:
+    """One row per lead (the handoff decision): split by decision time, or at random.
+
+    Dated leads: the test rows are those with ``as_of >= test_start``; validation those in
+    ``[validation_start, test_start)``; training the earlier ones. With labels that come
+    from dated outcomes, a training or validation row must have its whole horizon before
+    ``test_start`` (its outcome known when the test period begins); later ones are left out
+    of both. Undated leads (no time at all): a stratified random split with a fixed seed,
+    which :attr:`description` says in words.
+    """
+
+    kind: str  # "time" or "random"
+    validation_start: datetime | None = None
+    test_start: datetime | None = None
+    horizon_days: int = 0
+    gap: bool = False
+    seed: int = 0
+    shares: tuple[float, float] = (0.2, 0.2)  # validation, test
+    test_end: datetime | None = None  # backtest folds: the test period ends here
+
+    @property
+    def test(self) -> datetime | None:
+        """When the test period starts (None for a random split)."""
+        return self.test_start
+
+    def masks_frame(self, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """Boolean row masks (train, validation, test) of a labelled handoff frame."""
+        if self.kind == "random":
+            return _random_masks(frame, self.shares, self.seed)
+        assert self.validation_start is not None and self.test_start is not None
+        ts = pd.to_datetime(frame["as_of"])
+        test = ts >= pd.Timestamp(self.test_start)
+        if self.test_end is not None:
+            test &= ts < pd.Timestamp(self.test_end)
+        known = ts < pd.Timestamp(self.test_start)
+        if self.gap:
+            known &= ts + pd.Timedelta(days=self.horizon_days) <= pd.Timestamp(self.test_start)
+        valid = known & (ts >= pd.Timestamp(self.validation_start))
+        train = known & (ts < pd.Timestamp(self.validation_start))
+        return train, valid, test
+
+    @property
+    def description(self) -> str:
+        """The split in words."""
+        if self.kind == "random":
+            v, t = self.shares
+            return (f"no time in the data: a stratified random split ({1 - v - t:.0%} train, "
+                    f"{v:.0%} validation, {t:.0%} test, seed {self.seed}); figures describe "
+                    "leads like these, not later ones")  # fmt: skip
+        assert self.validation_start is not None and self.test_start is not None
+        return (f"by time: leads handed off before {self.validation_start:%Y-%m-%d} train, "
+                f"until {self.test_start:%Y-%m-%d} validate, from then on test")  # fmt: skip
+
+
+def _random_masks(frame: pd.DataFrame, shares: tuple[float, float], seed: int
+                  ) -> tuple[pd.Series, pd.Series, pd.Series]:  # fmt: skip
+    """Stratified by label: within each class, rows are shuffled with ``seed`` and cut."""
+    y = frame["label"].to_numpy()
+    part = np.zeros(len(frame), dtype=np.int8)  # 0 train, 1 validation, 2 test
+    rng = np.random.default_rng(seed)
+    for cls in (0, 1):
+        rows = np.flatnonzero(y == cls)
+        rows = rows[rng.permutation(len(rows))]
+        n_test = round(shares[1] * len(rows))
+        n_valid = round(shares[0] * len(rows))
+        part[rows[:n_test]] = 2
+        part[rows[n_test:n_test + n_valid]] = 1
+    idx = frame.index
+    return (pd.Series(part == 0, index=idx), pd.Series(part == 1, index=idx),
+            pd.Series(part == 2, index=idx))  # fmt: skip
+
+
+def split_rows(frame: pd.DataFrame, *, dated: bool, horizon_days: int, gap: bool,
+               shares: tuple[float, float] = (0.2, 0.2), seed: int = 0) -> RowSplit:
+    """The split of a labelled handoff frame: the latest ``shares[1]`` of leads (by decision
+    time) test, the ``shares[0]`` before them validate; undated: stratified random."""
+    if len(frame) < 10:
+        raise ConfigError(f"need at least 10 labelled leads to split, found {len(frame)}")
+    if not dated:
+        return RowSplit("random", seed=seed, shares=shares)
+    ts = pd.to_datetime(frame["as_of"]).sort_values().reset_index(drop=True)
+    n = len(ts)
+    test_start = ts.iloc[min(n - 1, round(n * (1 - shares[1])))].to_pydatetime()
+    valid_start = ts.iloc[round(n * (1 - shares[0] - shares[1]))].to_pydatetime()
+    if valid_start >= test_start:
+        raise ConfigError(
+            f"the leads' decision times do not spread enough to split by time (validation "
+            f"and test would both start at {test_start:%Y-%m-%d %H:%M})"
+        )
+    return RowSplit("time", valid_start, test_start, horizon_days, gap, seed, shares)
+
+
+def rolling_splits(frame: pd.DataFrame, folds: int, *, dated: bool, horizon_days: int, gap: bool,
+                   seed: int = 0) -> list[RowSplit]:  # fmt: skip
+    """Backtest folds over one-row-per-lead data: the latest ``folds`` blocks of leads (by
+    decision time, each 10% of the leads), each tested after training and validating on
+    what came before it; undated: ``folds`` stratified random splits with different seeds."""
+    if folds <= 0:
+        raise ConfigError(f"folds must be positive, got {folds!r}")
+    if not dated:
+        return [RowSplit("random", seed=seed + i) for i in range(folds)]
+    ts = pd.to_datetime(frame["as_of"]).sort_values().reset_index(drop=True)
+    n = len(ts)
+    block = 0.1
+    out = []
+    for i in range(folds, 0, -1):
+        start_share = 1 - i * block
+        test_start = ts.iloc[min(n - 1, round(n * start_share))].to_pydatetime()
+        end_i = round(n * (start_share + block))
+        test_end = None if end_i >= n else ts.iloc[end_i].to_pydatetime()
+        valid_start = ts.iloc[max(0, round(n * (start_share - 0.2)))].to_pydatetime()
+        if valid_start >= test_start or start_share - 0.2 <= 0.2:
+            continue  # too little history before this block
+        out.append(RowSplit("time", valid_start, test_start, horizon_days, gap, seed,
+                            (0.2, block), test_end))  # fmt: skip
+    if not out:
+        raise ConfigError(f"too few leads ({n}) to backtest over time; train needs the first "
+                          "40% of them, each fold 10%")  # fmt: skip
+    return out
