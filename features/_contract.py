@@ -54,6 +54,8 @@ from pydantic import (
 )
 
 CSV_DELIMITERS = ",;\t|"
+ROW_ORDER = "row_order"
+"""``order_by: row_order``: the source's rows are in time order, oldest first."""
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 ColumnKind = Literal["numeric", "categorical", "boolean"]
@@ -215,12 +217,14 @@ class _Columns(_Strict):
 class ContactsColumns(_Columns):
     """The team's column for each contacts role.
 
-    ``contact_id`` is required; ``created_at`` may be ``null`` (an export without any time:
-    splits are then stratified-random, and every output says so). An attribute role left
+    ``contact_id`` may be ``null`` for a single export without ids (rows are numbered in
+    source order, from 1); ``created_at`` may be ``null`` (an export without any time:
+    splits are then stratified-random, and every output says so, unless ``order_by`` gives
+    the time order). An attribute role left
     out takes the column of the role's own name when the source has one; ``null`` means
     "we do not have it"."""
 
-    contact_id: ColumnName = "contact_id"
+    contact_id: ColumnName | None = "contact_id"
     created_at: ColumnName | None = "created_at"
     title: ColumnName | None = "title"
     company_size: ColumnName | None = "company_size"
@@ -275,10 +279,15 @@ class ContactsTable(_Strict):
     are declared safe for the leakage guard; ``missing_values`` are form defaults read as
     missing (a list for every column, or per column); ``column_types`` overrides the
     automatic typing of a column (numeric, categorical, boolean). Every other column is an
-    attribute of the team's own, typed automatically."""
+    attribute of the team's own, typed automatically. Without a creation time, ``order_by``
+    (``row_order``: the rows are in time order, oldest first; or a column whose ascending
+    order is time) gives the leads an order in time: they are split by it, and their
+    stand-in creation times (one second apart from 2000-01-01, ties equal) say only that
+    order."""
 
     source: Source
     columns: ContactsColumns = Field(default_factory=ContactsColumns)
+    order_by: ColumnName | None = None
     outcome: ColumnName | None = None
     closed_at: ColumnName | None = None
     existing_score: ColumnName | None = None
@@ -292,6 +301,13 @@ class ContactsTable(_Strict):
     @model_validator(mode="after")
     def _check(self) -> ContactsTable:
         _distinct_columns(self.columns)
+        if (self.order_by is not None and self.columns.created_at is not None
+                and "created_at" in self.columns.given()):  # fmt: skip
+            raise ValueError("give 'columns.created_at' (a creation time) or 'order_by' (time "
+                             "order without a time), not both")  # fmt: skip
+        if self.order_by == ROW_ORDER and self.source.kind == "postgresql":
+            raise ValueError("order_by: row_order needs a source with a row order; a "
+                             "PostgreSQL table has none: name the column to order by")  # fmt: skip
         if self.closed_at is not None and self.outcome is None:
             raise ValueError("closed_at applies to an 'outcome' column on the contacts; give "
                              "outcome: too")  # fmt: skip
@@ -300,7 +316,8 @@ class ContactsTable(_Strict):
             column = getattr(self, key)
             if column is None:
                 continue
-            if column in owner and owner[column] in self.columns.given() | {"contact_id"}:
+            if column in owner and owner[column] in self.columns.given() | {
+                    "contact_id", "outcome", "closed_at", "existing_score"}:  # fmt: skip
                 raise ValueError(f"{key}: column {column!r} is already {owner[column]!r}; a "
                                  "column has one role")  # fmt: skip
             owner[column] = key
@@ -488,9 +505,27 @@ class Contract(_Strict):
         if self.outcomes is not None and self.contacts.outcome is not None:
             raise ValueError("give the outcomes once: an 'outcomes' table or "
                              "'contacts.outcome', not both")  # fmt: skip
-        if self.decision.moment == "pipeline" and self.contacts.columns.created_at is None:
-            raise ValueError("decision.moment 'pipeline' needs contacts.columns.created_at "
-                             "(snapshots are points in time)")  # fmt: skip
+        if self.contacts.columns.contact_id is None and (self.events or self.outcomes):
+            raise ValueError("contacts.columns.contact_id: null (rows numbered in source order) "
+                             "needs a single export: events and outcomes name contacts by id")  # fmt: skip
+        if self.contacts.order_by is not None:
+            timed = [key for key, given in (("events", self.events is not None),
+                                            ("outcomes", self.outcomes is not None),
+                                            ("contacts.closed_at", self.contacts.closed_at is not None))
+                     if given]  # fmt: skip
+            if timed:
+                raise ValueError(
+                    f"contacts.order_by gives stand-in creation times that only say the rows' "
+                    f"order; it fits a single export without times, not one with {timed} "
+                    "(real times would be compared with them): give columns.created_at")
+        if self.decision.moment == "pipeline":
+            if self.contacts.columns.created_at is None or self.contacts.order_by is not None:
+                raise ValueError("decision.moment 'pipeline' needs contacts.columns.created_at "
+                                 "(snapshots are points in time)")  # fmt: skip
+            if self.outcomes is None and self.contacts.closed_at is None:
+                raise ValueError("decision.moment 'pipeline' needs outcome close times: an "
+                                 "'outcomes' table or contacts.closed_at (a snapshot's label is "
+                                 "a win closed within the horizon after it)")  # fmt: skip
         return self
 
     @property
@@ -526,8 +561,8 @@ class Contract(_Strict):
 
     @property
     def has_time(self) -> bool:
-        """Whether the contacts have a creation time."""
-        return self.contacts.columns.created_at is not None
+        """Whether the contacts have a creation time (or an order in time)."""
+        return self.contacts.columns.created_at is not None or self.contacts.order_by is not None
 
 
 # --------------------------------------------------------------------------- loading

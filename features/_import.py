@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from leadscore.features._contract import (
+    ROW_ORDER,
     ContactsTable,
     Contract,
     EventsTable,
@@ -198,6 +199,7 @@ def import_tables(
         load_source(stage, "src_contacts", contacts.source, contract.base_dir, "contacts", warehouse)
         roles = _contact_roles(stage, contacts)
         _apply_missing_values(stage, contacts)
+        roles = _stand_ins(stage, contacts, roles)
         if events is not None:
             say(f"reading events from {describe_source(events.source)}")
             load_source(stage, "src_events", events.source, contract.base_dir, "events", warehouse)
@@ -208,7 +210,7 @@ def import_tables(
                   warehouse)  # fmt: skip
             _check_named(stage, "outcomes", outcomes.source, "src_outcomes",
                          outcomes.columns.model_dump())  # fmt: skip
-        id_type = _id_type(stage, contacts, events, outcomes)
+        id_type = _id_type(stage, str(roles["contact_id"]), events, outcomes)
         problems: list[DataValidationError] = []
         problems += _build(stage, "std_contacts", "src_contacts", contacts.source, roles,
                            _CONTACT_KINDS, id_type, keep_row=True)  # fmt: skip
@@ -226,7 +228,7 @@ def import_tables(
             problems += _build(stage, OUTCOMES, "src_outcomes", outcomes.source,
                                outcomes.columns.model_dump(), _OUTCOME_KINDS, id_type)  # fmt: skip
         else:
-            problems += _outcomes_from_contacts(stage, contacts, id_type)
+            problems += _outcomes_from_contacts(stage, contacts, str(roles["contact_id"]), id_type)
         if problems:
             raise ContractViolations(problems)
         _join_contacts(stage, attributes, contacts.existing_score is not None)
@@ -238,7 +240,7 @@ def import_tables(
                                   amount=outcomes is not None and outcomes.columns.amount is not None)  # fmt: skip
         say("validating the standard tables")
         try:
-            validate_warehouse(stage, now=now, dated=contract.has_time)
+            validate_warehouse(stage, now=now, dated=roles["created_at"] is not None)
         except ContractViolations as exc:
             raise ContractViolations([_in_team_terms(p, contract, roles) for p in exc.problems]
                                      ) from None  # fmt: skip
@@ -283,9 +285,13 @@ def _contact_roles(stage: Warehouse, contacts: ContactsTable) -> dict[str, str |
     source has a column of the role's own name. Also checks every other named column."""
     found = list(stage.columns("src_contacts"))
     given = contacts.columns.given() | {"contact_id"}
+    # a column the contract gives another part (the outcome, excluded, known after contact)
+    # is not taken by a role left at its default name
+    elsewhere = {c for c in (contacts.outcome, contacts.closed_at, contacts.existing_score,
+                             *contacts.exclude, *contacts.known_after_contact) if c}  # fmt: skip
     roles: dict[str, str | None] = {}
     for role, column in contacts.columns.model_dump().items():
-        if column is None:
+        if column is None or (role not in given and column in elsewhere):
             roles[role] = None
         elif column in found:
             roles[role] = column
@@ -295,6 +301,8 @@ def _contact_roles(stage: Warehouse, contacts: ContactsTable) -> dict[str, str |
             roles[role] = None
     named = [("outcome", contacts.outcome), ("closed_at", contacts.closed_at),
              ("existing_score", contacts.existing_score)]  # fmt: skip
+    if contacts.order_by is not None and contacts.order_by != ROW_ORDER:
+        named.append(("order_by", contacts.order_by))
     named += [(key, c) for key in ("exclude", "known_after_contact", "known_before_contact")
               for c in getattr(contacts, key)]  # fmt: skip
     named += [("column_types", c) for c in contacts.column_types]
@@ -304,6 +312,70 @@ def _contact_roles(stage: Warehouse, contacts: ContactsTable) -> dict[str, str |
         if column is not None and column not in found:
             raise _missing_column("contacts", contacts.source, column, key, found)
     return roles
+
+
+ROW_ID = "_leadscore_row"
+ORDER_TIME = "_leadscore_order_time"
+
+
+def _stand_ins(stage: Warehouse, contacts: ContactsTable, roles: dict[str, str | None]
+               ) -> dict[str, str | None]:  # fmt: skip
+    """Row numbers for a contacts source without ids; stand-in creation times (one second
+    apart from 2000-01-01, ties equal) for one ordered by ``order_by`` without a time."""
+    adds = []
+    if contacts.columns.contact_id is None:
+        adds.append(f"CAST(rowid + 1 AS BIGINT) AS {ROW_ID}")
+        roles = {**roles, "contact_id": ROW_ID}
+    if contacts.order_by is not None:
+        key = "rowid" if contacts.order_by == ROW_ORDER else _order_key(stage, contacts)
+        adds.append(f"TIMESTAMP '2000-01-01 00:00:00' + to_seconds(CAST(dense_rank() OVER "
+                    f"(ORDER BY {key}) - 1 AS BIGINT)) AS {ORDER_TIME}")  # fmt: skip
+        roles = {**roles, "created_at": ORDER_TIME}
+    if adds:
+        stage.execute(f"CREATE OR REPLACE TABLE src_contacts AS SELECT *, {', '.join(adds)} "
+                      "FROM src_contacts ORDER BY rowid")  # fmt: skip
+    return roles
+
+
+def _order_key(stage: Warehouse, contacts: ContactsTable) -> str:
+    """SQL for the values of the ``order_by`` column as numbers or timestamps (text holding
+    either is converted: text sorts ``10`` before ``9``). ContractViolations names empty
+    values (by row number) and values that are neither."""
+    column = str(contacts.order_by)
+    duck_type = stage.columns("src_contacts")[column]
+    where = f"contacts ({describe_source(contacts.source)})"
+    text = f"NULLIF(trim(CAST({_q(column)} AS VARCHAR)), '')"
+    problems = []
+    empty = stage.query(f"SELECT rowid + 1 AS r FROM src_contacts WHERE {text} IS NULL "
+                        "ORDER BY rowid")["r"].tolist()  # fmt: skip
+    if empty:
+        problems.append(DataValidationError(
+            where, column, "order_by values must not be empty (examples are row numbers)",
+            count=len(empty), examples=[int(r) for r in empty[:5]]))  # fmt: skip
+    candidates = []
+    for kind in ("number", "time"):
+        try:
+            value, bad = _convert(column, duck_type, kind, "BIGINT")
+        except ValueError:
+            continue
+        failed = 0 if bad is None else int(
+            stage.scalar(f"SELECT count(*) FROM src_contacts WHERE {bad}") or 0)  # fmt: skip
+        candidates.append((failed, value, bad))
+    if not candidates:
+        problems.append(DataValidationError(
+            where, column, f"order_by values must be numbers or timestamps, not {duck_type}",
+            count=int(stage.scalar("SELECT count(*) FROM src_contacts") or 0)))  # fmt: skip
+        raise ContractViolations(problems)
+    failed, value, bad = min(candidates, key=lambda c: c[0])
+    if failed:
+        examples = stage.query(f"SELECT DISTINCT CAST({_q(column)} AS VARCHAR) AS v FROM "
+                               f"src_contacts WHERE {bad} ORDER BY v LIMIT 5")["v"].tolist()  # fmt: skip
+        problems.append(DataValidationError(
+            where, column, "order_by values must be numbers or timestamps (ISO 8601)",
+            count=failed, examples=examples))  # fmt: skip
+    if problems:
+        raise ContractViolations(problems)
+    return value
 
 
 def _apply_missing_values(stage: Warehouse, contacts: ContactsTable) -> None:
@@ -334,10 +406,10 @@ def _base_type(duck_type: str) -> str:
     return duck_type.split("(")[0].strip()
 
 
-def _id_type(stage: Warehouse, contacts: ContactsTable, events: EventsTable | None,
+def _id_type(stage: Warehouse, contact_id: str, events: EventsTable | None,
              outcomes: OutcomesTable | None) -> str:  # fmt: skip
     """BIGINT when every table's id column is an integer, else VARCHAR (ids compared as text)."""
-    pairs = [("src_contacts", contacts.columns.contact_id)]
+    pairs = [("src_contacts", contact_id)]
     if events is not None:
         pairs.append(("src_events", events.columns.contact_id))
     if outcomes is not None:
@@ -454,6 +526,9 @@ def _attributes(stage: Warehouse, contacts: ContactsTable, roles: Mapping[str, s
     found = list(stage.columns("src_contacts"))
     used = {c for c in roles.values() if c} | {c for c in (contacts.outcome, contacts.closed_at,
                                                           contacts.existing_score) if c}  # fmt: skip
+    used |= {ROW_ID, ORDER_TIME}
+    if contacts.order_by is not None:
+        used.add(contacts.order_by)  # the time order: a clock, never a feature
     left_out = {c: "excluded in the contract" for c in contacts.exclude}
     left_out.update({c: "known after contact (filled in by sales)"
                      for c in contacts.known_after_contact})  # fmt: skip
@@ -537,12 +612,11 @@ def _join_contacts(stage: Warehouse, attributes: Sequence[Attribute], has_score:
                   "ORDER BY c._row")  # fmt: skip
 
 
-def _outcomes_from_contacts(stage: Warehouse, contacts: ContactsTable, id_type: str
-                            ) -> list[DataValidationError]:  # fmt: skip
+def _outcomes_from_contacts(stage: Warehouse, contacts: ContactsTable, contact_id: str,
+                            id_type: str) -> list[DataValidationError]:  # fmt: skip
     """Stage table ``outcomes`` from the outcome column on the contacts (raw values; mapped
     by :func:`_map_outcomes`)."""
-    mapping: dict[str, str | None] = {"contact_id": contacts.columns.contact_id,
-                                      "closed_at": contacts.closed_at,
+    mapping: dict[str, str | None] = {"contact_id": contact_id, "closed_at": contacts.closed_at,
                                       "outcome": contacts.outcome}  # fmt: skip
     problems = _build(stage, "outcomes_raw", "src_contacts", contacts.source, mapping,
                       {"contact_id": "id", "closed_at": "time", "outcome": "text"}, id_type)  # fmt: skip
@@ -664,8 +738,10 @@ def _in_place(contract: Contract, warehouse: str) -> bool:
             or c.columns.missing_roles() or contract.events.event_types  # type: ignore[union-attr]
             or contract.outcomes.columns.amount):  # type: ignore[union-attr]  # fmt: skip
         return False
-    return {k: v for k, v in contract.label.mapping().items() if v != "open"} == {
-        "won": "won", "lost": "lost"}  # fmt: skip
+    # a standard table's outcomes are 'won' or 'lost' (validation refuses any other value):
+    # a label reading those two as themselves reads the table as it is
+    mapping = contract.label.mapping()
+    return mapping.get("won") == "won" and mapping.get("lost") == "lost"
 
 
 def _same_warehouse(source: Source, base_dir: Path, warehouse: str) -> bool:

@@ -130,37 +130,6 @@ def _only_table(url: str, source: str) -> str:
     return found[0]
 
 
-def _source_for(
-    source: str, table: str | None, delimiter: str | None, contract_dir: Path | None
-) -> Source:
-    """The contract's ``source`` section for a path or URL given on the command line."""
-    if source.startswith(("duckdb:///", "postgresql://", "postgres://")):
-        kind: Literal["duckdb", "postgresql"] = (
-            "duckdb" if source.startswith("duckdb:") else "postgresql"
-        )
-        return Source(kind=kind, url=source, table=table or _only_table(source, source))
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise ConfigError(f"source file {source!r} does not exist")
-    written = str(path.resolve())
-    if contract_dir is not None:
-        with contextlib.suppress(ValueError):  # outside the folder: keep it absolute
-            written = str(path.resolve().relative_to(contract_dir.resolve()))
-    suffix = "".join(path.suffixes[-2:]).lower()
-    if suffix.endswith((".parquet", ".pq")):
-        return Source(kind="parquet", path=written)
-    if suffix.endswith((".duckdb", ".db")):
-        table = table or _only_table(f"duckdb:///{path}", source)
-        return Source(kind="duckdb", path=written, table=table)
-    if suffix.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")):
-        found = delimiter or ("," if suffix.endswith(".gz") else detect_delimiter(path))
-        return Source(kind="csv", path=written, delimiter=None if found == "," else found)
-    raise ConfigError(
-        f"source {source!r}: expected a .csv, .parquet or .duckdb file, or a "
-        "duckdb:///... or postgresql://... URL"
-    )
-
-
 def _source_for(source: str, table: str | None, delimiter: str | None,
                 contract_dir: Path | None) -> Source:
     """The contract's ``source`` section for a path or URL given on the command line."""
@@ -265,10 +234,14 @@ def write_starting_contract(
         *_source_lines(src),
         "  columns:",
     ]
+    single = events is None and outcomes is None  # one export: rows may be numbered
     if id_column is not None:
         lines.append(f"    contact_id: {_scalar(id_column)}  # {id_note}")
+    elif single:
+        lines.append(f"    contact_id: null  # TODO {id_note}")
     else:
-        lines.append(f"    contact_id: TODO  # TODO {id_note}")
+        lines.append(f"    contact_id: TODO  # TODO {id_note}; events and outcomes name "
+                     "contacts by it")  # fmt: skip
     if created is not None:
         lines.append(f"    created_at: {_scalar(created)}  # {created_note}")
     else:
@@ -276,6 +249,10 @@ def write_starting_contract(
                   "    #   stratified-random and every report says so"]  # fmt: skip
     for role, column in roles.items():
         lines.append(f"    {role}: {_scalar(column)}  # a standard role: unlocks derived features")
+    if created is None and single:
+        lines += ["  # If the rows are in time order (oldest first), uncomment (or name a column",
+                  "  # whose ascending order is time, such as a growing lead number):",
+                  "  # order_by: row_order"]  # fmt: skip
     lines += [line.replace("  label:", "  outcome:", 1) for line in label_lines]
     if score is not None:
         lines.append(f"  existing_score: {_scalar(score)}  # guessed: the team's own score; "
@@ -425,10 +402,10 @@ def _guess_id(profiles: Sequence[ColumnProfile]) -> tuple[str | None, str]:
         return named[0], "guessed: unique and never empty in the rows read"
     if unique:
         return None, (
-            f"columns {unique} are unique in every row read; set id: to the one that "
-            "identifies a lead (without id, rows are numbered in source order)"
+            f"columns {unique} are unique in every row read; set contact_id: to the one "
+            "that identifies a lead (without an id, rows are numbered in source order)"
         )
-    return None, "no column is unique in every row; without id, rows are numbered in source order"
+    return None, "no column is unique in every row; without an id, rows are numbered in source order"
 
 
 def _guess_created(profiles: Sequence[ColumnProfile]) -> tuple[str | None, str]:

@@ -440,6 +440,12 @@ def build_handoff_frame(
     if "_no_features" in frame.columns:
         frame = frame.drop(columns=["_no_features"])
     censored = open_rows = 0
+    if with_labels and until is not None:
+        # leads whose handoff is not before ``until`` yet: their decision is still ahead
+        delay = f"INTERVAL '{round(spec.handoff_delay_hours * 3600)}' SECOND"
+        censored += int(wh.scalar(
+            "SELECT count(*) FROM contacts c WHERE COALESCE(CAST(c.created_at AS TIMESTAMP), "
+            f"TIMESTAMP '1970-01-01 00:00:00') + {delay} >= CAST(? AS TIMESTAMP)", [hi]) or 0)  # fmt: skip
     if with_labels:
         known = _known_outcome_ids(wh, spec)
         has_outcome = frame["contact_id"].isin(known)
@@ -454,7 +460,7 @@ def build_handoff_frame(
                 keep = (observed | (frame["label"] == 1)).to_numpy()
             else:
                 keep = pd.Series(True, index=frame.index).to_numpy()
-            censored = int((~keep).sum())
+            censored += int((~keep).sum())
         frame = frame[keep].reset_index(drop=True)
     log.info("built handoff frame: %d rows (%d censored, %d open)", len(frame), censored,
              open_rows)  # fmt: skip

@@ -99,6 +99,7 @@ class FeatureSpec:
     label_from: Literal["outcomes", "column"] = "outcomes"
     existing_score: str | None = None
     contract_name: str = "lead-quality"
+    time_is_order: bool = False  # stand-in creation times that only say the rows' order
     _engagement: tuple[Feature, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -257,6 +258,7 @@ class FeatureSpec:
             "label_from": self.label_from,
             "existing_score": self.existing_score,
             "contract_name": self.contract_name,
+            "time_is_order": self.time_is_order,
             "engagement_features": list(self.engagement_names()),
         }
 
@@ -287,6 +289,7 @@ class FeatureSpec:
                 label_from=data["label_from"],
                 existing_score=data.get("existing_score"),
                 contract_name=data.get("contract_name", "lead-quality"),
+                time_is_order=bool(data.get("time_is_order", False)),
             )
         except (KeyError, TypeError) as exc:
             raise ModelError(f"{where}: not a leadscore feature spec ({exc!r} missing or wrong)"
@@ -370,8 +373,10 @@ def spec_for(contract: Contract, wh: Warehouse) -> FeatureSpec:
         attributes=tuple(attributes),
         events=events,
         decision=contract.decision_moment,
-        handoff_delay_hours=contract.decision.handoff_delay_hours,
-        has_time=contract.has_time,
+        # without events the delay changes nothing but which leads are handed off yet
+        handoff_delay_hours=contract.decision.handoff_delay_hours if events is not None else 0.0,
+        has_time=bool(wh.scalar("SELECT count(created_at) FROM contacts")),
+        time_is_order=contract.contacts.order_by is not None,
         horizon_days=contract.label.horizon_days,
         label_from="column" if contract.contacts.outcome is not None else "outcomes",
         existing_score=EXISTING_SCORE if has_score else None,

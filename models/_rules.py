@@ -57,7 +57,7 @@ from leadscore.features._errors import (
     MissingColumnsError,
     ModelError,
 )
-from leadscore.features._spec import FeatureSpec
+from leadscore.features._spec import FeatureSpec, demo_spec
 from leadscore.features._yaml import load_yaml_mapping
 from leadscore.models._calibration import Calibrator
 from numpy.typing import ArrayLike, NDArray
@@ -342,8 +342,8 @@ class RuleScorer:
         columns = set(map(str, frame.columns))
         if spec is not None:
             known = sorted(set(spec.rule_features()) | columns)
-        else:
-            known = sorted(columns | set(DERIVED_SOURCES))
+        else:  # lead rows of the demo's spec
+            known = sorted(columns | set(DERIVED_SOURCES) | set(demo_spec().engagement_names()))
         self.dropped_rules_: list[str] = []
         if self.rules is None and spec is not None:
             kept = [r for r in config.rules if r.feature in known]

@@ -104,7 +104,7 @@ def test_generate_and_validate_on_postgresql(engine: str, tmp_path: Path) -> Non
         assert "'contacts': 300" in done.stdout
 
 
-def test_flat_contract_train_stops_on_a_leak_then_trains(tmp_path: Path) -> None:
+def test_single_export_train_stops_on_a_leak_then_trains(tmp_path: Path) -> None:
     import numpy as np
 
     rng = np.random.default_rng(5)
@@ -121,8 +121,9 @@ def test_flat_contract_train_stops_on_a_leak_then_trains(tmp_path: Path) -> None
     })  # fmt: skip
     export.to_csv(tmp_path / "export.csv", index=False)
     contract = tmp_path / "leadscore.yaml"
-    base = ("mode: flat\nleads:\n  source: {kind: csv, path: export.csv}\n  id: lead\n"
-            "  label: outcome\n  order_by: lead\n")  # fmt: skip
+    base = ("name: export\ncontacts:\n  source: {kind: csv, path: export.csv}\n"
+            "  columns: {contact_id: lead, created_at: null}\n  order_by: lead\n"
+            "  outcome: outcome\n")  # fmt: skip
     contract.write_text(base)
     env_store = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
     run = subprocess.run([*LEADSCORE, "train", "--contract", str(contract)], capture_output=True,
@@ -133,4 +134,4 @@ def test_flat_contract_train_stops_on_a_leak_then_trains(tmp_path: Path) -> None
     run = subprocess.run([*LEADSCORE, "train", "--contract", str(contract)], capture_output=True,
                          text=True, cwd=tmp_path, env={**os.environ, **env_store}, timeout=600)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert "registered lead-quality-flat version 1" in run.stdout
+    assert "registered export version 1" in run.stdout

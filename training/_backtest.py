@@ -95,7 +95,8 @@ def backtest(
             splits = [split_for_test(window.snapshots, q, horizon) for q in tests]
         else:
             splits = rolling_splits(window.frame, config.quarters, dated=spec.has_time,
-                                    horizon_days=horizon, gap=spec.label_from == "outcomes")  # fmt: skip
+                                    horizon_days=horizon, gap=spec.label_from == "outcomes",
+                                    order_only=spec.time_is_order)  # fmt: skip
         plans = []
         for split in splits:
             fold = LabelledWindow(window.frame, split, window.data_start, window.data_end,

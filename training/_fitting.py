@@ -87,7 +87,7 @@ def labelled_data(wh: Warehouse, spec: FeatureSpec, *, as_of: datetime | None, h
         frame = lf.frame
         _check_labelled(frame)
         split = split_rows(frame, dated=spec.has_time, horizon_days=horizon_days,
-                           gap=spec.label_from == "outcomes")  # fmt: skip
+                           gap=spec.label_from == "outcomes", order_only=spec.time_is_order)  # fmt: skip
         return LabelledWindow(frame, split, report.data_start, data_end, lf.censored_rows,
                               report, open_rows=lf.open_rows)  # fmt: skip
     assert report.data_start is not None and data_end is not None

@@ -93,6 +93,7 @@ class RowSplit:
     seed: int = 0
     shares: tuple[float, float] = (0.2, 0.2)  # validation, test
     test_end: datetime | None = None  # backtest folds: the test period ends here
+    order_only: bool = False  # the times are stand-ins for the rows' order
 
     @property
     def test(self) -> datetime | None:
@@ -124,8 +125,12 @@ class RowSplit:
                     f"{v:.0%} validation, {t:.0%} test, seed {self.seed}); figures describe "
                     "leads like these, not later ones")  # fmt: skip
         assert self.validation_start is not None and self.test_start is not None
-        return (f"by time: leads handed off before {self.validation_start:%Y-%m-%d} train, "
-                f"until {self.test_start:%Y-%m-%d} validate, from then on test")  # fmt: skip
+        if self.order_only:
+            v, t = self.shares
+            return (f"by the rows' order (no times in the data): the first {1 - v - t:.0%} "
+                    f"train, the next {v:.0%} validate, the last {t:.0%} test")  # fmt: skip
+        return (f"by time: leads handed off before {self.validation_start:%Y-%m-%d %H:%M} train, "
+                f"until {self.test_start:%Y-%m-%d %H:%M} validate, from then on test")  # fmt: skip
 
 
 def _random_masks(frame: pd.DataFrame, shares: tuple[float, float], seed: int
@@ -147,7 +152,8 @@ def _random_masks(frame: pd.DataFrame, shares: tuple[float, float], seed: int
 
 
 def split_rows(frame: pd.DataFrame, *, dated: bool, horizon_days: int, gap: bool,
-               shares: tuple[float, float] = (0.2, 0.2), seed: int = 0) -> RowSplit:
+               shares: tuple[float, float] = (0.2, 0.2), seed: int = 0,
+               order_only: bool = False) -> RowSplit:  # fmt: skip
     """The split of a labelled handoff frame: the latest ``shares[1]`` of leads (by decision
     time) test, the ``shares[0]`` before them validate; undated: stratified random."""
     if len(frame) < 10:
@@ -163,11 +169,12 @@ def split_rows(frame: pd.DataFrame, *, dated: bool, horizon_days: int, gap: bool
             f"the leads' decision times do not spread enough to split by time (validation "
             f"and test would both start at {test_start:%Y-%m-%d %H:%M})"
         )
-    return RowSplit("time", valid_start, test_start, horizon_days, gap, seed, shares)
+    return RowSplit("time", valid_start, test_start, horizon_days, gap, seed, shares,
+                    order_only=order_only)  # fmt: skip
 
 
 def rolling_splits(frame: pd.DataFrame, folds: int, *, dated: bool, horizon_days: int, gap: bool,
-                   seed: int = 0) -> list[RowSplit]:  # fmt: skip
+                   seed: int = 0, order_only: bool = False) -> list[RowSplit]:  # fmt: skip
     """Backtest folds over one-row-per-lead data: the latest ``folds`` blocks of leads (by
     decision time, each 10% of the leads), each tested after training and validating on
     what came before it; undated: ``folds`` stratified random splits with different seeds."""
@@ -188,7 +195,7 @@ def rolling_splits(frame: pd.DataFrame, folds: int, *, dated: bool, horizon_days
         if valid_start >= test_start or start_share - 0.2 <= 0.2:
             continue  # too little history before this block
         out.append(RowSplit("time", valid_start, test_start, horizon_days, gap, seed,
-                            (0.2, block), test_end))  # fmt: skip
+                            (0.2, block), test_end, order_only))  # fmt: skip
     if not out:
         raise ConfigError(f"too few leads ({n}) to backtest over time; train needs the first "
                           "40% of them, each fold 10%")  # fmt: skip
