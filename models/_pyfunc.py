@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from leadscore.features._spec import FeatureSpec
+from leadscore.features._spec import FeatureSpec, demo_spec
 from leadscore.models._scoring import SCORE_COLUMNS, ScoringBundle, score_leads
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
@@ -73,11 +73,12 @@ def lead_signature(spec: FeatureSpec) -> ModelSignature:
     return ModelSignature(inputs=lead_input_schema(spec), outputs=Schema(out_cols), params=params)
 
 
-def to_model_input(leads: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+def to_model_input(leads: pd.DataFrame, spec: FeatureSpec | None = None) -> pd.DataFrame:
     """Lead rows cast to what the scorers read: ``contact_id`` as given, categorical
     attributes as text (missing stays missing), every other input column as float64
     (booleans 1.0/0.0; unreadable values missing); columns the spec does not read are
-    dropped. A new frame; ``leads`` is not changed."""
+    dropped (``spec`` default: the demo's). A new frame; ``leads`` is not changed."""
+    spec = spec or demo_spec()
     text = spec.text_columns()
     out = pd.DataFrame(index=leads.index)
     if "contact_id" in leads.columns:

@@ -314,8 +314,8 @@ def create_app(
             alias=model_holder.alias,
             uri=current.uri,
             loaded_at=current.loaded_at,
-            training_window={k: meta.get(k) for k in ("train_snapshots", "validation_snapshot",
-                                                      "test_snapshot", "data_end", "horizon_days")},
+            training_window={k: meta.get(k) for k in ("decision", "split", "test_start",
+                                                      "data_end", "horizon_days")},
             metrics_at_registration=meta.get("test_metrics", {}),
         )  # fmt: skip
 

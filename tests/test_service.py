@@ -100,7 +100,8 @@ def test_health_ready_model_and_openapi(
     info = client.get("/v1/model").json()
     assert (info["model_name"], info["model_version"], info["alias"]) == (
         "lead-quality", trained.model_version, "champion")  # fmt: skip
-    assert info["training_window"]["test_snapshot"] == "2025-10-01T00:00:00"
+    assert info["training_window"]["test_start"] == "2025-10-01T00:00:00"
+    assert info["training_window"]["decision"] == "pipeline"
     assert info["metrics_at_registration"]["model"]["roc_auc"] == pytest.approx(
         trained.metrics["model"]["roc_auc"]
     )

@@ -179,6 +179,7 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
                 "capacity": capacity.leads,
                 "capacity_source": capacity.source[:500],
                 "split": split.description[:500],
+                **_split_params(split),
                 "dataset_digest": dataset_digest(frame),
                 "features": len(spec.model_features()),
                 "best_iteration": fitted.model.best_iteration_,
@@ -231,6 +232,15 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         spec=spec, censored_rows=window.censored_rows, seconds=seconds,
         extra={"weekly_leads_worked": capacity.per_week, "capacity_source": capacity.source},
     )  # fmt: skip
+
+
+def _split_params(split: TimeSplit | RowSplit) -> dict[str, str]:
+    """The quarters of a snapshot split (train window, validation and test quarters)."""
+    if not isinstance(split, TimeSplit):
+        return {}
+    return {"train_window": f"{split.train[0]:%Y-%m-%d}..{split.train[-1]:%Y-%m-%d}",
+            "validation_snapshot": f"{split.validation:%Y-%m-%d}",
+            "test_snapshot": f"{split.test:%Y-%m-%d}"}  # fmt: skip
 
 
 def _test_start(split: TimeSplit | RowSplit) -> str | None:
