@@ -58,13 +58,11 @@ class LogisticBaseline:
                 out[name] = pd.Series([_MISSING] * n, dtype=object)
         for name in self.spec.numeric_features():
             if name in columns:
-                values = columns.floats(name).copy()
-                values[~np.isfinite(values) | (np.abs(values) > _HUGE)] = np.nan
+                floats = columns.floats(name).copy()
+                floats[~np.isfinite(floats) | (np.abs(floats) > _HUGE)] = np.nan
             else:
-                values = np.zeros(n) if name in counts else np.full(n, np.nan)
-            if name in counts:
-                values = np.nan_to_num(values, nan=0.0)
-            out[name] = values
+                floats = np.zeros(n) if name in counts else np.full(n, np.nan)
+            out[name] = np.nan_to_num(floats, nan=0.0) if name in counts else floats
         return pd.DataFrame(out, columns=list(self.spec.model_features()))
 
     def fit(self, X: pd.DataFrame, y: ArrayLike) -> LogisticBaseline:

@@ -176,9 +176,9 @@ class LeadModel:
                 columns.fill_floats(name, out[:, j])  # booleans 0/1, unreadable values NaN
         for start, stop in _runs(names, counts):
             # A count with no events is 0, never missing, whichever way the lead arrived.
-            counts = out[:, start:stop]
-            if not np.isfinite(counts).all():
-                np.nan_to_num(counts, nan=0.0, copy=False)
+            block = out[:, start:stop]
+            if not np.isfinite(block).all():
+                np.nan_to_num(block, nan=0.0, copy=False)
         return out
 
     def _category_codes(self, name: str, columns: LeadColumns) -> NDArray[np.float64] | float:

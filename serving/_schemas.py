@@ -76,11 +76,11 @@ def request_models(spec: FeatureSpec) -> tuple[type[BaseModel], type[BaseModel]]
         fields[spec.existing_score] = (float | None, Field(default=None, allow_inf_nan=False))
     fields["events"] = (list[EventIn] | None, Field(default=None, max_length=100_000))
     fields["engagement"] = (engagement | None, None)
+    validators: dict[str, Any] = {"one_form": model_validator(mode="after")(_one_engagement_form)}
     lead_in: type[BaseModel] = create_model(
-        "LeadIn", __config__=_STRICT, __validators__={"one_form": model_validator(mode="after")(
-            _one_engagement_form)},
+        "LeadIn", __config__=_STRICT, __validators__=validators,
         __doc__="A lead: contact attributes plus either raw ``events`` or precomputed "
-                "``engagement``.", **fields)  # type: ignore[call-overload]  # fmt: skip
+                "``engagement``.", **fields)  # fmt: skip
     request: type[BaseModel] = create_model(
         "ScoreRequest", __config__=_STRICT,
         __doc__="One or many leads, scored as of ``as_of`` (default: now, UTC).",

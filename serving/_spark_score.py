@@ -70,6 +70,7 @@ from leadscore.features._spark import (
     quiet_pyspark,
     replace_parquet_partitions,
 )
+from leadscore.features._spec import FeatureSpec
 from leadscore.features._warehouse import StagedPartition, quote_ident
 from leadscore.models import SCORE_COLUMNS, ScoringBundle, score_leads
 from leadscore.serving._batch import (
@@ -82,7 +83,7 @@ from leadscore.serving._batch import (
     ScoreConfig,
     ScoreResult,
     _reasons_count,
-    open_contacts,
+    leads_to_score,
     unscorable,
 )
 from leadscore.training import configure_tracking
@@ -189,11 +190,13 @@ def _without_order(sql: str) -> str:
 
 
 @contextmanager
-def _lead_frame(wh: SparkWarehouse, config: ScoreConfig, as_of: datetime) -> Iterator[DataFrame]:
-    """The lead frame as of ``as_of`` as a lazy Spark DataFrame (valid inside the block)."""
+def _lead_frame(wh: SparkWarehouse, config: ScoreConfig, as_of: datetime, spec: FeatureSpec
+                ) -> Iterator[DataFrame]:  # fmt: skip
+    """The lead frame of the model's ``spec`` as of ``as_of`` as a lazy Spark DataFrame
+    (valid inside the block)."""
     if config.features_table is not None:
         wh.require_table(config.features_table)
-        cols = ", ".join(quote_ident(c) for c in lead_frame_columns(with_labels=False))
+        cols = ", ".join(quote_ident(c) for c in lead_frame_columns(with_labels=False, spec=spec))
         frame = wh.sql_dataframe(f"SELECT {cols} FROM {quote_ident(config.features_table)} "
                                  "WHERE as_of = CAST(? AS TIMESTAMP)", [as_of])  # fmt: skip
         if frame.isEmpty():
@@ -202,8 +205,14 @@ def _lead_frame(wh: SparkWarehouse, config: ScoreConfig, as_of: datetime) -> Ite
         yield frame
         return
     booleans = [c for c, t in wh.columns("contacts").items() if t == "BOOLEAN"]
-    sql = _without_order(lead_frame_sql(with_labels=False, horizon_days=90,
-                                        boolean_columns=booleans))  # fmt: skip
+    sql = _without_order(lead_frame_sql(with_labels=False, horizon_days=spec.horizon_days,
+                                        boolean_columns=booleans, spec=spec))  # fmt: skip
+    if spec.decision == "handoff":
+        scope = pd.DataFrame({"since": [pd.Timestamp("1970-01-01")], "until": [pd.Timestamp(as_of)],
+                              "open_only": [True]})  # fmt: skip
+        with wh.registered("_range", scope):
+            yield wh.sql_dataframe(sql)
+        return
     with wh.registered("_snapshots", pd.DataFrame({"as_of": [pd.Timestamp(as_of)]})):
         yield wh.sql_dataframe(sql)
 
@@ -235,7 +244,7 @@ def score_spark(config: ScoreConfig, *, output_parquet: str | None = None) -> Sc
     with wh:
         mark = time.perf_counter()
         validate_warehouse(wh, now=max(now, as_of))
-        expected = open_contacts(wh, as_of)
+        expected = leads_to_score(wh, bundle.spec, as_of)
         timings["validate"] = time.perf_counter() - mark
         spark = wh.spark
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(config.chunk_rows))
@@ -244,7 +253,7 @@ def score_spark(config: ScoreConfig, *, output_parquet: str | None = None) -> Sc
         shipped = spark.sparkContext.broadcast(executor_bundle(bundle, task_cpus))
         cached: list[DataFrame] = []
         try:
-            with _lead_frame(wh, config, as_of) as leads:
+            with _lead_frame(wh, config, as_of, bundle.spec) as leads:
                 mark = time.perf_counter()
                 if limit not in (None, 0):  # a second pass explains the top leads
                     leads = leads.persist(StorageLevel.MEMORY_AND_DISK)

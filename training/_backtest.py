@@ -31,7 +31,7 @@ from leadscore.training._fitting import (
     fit_and_evaluate,
     labelled_data,
 )
-from leadscore.training._splits import rolling_splits, split_for_test
+from leadscore.training._splits import RowSplit, TimeSplit, rolling_splits, split_for_test
 from leadscore.training._tracking import configure_tracking, ensure_experiment
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ def backtest(
         spec = spec_for(contract, wh)
         say(f"validating and building point-in-time rows at the {spec.decision} decision")
         window = labelled_data(wh, spec, as_of=config.as_of, horizon_days=horizon)
+        splits: list[TimeSplit] | list[RowSplit]
         if spec.decision == "pipeline":
             tests = window.snapshots[-config.quarters :]
             splits = [split_for_test(window.snapshots, q, horizon) for q in tests]
@@ -101,11 +102,11 @@ def backtest(
         for split in splits:
             fold = LabelledWindow(window.frame, split, window.data_start, window.data_end,
                                   window.censored_rows, window.report, window.snapshots)  # fmt: skip
-            capacity = capacity_for(wh, fold, spec, horizon_days=horizon,
-                                    per_week=config.capacity)  # fmt: skip
+            fold_capacity = capacity_for(wh, fold, spec, horizon_days=horizon,
+                                         per_week=config.capacity)  # fmt: skip
             rows = window.frame[split.masks_frame(window.frame)[2]]
             ceiling = ceiling_for(wh, rows, horizon) if spec.decision == "pipeline" else None
-            plans.append((split, capacity.leads, capacity.source, ceiling))
+            plans.append((split, fold_capacity.leads, fold_capacity.source, ceiling))
     if len(plans) < config.quarters:
         say(f"only {len(plans)} periods can be backtested; backtesting those")
     configure_tracking()

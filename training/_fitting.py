@@ -102,8 +102,8 @@ def labelled_data(wh: Warehouse, spec: FeatureSpec, *, as_of: datetime | None, h
         labelled = labelled[-last:]
     pf = build_lead_frame(wh, labelled, with_labels=True, horizon_days=horizon_days,
                           data_end=data_end, spec=spec)  # fmt: skip
-    split = split_snapshots(labelled, horizon_days)
-    return LabelledWindow(pf.frame, split, report.data_start, data_end, pf.censored_rows, report,
+    snapshot_split = split_snapshots(labelled, horizon_days)
+    return LabelledWindow(pf.frame, snapshot_split, report.data_start, data_end, pf.censored_rows, report,
                           snapshots=labelled)  # fmt: skip
 
 
