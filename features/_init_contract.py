@@ -284,9 +284,11 @@ def write_starting_contract(
         lines += [f"  #   {p.column}: {p.summary()}" for p in dropped]
     if events is not None:
         lines += _events_lines(events, base)
+    label_section = ["label:"]
     if outcomes is not None:
-        lines += _outcomes_lines(outcomes, base)
-    lines += ["label:", "  horizon_days: 90  # TODO your sales cycle, in days"]
+        outcome_lines, label_section = _outcomes_lines(outcomes, base)
+        lines += outcome_lines
+    lines += [*label_section, "  horizon_days: 90  # TODO your sales cycle, in days"]
     return "\n".join(lines) + "\n"
 
 
@@ -314,24 +316,39 @@ def _events_lines(events: str, base: Path | None) -> list[str]:
     ]
 
 
-def _outcomes_lines(outcomes: str, base: Path | None) -> list[str]:
+def _outcomes_lines(outcomes: str, base: Path | None) -> tuple[list[str], list[str]]:
+    """The ``outcomes`` section and the ``label`` section's value lists, guessed from the
+    outcome values found (won: read as won or naming "won"; lost likewise; the rest open)."""
     src = _source_for(outcomes, None, None, base)
     frame = _sample(src, base or Path.cwd(), 50_000)
     cols = [str(c) for c in frame.columns]
     who = _pick(cols, _ID_WORDS | {"contact", "lead"}) or "TODO"
     when = next((c for c in cols if pd.api.types.is_datetime64_any_dtype(frame[c])), None) or "TODO"
     what = _pick(cols, frozenset({"outcome", "stage", "status", "result"}), [who, when]) or "TODO"
-    values = (frame[what].value_counts().head(10).index.astype(str).tolist()
+    values = (frame[what].dropna().astype(str).value_counts().head(10).index.tolist()
               if what in frame else [])  # fmt: skip
-    return [
+    section = [
         "outcomes:",
         "  source:",
         *_source_lines(src),
         f"  columns: {{contact_id: {_scalar(who)}, closed_at: {_scalar(when)}, "
         f"outcome: {_scalar(what)}}}  # TODO check",
-        f"  # outcome values found: {values}; map them under label: won_values, lost_values,",
-        "  # open_values (TODO)",
+        f"  # outcome values found (most frequent first): {values}",
     ]
+    groups: dict[str, list[str]] = {"won": [], "lost": [], "open": []}
+    for value in values:
+        words = set(name_words(value))
+        read: str = label_outcome(value) or (
+            "won" if "won" in words else "lost" if "lost" in words else "open")
+        groups[read].append(value)
+    label = ["label:"]
+    for group, values_in in groups.items():
+        if values_in:
+            listed = ", ".join(_scalar(v) for v in values_in)
+            note = ("TODO check: not decided yet (left out, counted)?" if group == "open"
+                    else "guessed from the values found; TODO check")  # fmt: skip
+            label.append(f"  {group}_values: [{listed}]  # {note}")
+    return section, label
 
 
 def _after_contact(column: str) -> bool:

@@ -1,27 +1,35 @@
-"""The contract file: typed, strict, and its errors name the file, the key and the expectation."""
+"""The contract file: typed, strict, and its errors name the file, the key and the expectation.
+
+One format for every shape of data: a single CRM export is ``contacts`` with an
+``outcome`` column; a team with an activity log and closed opportunities adds ``events``
+and an ``outcomes`` table.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from leadscore.features import ConfigError, Warehouse
+from leadscore.features import ConfigError, default_contract
 from leadscore.features._contract import (
     ContactsColumns,
-    Contract,
     LabelDefinition,
+    label_key,
     load_contract,
     parse_contract,
-    write_starting_contract,
 )
-from leadscore.features._flat import load_flat
 
-FLAT = """\
-mode: flat
-leads:
+# the smallest contract: one export whose column 'converted' says won or lost
+EXPORT = """\
+contacts:
   source: {kind: csv, path: leads.csv}
-  label: converted
+  outcome: converted
+"""
+# contacts, events and an outcomes table, every section at its defaults
+TABLES = """\
+contacts: {source: {kind: csv, path: c.csv}}
+events: {source: {kind: csv, path: e.csv}}
+outcomes: {source: {kind: csv, path: o.csv}}
 """
 
 
@@ -35,63 +43,97 @@ def _error(text: str) -> str:
 # --------------------------------------------------------------------------- loading
 
 
-def test_minimal_flat_contract_loads_with_defaults(tmp_path: Path) -> None:
+def test_a_single_export_contract_loads_with_defaults(tmp_path: Path) -> None:
     path = tmp_path / "leadscore.yaml"
-    path.write_text(FLAT)
+    path.write_text(EXPORT)
     contract = load_contract(path)
-    leads = contract.flat
-    assert contract.mode == "flat"
-    assert (leads.source.kind, leads.source.path, leads.label) == ("csv", "leads.csv", "converted")
-    assert (leads.id, leads.created_at, leads.order_by, leads.rule_score) == (None,) * 4
-    assert (leads.exclude, leads.known_after_contact, leads.known_before_contact) == ([], [], [])
+    contacts = contract.contacts
+    assert (contacts.source.kind, contacts.source.path, contacts.outcome) == (
+        "csv", "leads.csv", "converted")  # fmt: skip
+    assert (contract.events, contract.outcomes, contacts.order_by, contacts.closed_at,
+            contacts.existing_score) == (None,) * 5  # fmt: skip
+    assert (contacts.exclude, contacts.known_after_contact, contacts.known_before_contact,
+            contacts.missing_values, contacts.column_types) == ([], [], [], [], {})  # fmt: skip
+    # roles keep the names of DESIGN.md section 2 (used when the source has such a column)
+    assert contacts.columns == ContactsColumns()
+    assert (contacts.columns.contact_id, contacts.columns.created_at) == ("contact_id",
+                                                                         "created_at")  # fmt: skip
+    # the default label reads the usual spellings; numbers by value
+    assert contract.label.mapping() == {
+        "won": "won", "1": "won", "true": "won", "yes": "won",
+        "lost": "lost", "0": "lost", "false": "lost", "no": "lost",
+    }  # fmt: skip
+    assert contract.label.horizon_days == 90
+    # one export is scored once, at its handoff
+    assert (contract.decision_moment, contract.decision.handoff_delay_hours) == ("handoff", 1.0)
     # relative paths resolve against the contract file's folder, not the working directory
     assert contract.base_dir == tmp_path.resolve()
-    assert leads.source.file_path(contract.base_dir) == tmp_path.resolve() / "leads.csv"
+    assert contacts.source.file_path(contract.base_dir) == tmp_path.resolve() / "leads.csv"
+    # the registered name comes from the folder of a file called leadscore.yaml, or the
+    # file's own name
+    (tmp_path / "Acme CRM").mkdir()
+    (tmp_path / "Acme CRM" / "leadscore.yaml").write_text(EXPORT)
+    assert load_contract(tmp_path / "Acme CRM" / "leadscore.yaml").model_name == "acme-crm-leads"
+    (tmp_path / "web_leads.yaml").write_text(EXPORT)
+    assert load_contract(tmp_path / "web_leads.yaml").model_name == "web-leads"
+    assert parse_contract(EXPORT).model_name == "leads"  # built in memory
 
 
-def test_full_flat_contract_lists_named_columns_once_each() -> None:
+def test_a_full_single_export_contract_keeps_every_key() -> None:
     contract = parse_contract(
         """\
-mode: flat
-leads:
+name: crm-leads
+contacts:
   source: {kind: duckdb, path: crm.duckdb, table: leads}
-  id: lead_id
-  label: stage
-  label_values: {won: [Closed Won], lost: [Closed Lost], open: [Open, Working]}
-  created_at: created_date
-  rule_score: hubspot_score
+  columns: {contact_id: lead_id, created_at: created_date, lead_source: Channel,
+            phone_valid: null}
+  outcome: stage
+  closed_at: closed_date
+  existing_score: hubspot_score
   exclude: [owner]
   known_after_contact: [last_call_notes]
   known_before_contact: [employees]
+  missing_values: {Specialization: [Select], City: [Select, "--"]}
   column_types: {zip: categorical, employees: numeric}
+label:
+  won_values: [Closed Won]
+  lost_values: [Closed Lost]
+  open_values: [Open, Working]
+  horizon_days: 30
+decision: {moment: handoff, handoff_delay_hours: 4}
 """
     )
-    leads = contract.flat
-    assert leads.role_columns() == ["lead_id", "stage", "created_date", "hubspot_score"]
-    assert leads.named_columns() == [
-        "lead_id",
-        "stage",
-        "created_date",
-        "hubspot_score",
-        "owner",
-        "last_call_notes",
-        "employees",
-        "zip",
-    ]
-    assert leads.time_column == "created_date"
-    assert leads.label_values is not None
-    assert leads.label_values.mapping() == {
-        "closed won": "won",
-        "closed lost": "lost",
-        "open": "open",
-        "working": "open",
-    }
+    contacts = contract.contacts
+    assert contract.model_name == "crm-leads"
+    assert contacts.columns.renames() == {
+        "lead_id": "contact_id", "created_date": "created_at", "Channel": "lead_source"}  # fmt: skip
+    assert contacts.columns.missing_roles() == ["phone_valid"]
+    # roles given explicitly must exist in the source; the others are used when present
+    assert contacts.columns.given() == {"contact_id", "created_at", "lead_source", "phone_valid"}
+    assert (contacts.outcome, contacts.closed_at, contacts.existing_score) == (
+        "stage", "closed_date", "hubspot_score")  # fmt: skip
+    assert (contacts.exclude, contacts.known_after_contact, contacts.known_before_contact) == (
+        ["owner"], ["last_call_notes"], ["employees"])  # fmt: skip
+    assert contacts.column_types == {"zip": "categorical", "employees": "numeric"}
+    # missing values per column, compared trimmed and case-insensitively
+    assert contacts.missing_tokens("City") == {"select", "--"}
+    assert contacts.missing_tokens("Specialization") == {"select"}
+    assert contacts.missing_tokens("zip") == set()
+    assert contract.label.mapping() == {
+        "closed won": "won", "closed lost": "lost", "open": "open", "working": "open"}  # fmt: skip
+    assert (contract.label.horizon_days, contract.decision_moment,
+            contract.decision.handoff_delay_hours) == (30, "handoff", 4.0)  # fmt: skip
 
 
-def test_tables_contract_defaults_to_design_names_and_label() -> None:
+def test_missing_values_as_a_list_apply_to_every_column() -> None:
+    contacts = parse_contract(EXPORT + "  missing_values: [Select, ' N/A ']\n").contacts
+    assert contacts.missing_tokens("Specialization") == {"select", "n/a"}
+    assert contacts.missing_tokens("City") == {"select", "n/a"}
+
+
+def test_a_tables_contract_defaults_to_design_names_and_its_label() -> None:
     contract = parse_contract(
         """\
-mode: tables
 contacts:
   source: {kind: postgresql, url: "postgresql://crm@db:5432/crm?schema=sales", table: people}
   columns: {contact_id: person_id, created_at: inserted_at, phone_valid: null}
@@ -100,9 +142,10 @@ events:
 outcomes:
   source: {kind: csv, path: deals.csv, delimiter: ";"}
   columns: {closed_at: close_date, outcome: stage}
+label: {won_values: [won], lost_values: [lost]}
 """
     )
-    assert contract.contacts is not None and contract.outcomes is not None
+    assert contract.events is not None and contract.outcomes is not None
     columns = contract.contacts.columns
     assert (columns.contact_id, columns.created_at, columns.phone_valid) == (
         "person_id",
@@ -111,6 +154,8 @@ outcomes:
     )
     # roles not mapped keep the names of DESIGN.md section 2
     assert columns.title == ContactsColumns().title == "title"
+    assert contract.events.columns.model_dump() == {
+        "contact_id": "contact_id", "occurred_at": "occurred_at", "event_type": "event_type"}  # fmt: skip
     assert contract.outcomes.columns.outcome == "stage"
     assert contract.label == LabelDefinition(
         won_values=["won"], lost_values=["lost"], horizon_days=90
@@ -123,170 +168,331 @@ outcomes:
     assert contract.contacts.columns.missing_roles() == ["phone_valid"]
     assert contract.outcomes.columns.renames() == {"close_date": "closed_at", "stage": "outcome"}
     assert contract.outcomes.columns.missing_roles() == ["amount"]
+    # contacts with events and an outcomes table are scored at quarterly snapshots
+    assert contract.decision_moment == "pipeline"
+    assert contract.has_time
 
 
 def test_label_definition_maps_outcome_values() -> None:
-    label = LabelDefinition(won_values=["Closed Won", "Signed"], lost_values=["Closed Lost"])
-    outcomes = [label.outcome_of(v) for v in (" closed won", "SIGNED", "Closed Lost", "Open")]
-    assert outcomes == ["won", "won", "lost", None]
+    label = LabelDefinition(won_values=["Closed Won", "Signed"], lost_values=["Closed Lost"],
+                            open_values=["Open"])  # fmt: skip
+    outcomes = [label.outcome_of(v) for v in (" closed won", "SIGNED", "Closed Lost", "open ",
+                                              "Pending")]  # fmt: skip
+    assert outcomes == ["won", "won", "lost", "open", None]
+
+
+@pytest.mark.parametrize(
+    ("value", "outcome"),
+    [(1, "won"), (1.0, "won"), ("1.0", "won"), ("01", "won"), (True, "won"), (" Yes ", "won"),
+     (0, "lost"), ("0.0", "lost"), (False, "lost"), ("NO", "lost"), ("2", None), ("y", None)],
+)  # fmt: skip
+def test_the_default_label_reads_numbers_by_value(value: object, outcome: str | None) -> None:
+    # a label column exported as 1.0/0.0 (a float column) means 1/0
+    assert LabelDefinition().outcome_of(value) == outcome
+
+
+def test_label_keys_compare_numbers_by_value_and_text_trimmed() -> None:
+    assert [label_key(v) for v in ("1.0", 1, "01", " Won ", "nan", 2.5)] == [
+        "1", "1", "1", "won", "nan", "2.5"]  # fmt: skip
 
 
 def test_yes_and_no_stay_text_and_numbers_become_text() -> None:
     # YAML 1.1 would read yes/no as booleans and a column named 2019 as an int
     contract = parse_contract(
-        FLAT.replace("label: converted", "label: y")
-        + "  label_values: {won: [yes, 1], lost: [no, 0]}\n  exclude: [2019, on]\n"
+        EXPORT.replace("outcome: converted", "outcome: y")
+        + "  exclude: [2019, on]\nlabel: {won_values: [yes, 1], lost_values: [no, 0]}\n"
     )
-    leads = contract.flat
-    assert leads.label_values is not None
-    assert (leads.label_values.won, leads.label_values.lost) == (["yes", "1"], ["no", "0"])
-    assert leads.exclude == ["2019", "on"]
+    assert (contract.label.won_values, contract.label.lost_values) == (["yes", "1"], ["no", "0"])
+    assert contract.contacts.exclude == ["2019", "on"]
+    assert contract.contacts.outcome == "y"
+
+
+def test_an_export_without_ids_or_times_may_be_ordered_by_rows_or_by_a_column() -> None:
+    # no id: rows are numbered in source order; no time: the rows' order says it
+    rows = parse_contract(EXPORT + "  columns: {contact_id: null, created_at: null}\n"
+                          "  order_by: row_order\n").contacts  # fmt: skip
+    assert (rows.columns.contact_id, rows.columns.created_at, rows.order_by) == (
+        None, None, "row_order")  # fmt: skip
+    # an id that grows with time may order the rows; created_at left at its default is fine
+    contract = parse_contract(EXPORT + "  columns: {contact_id: lead_no}\n  order_by: lead_no\n")
+    assert (contract.contacts.columns.contact_id, contract.contacts.order_by) == ("lead_no",
+                                                                                  "lead_no")  # fmt: skip
+    assert contract.has_time
+    # no time and no order: splits are stratified-random
+    assert not parse_contract(EXPORT + "  columns: {created_at: null}\n").has_time
+
+
+def test_the_packaged_demo_contract_reads_the_warehouse_in_place() -> None:
+    contract = default_contract()
+    assert contract.model_name == "lead-quality"
+    assert [(s.source.kind, s.source.table) for s in (contract.contacts, contract.events,
+                                                     contract.outcomes) if s is not None] == [
+        ("warehouse", "contacts"), ("warehouse", "events"), ("warehouse", "outcomes")]  # fmt: skip
+    assert contract.label.mapping() == {"won": "won", "lost": "lost"}
+    assert (contract.decision_moment, contract.label.horizon_days) == ("pipeline", 90)
 
 
 # --------------------------------------------------------------------------- errors
 
 
 def test_every_problem_is_listed_with_its_key_path() -> None:
-    message = _error("mode: flat\nleads:\n  source: {kind: excel, path: a.csv}\n  lable: y\n")
+    message = _error("contacts:\n  source: {kind: excel, path: a.csv}\n  outcom: y\n")
     assert message == (
-        "contract file 'c.yaml' has 3 problems:\n"
-        "  - leads.source.kind: expected one of 'csv', 'parquet', 'duckdb' or 'postgresql', "
-        "got 'excel'\n"
-        "  - leads: missing key 'label'\n"
-        "  - leads: unknown key 'lable' (allowed: source, id, label, label_values, created_at, "
-        "order_by, rule_score, exclude, known_after_contact, known_before_contact, "
-        "column_types); did you mean 'label'?"
+        "contract file 'c.yaml' has 2 problems:\n"
+        "  - contacts.source.kind: expected one of 'csv', 'parquet', 'duckdb', 'postgresql' or "
+        "'warehouse', got 'excel'\n"
+        "  - contacts: unknown key 'outcom' (allowed: source, columns, order_by, outcome, "
+        "closed_at, existing_score, exclude, known_after_contact, known_before_contact, "
+        "missing_values, column_types); did you mean 'outcome'?"
     )
 
 
 def test_unknown_top_level_key_names_the_allowed_ones() -> None:
-    assert _error(FLAT + "warehouse: duckdb:///x.duckdb\n") == (
+    assert _error(EXPORT + "warehouse: duckdb:///x.duckdb\n") == (
         "contract file 'c.yaml': unknown key 'warehouse' "
-        "(allowed: mode, leads, contacts, events, outcomes, label)"
+        "(allowed: name, contacts, events, outcomes, label, decision)"
     )
 
 
-def test_horizon_days_in_flat_mode_says_where_it_belongs() -> None:
-    assert _error(FLAT + "  horizon_days: 30\n").endswith(
-        "horizon_days applies to mode 'tables'; a flat export's label is already decided"
+def test_a_mode_key_says_contracts_have_no_modes_any_more() -> None:
+    # a contract written for the old tables mode: the rest of it is the one format now
+    assert _error("mode: tables\n" + TABLES) == (
+        "contract file 'c.yaml': unknown key 'mode' (allowed: name, contacts, events, "
+        "outcomes, label, decision); contracts have no modes any more: one export is "
+        "'contacts' with an 'outcome' column (see the README)"
+    )
+    # a contract written for the old flat mode: 'leads' is now 'contacts' with an outcome
+    old_flat = "mode: flat\nleads:\n  source: {kind: csv, path: a.csv}\n  label: y\n"
+    assert _error(old_flat) == (
+        "contract file 'c.yaml' has 3 problems:\n"
+        "  - missing key 'contacts'\n"
+        "  - unknown key 'mode' (allowed: name, contacts, events, outcomes, label, decision); "
+        "contracts have no modes any more: one export is 'contacts' with an 'outcome' column "
+        "(see the README)\n"
+        "  - unknown key 'leads' (allowed: name, contacts, events, outcomes, label, decision); "
+        "a single export is now 'contacts' (with 'outcome: <label column>')"
+    )
+
+
+def test_horizon_days_outside_label_says_where_it_belongs() -> None:
+    assert _error(EXPORT + "  horizon_days: 30\n").endswith(
+        "contacts: unknown key 'horizon_days' (allowed: source, columns, order_by, outcome, "
+        "closed_at, existing_score, exclude, known_after_contact, known_before_contact, "
+        "missing_values, column_types); horizon_days belongs under 'label'"
     )
 
 
 @pytest.mark.parametrize(
     ("source", "problem"),
     [
-        ("{kind: csv}", "leads.source: a csv source needs 'path' (the file)"),
+        ("{kind: csv}", "contacts.source: a csv source needs 'path' (the file)"),
         (
             "{kind: csv, path: a.csv, table: t}",
-            "leads.source: a csv source takes 'path' only, not 'table'",
+            "contacts.source: a csv source takes 'path' only, not 'table'",
         ),
         (
             "{kind: parquet, path: a.parquet, delimiter: ';'}",
-            "leads.source: 'delimiter' applies to csv sources only",
+            "contacts.source: 'delimiter' applies to csv sources only",
         ),
         (
             "{kind: duckdb, path: a.duckdb}",
-            "leads.source: a duckdb source needs 'table' (the table's name)",
+            "contacts.source: a duckdb source needs 'table' (the table's name)",
         ),
         (
             "{kind: duckdb, path: a.duckdb, url: 'duckdb:///a.duckdb', table: t}",
-            "leads.source: a duckdb source needs exactly one of 'path' (the .duckdb file) or 'url' (duckdb:///...)",
+            "contacts.source: a duckdb source needs exactly one of 'path' (the .duckdb file) or "
+            "'url' (duckdb:///...)",
+        ),
+        (
+            "{kind: duckdb, url: 'sqlite:///a.db', table: t}",
+            "contacts.source: a duckdb url starts with 'duckdb:///', got 'sqlite:///a.db'",
         ),
         (
             "{kind: postgresql, url: 'mysql://x', table: t}",
-            "leads.source: a postgresql source needs 'url: postgresql://user@host:5432/db', got 'mysql://x'",
+            "contacts.source: a postgresql source needs 'url: postgresql://user@host:5432/db', "
+            "got 'mysql://x'",
         ),
         (
             "{kind: postgresql, url: 'postgresql://x/db', table: crm.leads}",
-            "leads.source: table must be a plain identifier (letters, digits, _), got 'crm.leads'; "
-            "for a PostgreSQL schema add ?schema=NAME to the url",
+            "contacts.source: table must be a plain identifier (letters, digits, _), got "
+            "'crm.leads'; for a PostgreSQL schema add ?schema=NAME to the url",
+        ),
+        (
+            "{kind: warehouse, table: contacts, path: c.csv}",
+            "contacts.source: a warehouse source takes 'table' only, not 'path'",
         ),
         (
             "{kind: csv, path: a.csv, delimiter: ';;'}",
-            "leads.source.delimiter: string should have at most 1 character, got ';;'",
+            "contacts.source.delimiter: string should have at most 1 character, got ';;'",
         ),
     ],
 )
 def test_source_keys_must_fit_the_kind(source: str, problem: str) -> None:
-    text = f"mode: flat\nleads:\n  source: {source}\n  label: y\n"
+    text = f"contacts:\n  source: {source}\n  outcome: y\n"
     assert _error(text) == f"contract file 'c.yaml': {problem}"
 
 
 @pytest.mark.parametrize(
     ("extra", "problem"),
     [
-        ("  id: converted\n", "column 'converted' is both 'id' and 'label'"),
         (
-            "  created_at: d\n  order_by: row_order\n",
-            "give 'created_at' (a creation timestamp) or 'order_by' (row order as time), not both",
+            "  columns: {contact_id: converted}\n",
+            "outcome: column 'converted' is already 'contact_id'; a column has one role",
+        ),
+        (
+            "  columns: {title: Job, industry: Job}\n",
+            "column 'Job' is mapped to both 'title' and 'industry'",
+        ),
+        (
+            "  existing_score: converted\n",
+            "existing_score: column 'converted' is already 'outcome'; a column has one role",
+        ),
+        (
+            "  exclude: [contact_id]\n",
+            "exclude: 'contact_id' is a key column and is always used",
         ),
         (
             "  exclude: [converted]\n",
-            "exclude: column 'converted' is already 'label'; a column has one role",
+            "exclude: 'converted' is mapped to 'outcome'; map the role to null instead",
+        ),
+        (
+            "  columns: {lead_source: Channel}\n  known_after_contact: [Channel]\n",
+            "known_after_contact: 'Channel' is mapped to 'lead_source'; map the role to null "
+            "instead",
         ),
         (
             "  known_after_contact: [notes]\n  known_before_contact: [notes]\n",
-            "known_before_contact: column 'notes' is already 'known_after_contact'; a column has one role",
+            "column 'notes' is in both 'known_after_contact' and 'known_before_contact'",
         ),
         (
             "  exclude: [owner, owner]\n",
-            "exclude: column 'owner' is already 'exclude'; a column has one role",
+            "column 'owner' is in both 'exclude' and 'exclude'",
         ),
         (
             "  exclude: [owner]\n  column_types: {owner: numeric}\n",
             "column_types: column 'owner' is 'exclude', not a feature",
         ),
         (
-            "  label_values: {won: [Closed], lost: [' closed ']}\n",
-            "leads.label_values: value ' closed ' is listed under both 'won' and 'lost'",
-        ),
-        ("  label_values: {}\n", "leads.label_values: give at least one of 'won', 'lost', 'open'"),
-        (
             "  column_types: {zip: text}\n",
-            "leads.column_types.zip: expected one of 'numeric', 'categorical' or 'boolean', got 'text'",
+            "contacts.column_types.zip: expected one of 'numeric', 'categorical' or 'boolean', "
+            "got 'text'",
         ),
     ],
 )
 def test_a_column_has_one_role(extra: str, problem: str) -> None:
-    message = _error(FLAT + extra)
-    where = "" if problem.startswith("leads.") else "leads: "
+    message = _error(EXPORT + extra)
+    where = "" if problem.startswith("contacts.") else "contacts: "
     assert message == f"contract file 'c.yaml': {where}{problem}"
+
+
+def test_closed_at_belongs_to_an_outcome_column() -> None:
+    text = TABLES.replace("contacts: {source: {kind: csv, path: c.csv}}",
+                          "contacts: {source: {kind: csv, path: c.csv}, closed_at: closed}")  # fmt: skip
+    assert _error(text) == (
+        "contract file 'c.yaml': contacts: closed_at applies to an 'outcome' column on the "
+        "contacts; give outcome: too"
+    )
+
+
+def test_outcomes_are_given_exactly_once() -> None:
+    assert _error("contacts: {source: {kind: csv, path: c.csv}}\n") == (
+        "contract file 'c.yaml': give the outcomes: an 'outcomes' table, or 'contacts.outcome' "
+        "(a label column on the contacts)"
+    )
+    assert _error(EXPORT + "outcomes: {source: {kind: csv, path: o.csv}}\n") == (
+        "contract file 'c.yaml': give the outcomes once: an 'outcomes' table or "
+        "'contacts.outcome', not both"
+    )
+
+
+def test_rows_without_ids_cannot_be_named_by_events_or_outcomes() -> None:
+    text = ("contacts:\n  source: {kind: csv, path: c.csv}\n  columns: {contact_id: null}\n"
+            "events: {source: {kind: csv, path: e.csv}}\n"
+            "outcomes: {source: {kind: csv, path: o.csv}}\n")  # fmt: skip
+    assert _error(text) == (
+        "contract file 'c.yaml': contacts.columns.contact_id: null (rows numbered in source "
+        "order) needs a single export: events and outcomes name contacts by id"
+    )
+
+
+def test_order_by_and_a_creation_time_are_one_or_the_other() -> None:
+    text = EXPORT + "  columns: {created_at: created}\n  order_by: row_order\n"
+    assert _error(text) == (
+        "contract file 'c.yaml': contacts: give 'columns.created_at' (a creation time) or "
+        "'order_by' (time order without a time), not both"
+    )
+
+
+def test_order_by_refuses_sections_with_real_times() -> None:
+    # stand-in creation times (2000-01-01 plus a second per row) would be compared with the
+    # events' and closes' real times: every event after the handoff, every win too late
+    events = (EXPORT + "  columns: {created_at: null}\n  order_by: row_order\n"
+              "events: {source: {kind: csv, path: e.csv}}\n")  # fmt: skip
+    assert _error(events) == (
+        "contract file 'c.yaml': contacts.order_by gives stand-in creation times that only "
+        "say the rows' order; it fits a single export without times, not one with ['events'] "
+        "(real times would be compared with them): give columns.created_at"
+    )
+    closed = EXPORT + "  closed_at: closed\n  order_by: lead_no\n"
+    assert _error(closed).endswith("not one with ['contacts.closed_at'] (real times would be "
+                                   "compared with them): give columns.created_at")  # fmt: skip
 
 
 def test_row_order_is_refused_for_postgresql_which_has_none() -> None:
     text = (
-        "mode: flat\nleads:\n  source: {kind: postgresql, url: 'postgresql://h/db', "
-        "table: leads}\n  label: y\n  order_by: row_order\n"
+        "contacts:\n  source: {kind: postgresql, url: 'postgresql://h/db', table: leads}\n"
+        "  outcome: y\n  columns: {created_at: null}\n  order_by: row_order\n"
     )
     assert _error(text) == (
-        "contract file 'c.yaml': leads: order_by: row_order needs a source with a row order; a "
-        "PostgreSQL table has none: name the column to order by instead"
+        "contract file 'c.yaml': contacts: order_by: row_order needs a source with a row "
+        "order; a PostgreSQL table has none: name the column to order by"
+    )
+
+
+def test_pipeline_snapshots_need_creation_and_close_times() -> None:
+    undated = EXPORT + "  columns: {created_at: null}\ndecision: {moment: pipeline}\n"
+    assert _error(undated) == (
+        "contract file 'c.yaml': decision.moment 'pipeline' needs contacts.columns.created_at "
+        "(snapshots are points in time)"
+    )
+    # a label column without close times: no snapshot could ever see a win
+    assert _error(EXPORT + "decision: {moment: pipeline}\n") == (
+        "contract file 'c.yaml': decision.moment 'pipeline' needs outcome close times: an "
+        "'outcomes' table or contacts.closed_at (a snapshot's label is a win closed within "
+        "the horizon after it)"
+    )
+    closed = parse_contract(EXPORT + "  closed_at: closed\ndecision: {moment: pipeline}\n")
+    assert closed.decision_moment == "pipeline"
+    assert _error(EXPORT + "decision: {moment: later}\n") == (
+        "contract file 'c.yaml': decision.moment: expected one of 'handoff' or 'pipeline', "
+        "got 'later'"
+    )
+
+
+def test_a_name_is_an_identifier_for_the_model_registry() -> None:
+    assert _error("name: my leads\n" + EXPORT) == (
+        "contract file 'c.yaml': name must be letters, digits, '_', '-' or '.', got 'my leads'"
     )
 
 
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("mode: tables\n", "mode 'tables' needs sections ['contacts', 'events', 'outcomes']"),
-        (FLAT + "label: {horizon_days: 30}\n", "['label'] belong to mode 'tables', not 'flat'"),
-        ("mode: flat\n", "mode 'flat' needs a 'leads' section"),
-        ("mode: flatt\n", "mode: expected one of 'flat' or 'tables', got 'flatt'"),
+        ("label: {horizon_days: 30}\n", "missing key 'contacts'"),
         (
-            "- mode: flat\n",
-            "expected a mapping with keys mode, leads, contacts, events, outcomes, label, got list",
+            "- contacts\n",
+            "expected a mapping with keys name, contacts, events, outcomes, label, decision, "
+            "got list",
+        ),
+        (
+            "",
+            "expected a mapping with keys name, contacts, events, outcomes, label, decision, "
+            "got NoneType",
         ),
     ],
 )
-def test_sections_must_fit_the_mode(text: str, problem: str) -> None:
+def test_a_contract_is_a_mapping_with_contacts(text: str, problem: str) -> None:
     assert _error(text) == f"contract file 'c.yaml': {problem}"
-
-
-TABLES = """\
-mode: tables
-contacts: {source: {kind: csv, path: c.csv}}
-events: {source: {kind: csv, path: e.csv}}
-outcomes: {source: {kind: csv, path: o.csv}}
-"""
 
 
 def test_label_definition_checks_overlap_and_horizon() -> None:
@@ -294,159 +500,38 @@ def test_label_definition_checks_overlap_and_horizon() -> None:
     assert _error(overlap) == (
         "contract file 'c.yaml': label: values ['won'] are in both won_values and lost_values"
     )
+    # numbers are compared by value: 1.0 and 1 are one value
+    by_value = TABLES + "label: {won_values: ['1.0'], lost_values: [lost], open_values: [1]}\n"
+    assert _error(by_value) == (
+        "contract file 'c.yaml': label: values ['1'] are in both won_values and open_values"
+    )
     assert _error(TABLES + "label: {horizon_days: 0}\n") == (
         "contract file 'c.yaml': label.horizon_days: input should be greater than 0, got 0"
+    )
+    assert _error(TABLES + "label: {won_values: []}\n") == (
+        "contract file 'c.yaml': label.won_values: list should have at least 1 item after "
+        "validation, not 0, got []"
+    )
+
+
+def test_event_types_map_onto_standard_types_once() -> None:
+    assert _error(TABLES.replace("events: {source: {kind: csv, path: e.csv}}",
+                                 "events: {source: {kind: csv, path: e.csv}, "
+                                 "event_types: {pricing_view: [Pricing]}}")).startswith(
+        "contract file 'c.yaml': events: event_types: 'pricing_view' is not a standard event "
+        "type; did you mean 'pricing_page_view'? (standard: "
+    )  # fmt: skip
+    twice = TABLES.replace("events: {source: {kind: csv, path: e.csv}}",
+                           "events: {source: {kind: csv, path: e.csv}, event_types: "
+                           "{pricing_page_view: [Pricing], demo_request: [' pricing']}}")  # fmt: skip
+    assert _error(twice) == (
+        "contract file 'c.yaml': events: event_types: value ' pricing' is mapped to both "
+        "'pricing_page_view' and 'demo_request'"
     )
 
 
 def test_duplicate_keys_and_bad_yaml_name_the_file(tmp_path: Path) -> None:
-    assert "found duplicate key 'label'" in _error(FLAT + "  label: y\n")
-    assert _error("mode: [flat\n").startswith("contract file 'c.yaml': not valid YAML:")
+    assert "found duplicate key 'outcome'" in _error(EXPORT + "  outcome: y\n")
+    assert _error("contacts: [x\n").startswith("contract file 'c.yaml': not valid YAML:")
     with pytest.raises(ConfigError, match=r"contract file '.*nowhere\.yaml': cannot read it"):
         load_contract(tmp_path / "nowhere.yaml")
-
-
-def test_flat_accessor_refuses_a_tables_contract() -> None:
-    contract = Contract.model_validate(
-        {
-            "mode": "tables",
-            "contacts": {"source": {"kind": "csv", "path": "c.csv"}},
-            "events": {"source": {"kind": "csv", "path": "e.csv"}},
-            "outcomes": {"source": {"kind": "csv", "path": "o.csv"}},
-        }
-    )
-    with pytest.raises(ConfigError, match="is in mode 'tables', not 'flat'"):
-        _ = contract.flat
-
-
-# --------------------------------------------------------------------------- init-contract
-
-# 24 leads of a small CRM export: a unique lead number, a creation date, the company size,
-# an email (an identifier), a status the rep sets after the call, and whether it converted.
-EXPORT = pd.DataFrame(
-    {
-        "Lead Number": [f"L{i:03d}" for i in range(1, 25)],
-        "Created Date": [f"2024-01-{i:02d}" for i in range(1, 25)],
-        "Employees": [str(10 * i) for i in range(1, 25)],
-        "Email": [f"person{i}@example{i % 3}.com" for i in range(1, 25)],
-        "Lead Status": ["Contacted", "Qualified", "Unqualified"] * 8,
-        "Converted": ["Yes", "No", "No"] * 8,
-    }
-)
-
-
-def test_init_contract_guesses_roles_and_loads_back(tmp_path: Path) -> None:
-    EXPORT.to_csv(tmp_path / "export.csv", index=False)
-    text = write_starting_contract(str(tmp_path / "export.csv"), contract_dir=tmp_path)
-    lines = text.splitlines()
-    assert lines[3:12] == [
-        "mode: flat",
-        "leads:",
-        "  source:",
-        "    kind: csv",
-        "    path: export.csv",  # relative to the folder the contract is written to
-        "  id: Lead Number  # guessed: unique and never empty in the rows read",
-        "  label: Converted  # guessed: 'No' 16 rows (lost), 'Yes' 8 rows (won)",
-        "  created_at: Created Date  # guessed: a date column named like a creation date",
-        "  # Columns filled in after contact with sales are never used. TODO: confirm",
-    ]
-    assert "  known_after_contact:" in lines
-    assert (
-        "    - Lead Status  # categorical 3 distinct; e.g. 'Contacted', 'Qualified', 'Unqualified'"
-        in lines
-    )
-    assert lines[-6:] == [
-        "  #   Lead Number   (id)",
-        "  #   Created Date  (created_at)",
-        "  #   Employees     numeric     24 distinct; e.g. 10, 20, 30",
-        "  #   Email         identifier  24 distinct; left out: identifier-like: email addresses "
-        "in 100% of values",
-        "  #   Lead Status   (known_after_contact)",
-        "  #   Converted     (label)",
-    ]
-    # what init-contract writes is a contract load_flat accepts as it stands
-    path = tmp_path / "leadscore.yaml"
-    path.write_text(text)
-    contract = load_contract(path)
-    assert contract.flat.known_after_contact == ["Lead Status"]
-    data = load_flat(contract)
-    assert data.features == {"Employees": "numeric"}
-    assert int(data.label.sum()) == 8
-
-
-def test_init_contract_leaves_todos_when_it_cannot_decide(tmp_path: Path) -> None:
-    # no column holding only won/lost values, no date, no unique column; semicolons
-    frame = pd.DataFrame({"region": ["north", "south"] * 10, "stage": ["A", "B", "C", "D"] * 5})
-    frame.to_csv(tmp_path / "export.csv", index=False, sep=";")
-    lines = write_starting_contract(str(tmp_path / "export.csv")).splitlines()
-    assert lines[6:20] == [
-        "    kind: csv",
-        f"    path: {tmp_path / 'export.csv'}",  # absolute without contract_dir
-        '    delimiter: ";"  # detected',
-        "  # id: TODO no column is unique in every row; without id, rows are numbered in source "
-        "order",
-        "  label: TODO  # TODO no column holds only won/lost values (1/0, yes/no ...)",
-        "  # TODO no date column found.",
-        "  # If the rows are in time order (oldest first), uncomment:",
-        "  # order_by: row_order",
-        "  # Without created_at or order_by, splits are stratified-random and every",
-        "  # report says so.",
-        "  # Columns filled in after contact with sales are never used. TODO: confirm",
-        "  # (the names below suggest it); add any others, e.g. a status set after a call.",
-        "  known_after_contact:",
-        "    - stage  # categorical 4 distinct; e.g. 'A', 'B', 'C'",
-    ]
-    # it loads; the TODO label fails later, by name, until someone edits it
-    assert parse_contract("\n".join(lines)).flat.label == "TODO"
-
-
-def test_init_contract_points_at_a_status_column_with_other_values(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"status": ["Closed Won", "Closed Lost", "Open"] * 4, "x": range(12)})
-    frame.to_parquet(tmp_path / "export.parquet")
-    text = write_starting_contract(str(tmp_path / "export.parquet"), contract_dir=tmp_path)
-    assert "    kind: parquet\n    path: export.parquet\n" in text
-    assert (
-        "  label: TODO  # TODO no column holds only won/lost values (1/0, yes/no ...)\n"
-        "  # TODO: 'status' may be the label; its values: 'Closed Won' (4), 'Closed Lost' (4), "
-        "'Open' (4).\n"
-        "  # If so: label: status, and map its values, e.g.\n"
-        "  # label_values: {won: [...], lost: [...], open: [...]}\n"
-    ) in text
-    assert "  known_after_contact: []\n" in text  # not offered as both label and leak
-    assert "  #   status  (label?)\n" in text
-    assert parse_contract(text).flat.label == "TODO"
-
-
-def test_init_contract_reads_a_duckdb_table(tmp_path: Path) -> None:
-    url = f"duckdb:///{tmp_path}/crm.duckdb"
-    with Warehouse(url) as wh:
-        wh.write_table("leads", EXPORT)
-        wh.write_table("owners", pd.DataFrame({"owner": ["ann"]}))
-    with pytest.raises(
-        ConfigError, match=r"holds 2 tables \['leads', 'owners'\]; name the leads table"
-    ):
-        write_starting_contract(url)
-    text = write_starting_contract(url, table="leads")
-    assert f'    kind: duckdb\n    url: "{url}"\n    table: leads\n' in text
-    assert parse_contract(text).flat.source.table == "leads"
-
-
-def test_init_contract_refuses_unknown_sources(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"source file '.*missing\.csv' does not exist"):
-        write_starting_contract(str(tmp_path / "missing.csv"))
-    (tmp_path / "leads.xlsx").write_bytes(b"")
-    with pytest.raises(ConfigError, match=r"expected a \.csv, \.parquet or \.duckdb file"):
-        write_starting_contract(str(tmp_path / "leads.xlsx"))
-
-
-def test_an_id_that_grows_with_time_may_order_the_rows() -> None:
-    leads = parse_contract(FLAT + "  id: lead_no\n  order_by: lead_no\n").flat
-    assert (leads.time_column, leads.role_columns()) == ("lead_no", ["lead_no", "converted"])
-
-
-def test_init_contract_quotes_names_yaml_would_misread(tmp_path: Path) -> None:
-    # a label called "won: final" and a status called "Status #2" must come back unchanged
-    frame = pd.DataFrame({"won: final": [1, 0, 0, 1], "Status #2": ["a", "b", "a", "b"]})
-    frame.to_csv(tmp_path / "export.csv", index=False)
-    leads = parse_contract(write_starting_contract(str(tmp_path / "export.csv"))).flat
-    assert (leads.label, leads.known_after_contact) == ("won: final", ["Status #2"])
