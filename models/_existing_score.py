@@ -30,9 +30,10 @@ class ExistingScore:
         if self.column not in X.columns:
             raise MissingColumnsError("lead rows", [self.column], [self.column])
         values = X[self.column]
-        if values.dtype == object:
-            values = values.astype(str).str.replace(",", "", regex=False)
-        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        if not pd.api.types.is_numeric_dtype(values):
+            values = values.astype("string").str.replace(",", "", regex=False)
+        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan,
+                                                              copy=True)  # fmt: skip
         out[~np.isfinite(out)] = np.nan
         return out
 
