@@ -211,7 +211,7 @@ def lead_frame_sql(
     At the ``pipeline`` decision it expects a relation ``_snapshots(as_of TIMESTAMP)``; at
     the ``handoff`` decision a relation ``_range(since TIMESTAMP, until TIMESTAMP,
     open_only BOOLEAN)``: every contact whose cutoff is in ``[since, until)`` (with
-    ``open_only``, only those with no outcome before their cutoff). ``decision`` defaults
+    ``open_only``, only those with no outcome closed before ``until``: still open). ``decision`` defaults
     to the spec's.
 
     ``boolean_columns`` names numeric attributes stored as booleans: they become 1.0/0.0
@@ -302,7 +302,7 @@ chosen AS (
   WHERE h.as_of >= r.since AND h.as_of < r.until
     AND NOT (r.open_only AND EXISTS (
       SELECT 1 FROM outcomes o WHERE o.contact_id = h.contact_id
-        AND (o.closed_at IS NULL OR o.closed_at < h.as_of)))
+        AND (o.closed_at IS NULL OR o.closed_at < r.until)))
 ),
 cutoffs AS (
   SELECT DISTINCT as_of{cutoff_cols}
@@ -416,13 +416,13 @@ def build_handoff_frame(
     open_only: bool = False,
 ) -> LeadFrame:
     """One row per lead whose handoff cutoff (``created_at`` + the spec's delay) is in
-    ``[since, until)`` (default: all), features strictly before it (see module doc).
+    ``[since, until)`` (default: all), features strictly before it (see module doc). With
+    ``open_only`` (scoring), only leads with no outcome closed before ``until``.
 
     With ``with_labels``: leads whose horizon after creation runs past ``data_end`` and
     that have not won by then are censored (counted, left out); when the label comes from a
     column on the contacts (``spec.label_from == "column"``), leads with no outcome are
-    still open (counted in ``open_rows``, left out). With ``open_only`` (scoring), leads
-    with an outcome before their cutoff are left out.
+    still open (counted in ``open_rows``, left out).
     """
     horizon = horizon_days or spec.horizon_days
     if horizon <= 0:

@@ -461,6 +461,8 @@ class RuleScorer:
         """
         columns = X if isinstance(X, LeadColumns) else LeadColumns.of(_check_frame(X))
         n_rows = columns.n_rows
+        if not self._fitted_rules().rules:  # no rule reads this data: no points, no hits
+            return np.zeros(n_rows), Coded(np.zeros(n_rows, dtype=np.intp), [""])
         if n_rows <= SMALL_ROWS:  # row by row
             by_rule = self._points_by_rule(columns)
             texts = [self.format_hits(hits) for hits in self._hits(by_rule)]

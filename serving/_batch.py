@@ -5,9 +5,9 @@ job in :mod:`serving._spark_score` with the same guarantees):
 
 * it loads the registered model (any contract's: its feature spec says what to read),
   validates the warehouse and counts the leads to score: a pipeline model scores the
-  contacts open at ``as_of`` (default: now); a handoff model every open lead whose handoff
-  time is before ``as_of``, each at its own handoff time (a lead's handoff score never
-  changes, so reruns agree);
+  contacts open at ``as_of`` (default: now); a handoff model every lead still open at
+  ``as_of`` whose handoff time is before it, each at its own handoff time (a lead's handoff
+  score never changes, so reruns agree);
 * a model whose attribute columns are mostly absent from the warehouse's contacts stops
   with a :class:`~features.ModelError` naming them (exit 4); a few absent ones are scored
   as missing, with a warning;
@@ -254,7 +254,7 @@ def leads_to_score(wh: Warehouse, spec: FeatureSpec, as_of: datetime) -> int:
         return int(wh.scalar(
             f"SELECT count(*) FROM contacts c WHERE {cutoff} < CAST(? AS TIMESTAMP) AND NOT "
             "EXISTS (SELECT 1 FROM outcomes o WHERE o.contact_id = c.contact_id AND "
-            f"(o.closed_at IS NULL OR o.closed_at < {cutoff}))", [as_of]) or 0)  # fmt: skip
+            "(o.closed_at IS NULL OR o.closed_at < CAST(? AS TIMESTAMP)))", [as_of, as_of]) or 0)  # fmt: skip
     return open_contacts(wh, as_of)
 
 

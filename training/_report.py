@@ -177,10 +177,12 @@ def render_html(figures: dict[str, Any]) -> str:
         _table(figures["calibration"]["model"], "calibration.model",
                [("bin", "bin", "count"), ("leads", "leads", "count"),
                 ("mean_predicted", "mean predicted", "num"), ("observed", "observed rate", "num")]),
-        "<h3>Rules (isotonic map from the training window)</h3>",
-        _table(figures["calibration"]["rules"], "calibration.rules",
-               [("bin", "bin", "count"), ("leads", "leads", "count"),
-                ("mean_predicted", "mean predicted", "num"), ("observed", "observed rate", "num")]),
+        *([] if "rules" not in figures["calibration"] else [
+            "<h3>Rules (isotonic map from the training window)</h3>",
+            _table(figures["calibration"]["rules"], "calibration.rules",
+                   [("bin", "bin", "count"), ("leads", "leads", "count"),
+                    ("mean_predicted", "mean predicted", "num"),
+                    ("observed", "observed rate", "num")])]),  # fmt: skip
         "</section>",
         "<section id='grades'><h2>Conversion by rule grade and by model tier</h2>",
         "<p class='note'>Model tiers are cut so each holds as many validation leads as the same rule grade.</p>",
