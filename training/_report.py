@@ -182,7 +182,7 @@ def render_html(figures: dict[str, Any]) -> str:
             _table(figures["calibration"]["rules"], "calibration.rules",
                    [("bin", "bin", "count"), ("leads", "leads", "count"),
                     ("mean_predicted", "mean predicted", "num"),
-                    ("observed", "observed rate", "num")])]),  # fmt: skip
+                    ("observed", "observed rate", "num")])]),
         "</section>",
         "<section id='grades'><h2>Conversion by rule grade and by model tier</h2>",
         "<p class='note'>Model tiers are cut so each holds as many validation leads as the same rule grade.</p>",
@@ -233,5 +233,5 @@ def render_html(figures: dict[str, Any]) -> str:
         + _cell(thresholds["model_conversions"], "thresholds.model_conversions", "count")
         + "</tr></table></section>",
         "</body></html>",
-    ]  # fmt: skip
+    ]
     return "\n".join(parts)
