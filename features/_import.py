@@ -41,15 +41,11 @@ Contract of :func:`import_tables` (any contract; ``warehouse`` a DuckDB or Postg
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -65,7 +61,27 @@ from leadscore.features._contract import (
     label_key,
     normalise_token,
 )
+from leadscore.features._conversion import (
+    INTEGER_TYPES,
+    Kind,
+    base_type,
+    build,
+    check_named,
+    convert,
+    missing_column,
+    quoted,
+    recode,
+)
 from leadscore.features._errors import ConfigError, DataValidationError
+from leadscore.features._import_store import (
+    COLUMNS,
+    IMPORTS,
+    fingerprint,
+    in_place,
+    previous_imports_at,
+    read_catalogue,
+    write,
+)
 from leadscore.features._profile import ColumnProfile, profile_columns, typed_column
 from leadscore.features._schema import CONTACTS, EVENT_TYPES, EVENTS, OUTCOMES
 from leadscore.features._sources import describe_source, load_source
@@ -75,17 +91,11 @@ from leadscore.features._warehouse import Warehouse, WarehouseURL, quote_ident
 
 log = logging.getLogger(__name__)
 
-IMPORTS = "leadscore_imports"
-"""The table recording which standard tables leadscore imported, from where, and when."""
-COLUMNS = "leadscore_columns"
-"""The catalogue of the team's own contact attributes: name, the team's name, kind."""
-STAGING = "_leadscore_import_"
 EXISTING_SCORE = "existing_score"
 """The contacts column holding the team's own score, when the contract names one."""
 PROFILE_ROWS = 200_000
 """Attribute columns are typed on at most this many rows (then every row is converted)."""
 
-Kind = Literal["id", "time", "number", "flag", "text"]
 _ROLE_IMPORT_KINDS: dict[str, Kind] = {"categorical": "text", "numeric": "number",
                                        "boolean": "flag"}  # fmt: skip
 _CONTACT_KINDS: dict[str, Kind] = {
@@ -96,14 +106,6 @@ _EVENT_KINDS: dict[str, Kind] = {"contact_id": "id", "occurred_at": "time", "eve
 _OUTCOME_KINDS: dict[str, Kind] = {
     "contact_id": "id", "closed_at": "time", "outcome": "text", "amount": "number",
 }  # fmt: skip
-_SQL_TYPE = {"time": "TIMESTAMP", "number": "DOUBLE", "flag": "BOOLEAN", "text": "VARCHAR"}
-_TRUE = ("true", "yes", "y", "t", "1", "1.0")
-_FALSE = ("false", "no", "n", "f", "0", "0.0")
-_INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
-                  "USMALLINT", "UTINYINT")  # fmt: skip
-_NUMBER_TYPES = (*_INTEGER_TYPES, "DOUBLE", "FLOAT", "DECIMAL")
-_TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS",
-               "TIMESTAMP_S")  # fmt: skip
 
 Progress = Callable[[str], None]
 
@@ -166,7 +168,7 @@ def import_tables(
     engine = WarehouseURL.parse(warehouse).engine
     now = now or datetime.now(UTC).replace(tzinfo=None)
     base = ImportResult(warehouse=warehouse, rows={}, horizon_days=contract.label.horizon_days)
-    if _in_place(contract, warehouse):
+    if in_place(contract, warehouse):
         with Warehouse(warehouse, read_only=True) as wh:
             report = validate_warehouse(wh, now=now)
         base.rows, base.skipped = dict(report.row_counts), "in place"
@@ -179,10 +181,10 @@ def import_tables(
             f"a contract is imported into a DuckDB or PostgreSQL warehouse, not {engine}; "
             "import into one (--warehouse) and run Spark jobs on its tables"
         )
-    fingerprint = _fingerprint(contract)
-    previous = _previous_imports_at(warehouse)
-    if fingerprint is not None and all(
-        previous.get(t, ("", 0))[0] == fingerprint for t in (CONTACTS, EVENTS, OUTCOMES)
+    digest = fingerprint(contract)
+    previous = previous_imports_at(warehouse)
+    if digest is not None and all(
+        previous.get(t, ("", 0))[0] == digest for t in (CONTACTS, EVENTS, OUTCOMES)
     ):
         base.rows = {t: previous[t][1] for t in (CONTACTS, EVENTS, OUTCOMES)}
         base.skipped = "up to date"
@@ -203,29 +205,29 @@ def import_tables(
         if events is not None:
             say(f"reading events from {describe_source(events.source)}")
             load_source(stage, "src_events", events.source, contract.base_dir, "events", warehouse)
-            _check_named(stage, "events", events.source, "src_events", events.columns.model_dump())
+            check_named(stage, "events", events.source, "src_events", events.columns.model_dump())
         if outcomes is not None:
             say(f"reading outcomes from {describe_source(outcomes.source)}")
             load_source(stage, "src_outcomes", outcomes.source, contract.base_dir, "outcomes",
                   warehouse)  # fmt: skip
-            _check_named(stage, "outcomes", outcomes.source, "src_outcomes",
+            check_named(stage, "outcomes", outcomes.source, "src_outcomes",
                          outcomes.columns.model_dump())  # fmt: skip
         id_type = _id_type(stage, str(roles["contact_id"]), events, outcomes)
         problems: list[DataValidationError] = []
-        problems += _build(stage, "std_contacts", "src_contacts", contacts.source, roles,
+        problems += build(stage, "std_contacts", "src_contacts", contacts.source, roles,
                            _CONTACT_KINDS, id_type, keep_row=True)  # fmt: skip
         say("typing the contacts' own attributes")
         attributes, left_out, notes, attr_problems = _attributes(stage, contacts, roles)
         problems += attr_problems
         problems += _existing_score(stage, contacts)
         if events is not None:
-            problems += _build(stage, EVENTS, "src_events", events.source,
+            problems += build(stage, EVENTS, "src_events", events.source,
                                events.columns.model_dump(), _EVENT_KINDS, id_type)  # fmt: skip
         else:
             stage.execute(f"CREATE TABLE {EVENTS} (contact_id {id_type}, occurred_at TIMESTAMP, "
                           "event_type VARCHAR)")  # fmt: skip
         if outcomes is not None:
-            problems += _build(stage, OUTCOMES, "src_outcomes", outcomes.source,
+            problems += build(stage, OUTCOMES, "src_outcomes", outcomes.source,
                                outcomes.columns.model_dump(), _OUTCOME_KINDS, id_type)  # fmt: skip
         else:
             problems += _outcomes_from_contacts(stage, contacts, str(roles["contact_id"]), id_type)
@@ -247,7 +249,7 @@ def import_tables(
         arrow = {t: stage.query_arrow(f"SELECT * FROM {t}")
                  for t in (CONTACTS, EVENTS, OUTCOMES)}  # fmt: skip
     say(f"writing contacts, events and outcomes to {warehouse}")
-    rows = _write(warehouse, arrow, contract, fingerprint or "", now, attributes)
+    rows = write(warehouse, arrow, contract, digest or "", now, attributes)
     return ImportResult(
         warehouse=warehouse, rows=rows, attributes=attributes, left_out=left_out,
         open_outcomes=open_rows, unmapped_event_types=unmapped,
@@ -258,26 +260,6 @@ def import_tables(
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def _missing_column(section: str, source: Source, column: str, role: str,
-                    found: Sequence[str]) -> ConfigError:  # fmt: skip
-    close = difflib.get_close_matches(column, list(found), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ConfigError(
-        f"{section} ({describe_source(source)}): no column {column!r} (mapped to {role}); "
-        f"its columns are {list(found)}{hint}"
-    )
-
-
-def _check_named(stage: Warehouse, section: str, source: Source, table: str,
-                 mapping: dict[str, str | None]) -> list[str]:  # fmt: skip
-    """Check each mapped column exists in stage ``table``; returns its columns."""
-    found = list(stage.columns(table))
-    for role, column in mapping.items():
-        if column is not None and column not in found:
-            raise _missing_column(section, source, column, role, found)
-    return found
 
 
 def _contact_roles(stage: Warehouse, contacts: ContactsTable) -> dict[str, str | None]:
@@ -296,7 +278,7 @@ def _contact_roles(stage: Warehouse, contacts: ContactsTable) -> dict[str, str |
         elif column in found:
             roles[role] = column
         elif role in given or (role == "created_at" and "created_at" in given):
-            raise _missing_column("contacts", contacts.source, column, role, found)
+            raise missing_column("contacts", contacts.source, column, role, found)
         else:
             roles[role] = None
     named = [("outcome", contacts.outcome), ("closed_at", contacts.closed_at),
@@ -310,7 +292,7 @@ def _contact_roles(stage: Warehouse, contacts: ContactsTable) -> dict[str, str |
         named += [("missing_values", c) for c in contacts.missing_values]
     for key, column in named:
         if column is not None and column not in found:
-            raise _missing_column("contacts", contacts.source, column, key, found)
+            raise missing_column("contacts", contacts.source, column, key, found)
     return roles
 
 
@@ -344,7 +326,7 @@ def _order_key(stage: Warehouse, contacts: ContactsTable) -> str:
     column = str(contacts.order_by)
     duck_type = stage.columns("src_contacts")[column]
     where = f"contacts ({describe_source(contacts.source)})"
-    text = f"NULLIF(trim(CAST({_q(column)} AS VARCHAR)), '')"
+    text = f"NULLIF(trim(CAST({quoted(column)} AS VARCHAR)), '')"
     problems = []
     empty = stage.query(f"SELECT rowid + 1 AS r FROM src_contacts WHERE {text} IS NULL "
                         "ORDER BY rowid")["r"].tolist()  # fmt: skip
@@ -355,7 +337,7 @@ def _order_key(stage: Warehouse, contacts: ContactsTable) -> str:
     candidates = []
     for kind in ("number", "time"):
         try:
-            value, bad = _convert(column, duck_type, kind, "BIGINT")
+            value, bad = convert(column, duck_type, kind, "BIGINT")
         except ValueError:
             continue
         failed = 0 if bad is None else int(
@@ -368,7 +350,7 @@ def _order_key(stage: Warehouse, contacts: ContactsTable) -> str:
         raise ContractViolations(problems)
     failed, value, bad = min(candidates, key=lambda c: c[0])
     if failed:
-        examples = stage.query(f"SELECT DISTINCT CAST({_q(column)} AS VARCHAR) AS v FROM "
+        examples = stage.query(f"SELECT DISTINCT CAST({quoted(column)} AS VARCHAR) AS v FROM "
                                f"src_contacts WHERE {bad} ORDER BY v LIMIT 5")["v"].tolist()  # fmt: skip
         problems.append(DataValidationError(
             where, column, "order_by values must be numbers or timestamps (ISO 8601)",
@@ -384,11 +366,11 @@ def _apply_missing_values(stage: Warehouse, contacts: ContactsTable) -> None:
     changes = []
     for column, duck_type in types.items():
         tokens = sorted(contacts.missing_tokens(column))
-        if not tokens or _base_type(duck_type) != "VARCHAR":
+        if not tokens or base_type(duck_type) != "VARCHAR":
             continue
         listed = ", ".join("'" + t.replace("'", "''") + "'" for t in tokens)
-        changes.append(f"CASE WHEN lower(trim({_q(column)})) IN ({listed}) THEN NULL "
-                       f"ELSE {_q(column)} END AS {_q(column)}")  # fmt: skip
+        changes.append(f"CASE WHEN lower(trim({quoted(column)})) IN ({listed}) THEN NULL "
+                       f"ELSE {quoted(column)} END AS {quoted(column)}")  # fmt: skip
     if changes:
         stage.execute("CREATE OR REPLACE TABLE src_contacts AS SELECT * REPLACE ("
                       + ", ".join(changes) + ") FROM src_contacts ORDER BY rowid")  # fmt: skip
@@ -402,10 +384,6 @@ def _known_before(contacts: ContactsTable, attributes: Sequence[Attribute],
     return [by_label.get(c, c) for c in contacts.known_before_contact]
 
 
-def _base_type(duck_type: str) -> str:
-    return duck_type.split("(")[0].strip()
-
-
 def _id_type(stage: Warehouse, contact_id: str, events: EventsTable | None,
              outcomes: OutcomesTable | None) -> str:  # fmt: skip
     """BIGINT when every table's id column is an integer, else VARCHAR (ids compared as text)."""
@@ -414,105 +392,8 @@ def _id_type(stage: Warehouse, contact_id: str, events: EventsTable | None,
         pairs.append(("src_events", events.columns.contact_id))
     if outcomes is not None:
         pairs.append(("src_outcomes", outcomes.columns.contact_id))
-    types = [_base_type(stage.columns(table)[column]) for table, column in pairs]
-    return "BIGINT" if all(t in _INTEGER_TYPES for t in types) else "VARCHAR"
-
-
-def _q(column: str) -> str:
-    """A team's column name quoted for the DuckDB stage (spaces, punctuation, any case)."""
-    return '"' + column.replace('"', '""') + '"'
-
-
-def _convert(column: str, duck_type: str, kind: Kind, id_type: str) -> tuple[str, str | None]:
-    """SQL for the converted value of ``column`` and for "it did not convert" (None when
-    every value converts); raises ValueError when the type cannot hold such values."""
-    q = _q(column)
-    base = _base_type(duck_type)
-    text = f"NULLIF(trim(CAST({q} AS VARCHAR)), '')"
-    if kind == "id":
-        if id_type == "BIGINT":
-            return f"CAST({q} AS BIGINT)", None
-        if base in ("DOUBLE", "FLOAT", "DECIMAL"):
-            raise ValueError("an id must be an integer or text, not a fractional number")
-        return text, None
-    if kind == "text":
-        return text, None
-    if kind == "time":
-        if base in _TIME_TYPES or base.startswith("TIMESTAMP"):
-            return f"CAST({q} AS TIMESTAMP)", None
-        if base == "VARCHAR":
-            value = f"CAST(try_cast({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
-            return value, f"{text} IS NOT NULL AND {value} IS NULL"
-        raise ValueError("expected timestamps (or ISO 8601 text such as 2024-01-31 14:05:00)")
-    if kind == "number":
-        if base in _NUMBER_TYPES:
-            return f"CAST({q} AS DOUBLE)", None
-        if base == "VARCHAR":
-            value = f"try_cast(replace({text}, ',', '') AS DOUBLE)"
-            return value, f"{text} IS NOT NULL AND {value} IS NULL"
-        raise ValueError("expected numbers")
-    # a yes/no flag
-    if base == "BOOLEAN":
-        return q, None
-    if base in _NUMBER_TYPES or base == "VARCHAR":
-        token = f"lower({text})"
-        true = ", ".join(f"'{v}'" for v in _TRUE)
-        false = ", ".join(f"'{v}'" for v in _FALSE)
-        value = f"CASE WHEN {token} IN ({true}) THEN TRUE WHEN {token} IN ({false}) THEN FALSE END"
-        return value, f"{text} IS NOT NULL AND {value} IS NULL"
-    raise ValueError("expected yes/no values (true/false, yes/no, 1/0)")
-
-
-def _build(stage: Warehouse, table: str, source_table: str, source: Source,
-           mapping: dict[str, str | None], kinds: dict[str, Kind],
-           id_type: str, keep_row: bool = False) -> list[DataValidationError]:  # fmt: skip
-    """Create stage ``table`` (the standard columns) from ``source_table``; returns the
-    values that did not convert, in the team's terms. ``keep_row`` keeps the source's row
-    number as column ``_row``."""
-    types = stage.columns(source_table)
-    where = f"{_section(table)} ({describe_source(source)})"
-    selects, problems = (["rowid AS _row"] if keep_row else []), []
-    for role, kind in kinds.items():
-        column = mapping.get(role)
-        if column is None:
-            if role == "amount":
-                continue
-            selects.append(f"CAST(NULL AS {_SQL_TYPE[kind]}) AS {quote_ident(role)}")
-            continue
-        try:
-            value, bad = _convert(column, types[column], kind, id_type)
-        except ValueError as exc:
-            problems.append(DataValidationError(
-                where, column, f"wrong type {types[column]} for {role}: {exc}",
-                count=int(stage.scalar(f"SELECT count(*) FROM {source_table}") or 0)))  # fmt: skip
-            continue
-        selects.append(f"{value} AS {quote_ident(role)}")
-        if bad is not None:
-            n = int(stage.scalar(f"SELECT count(*) FROM {source_table} WHERE {bad}") or 0)
-            if n:
-                examples = stage.query(
-                    f"SELECT DISTINCT CAST({_q(column)} AS VARCHAR) AS v "
-                    f"FROM {source_table} WHERE {bad} ORDER BY v LIMIT 5"
-                )["v"].tolist()
-                problems.append(DataValidationError(
-                    where, column, f"values that are not {_KIND_WORDS[kind]} (for {role})",
-                    count=n, examples=examples))  # fmt: skip
-    if not problems:
-        stage.execute(f"CREATE TABLE {table} AS SELECT {', '.join(selects)} FROM {source_table}")
-    return problems
-
-
-_KIND_WORDS = {
-    "time": "timestamps (ISO 8601, e.g. 2024-01-31 or 2024-01-31 14:05:00)",
-    "number": "numbers",
-    "flag": "yes/no values (true/false, yes/no, y/n, 1/0)",
-    "id": "ids",
-    "text": "text",
-}
-
-
-def _section(table: str) -> str:
-    return CONTACTS if table == "std_contacts" else table
+    types = [base_type(stage.columns(table)[column]) for table, column in pairs]
+    return "BIGINT" if all(t in INTEGER_TYPES for t in types) else "VARCHAR"
 
 
 # --------------------------------------------------------------------------- attributes
@@ -533,7 +414,7 @@ def _attributes(stage: Warehouse, contacts: ContactsTable, roles: Mapping[str, s
     left_out.update({c: "known after contact (filled in by sales)"
                      for c in contacts.known_after_contact})  # fmt: skip
     candidates = [c for c in found if c not in used and c not in left_out]
-    cols = ", ".join(["rowid AS _row", *(_q(c) for c in candidates)])
+    cols = ", ".join(["rowid AS _row", *(quoted(c) for c in candidates)])
     frame = stage.query(f"SELECT {cols} FROM src_contacts ORDER BY rowid")
     sample = frame[candidates].head(PROFILE_ROWS)
     profiles = {p.column: p for p in profile_columns(sample)}
@@ -585,12 +466,12 @@ def _existing_score(stage: Warehouse, contacts: ContactsTable) -> list[DataValid
     if contacts.existing_score is None:
         return []
     column = contacts.existing_score
-    value, bad = _convert(column, stage.columns("src_contacts")[column], "number", "BIGINT")
+    value, bad = convert(column, stage.columns("src_contacts")[column], "number", "BIGINT")
     problems = []
     if bad is not None:
         n = int(stage.scalar(f"SELECT count(*) FROM src_contacts WHERE {bad}") or 0)
         if n:
-            examples = stage.query(f"SELECT DISTINCT CAST({_q(column)} AS VARCHAR) AS v FROM "
+            examples = stage.query(f"SELECT DISTINCT CAST({quoted(column)} AS VARCHAR) AS v FROM "
                                    f"src_contacts WHERE {bad} ORDER BY v LIMIT 5")["v"].tolist()  # fmt: skip
             problems.append(DataValidationError(
                 f"contacts ({describe_source(contacts.source)})", column,
@@ -618,7 +499,7 @@ def _outcomes_from_contacts(stage: Warehouse, contacts: ContactsTable, contact_i
     by :func:`_map_outcomes`)."""
     mapping: dict[str, str | None] = {"contact_id": contact_id, "closed_at": contacts.closed_at,
                                       "outcome": contacts.outcome}  # fmt: skip
-    problems = _build(stage, "outcomes_raw", "src_contacts", contacts.source, mapping,
+    problems = build(stage, "outcomes_raw", "src_contacts", contacts.source, mapping,
                       {"contact_id": "id", "closed_at": "time", "outcome": "text"}, id_type)  # fmt: skip
     if not problems:
         stage.execute("CREATE TABLE outcomes AS SELECT * FROM outcomes_raw")
@@ -628,23 +509,13 @@ def _outcomes_from_contacts(stage: Warehouse, contacts: ContactsTable, contact_i
 # --------------------------------------------------------------------------- recoding
 
 
-def _recode(stage: Warehouse, table: str, column: str, mapping: Mapping[str, str],
-            select: str) -> None:  # fmt: skip
-    """Rebuild stage ``table`` as ``SELECT select`` over itself (alias ``t``) left-joined to
-    ``mapping`` (alias ``m``: ``token``, ``value``) on the lower-cased ``column``."""
-    lookup = pa.table({"token": list(mapping), "value": list(mapping.values())})
-    with stage.registered(f"_{table}_map", lookup) as view:
-        stage.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM {table} t "
-                      f"LEFT JOIN {view} m ON m.token = lower(t.{column})")  # fmt: skip
-
-
 def _map_event_types(stage: Warehouse, events: EventsTable) -> dict[str, int]:
     """Rewrite the team's values mapped under ``event_types`` to the standard types (the
     rest stay as they are: features of their own); returns the most frequent values with
     no standard meaning and their counts."""
     known = {t: t for t in (*EVENT_TYPES, "sales_touch")}
     mapping = {**{normalise_token(t): t for t in known}, **events.type_mapping()}
-    _recode(stage, "events", "event_type", mapping,
+    recode(stage, "events", "event_type", mapping,
             "t.contact_id, t.occurred_at, coalesce(m.value, t.event_type) AS event_type")  # fmt: skip
     listed = {normalise_token(v) for v in [*(events.high_intent or []),
               *(events.borrowed_interest or []), *(events.sales_owned or [])]}  # fmt: skip
@@ -716,139 +587,6 @@ def _in_team_terms(problem: DataValidationError, contract: Contract,
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def _in_place(contract: Contract, warehouse: str) -> bool:
-    """True when the contract describes the warehouse's own standard tables as they are."""
-    sections = [(CONTACTS, contract.contacts), (EVENTS, contract.events),
-                (OUTCOMES, contract.outcomes)]  # fmt: skip
-    for name, section in sections:
-        if section is None:
-            return False
-        source = section.source
-        if source.table != name:
-            return False
-        if source.kind != "warehouse" and not _same_warehouse(source, contract.base_dir,
-                                                               warehouse):  # fmt: skip
-            return False
-        if section.columns.renames():
-            return False
-    c = contract.contacts
-    if (c.outcome or c.existing_score or c.missing_values or c.column_types
-            or c.columns.missing_roles() or contract.events.event_types  # type: ignore[union-attr]
-            or contract.outcomes.columns.amount):  # type: ignore[union-attr]  # fmt: skip
-        return False
-    # a standard table's outcomes are 'won' or 'lost' (validation refuses any other value):
-    # a label reading those two as themselves reads the table as it is
-    mapping = contract.label.mapping()
-    return mapping.get("won") == "won" and mapping.get("lost") == "lost"
-
-
-def _same_warehouse(source: Source, base_dir: Path, warehouse: str) -> bool:
-    if source.kind not in ("duckdb", "postgresql"):
-        return False
-    url = source.warehouse_url(base_dir)
-    a, b = WarehouseURL.parse(url), WarehouseURL.parse(warehouse)
-    if a.engine != b.engine:
-        return False
-    if a.engine == "duckdb":
-        return Path(a.database).resolve() == Path(b.database).resolve()
-    return url == warehouse
-
-
-def _fingerprint(contract: Contract) -> str | None:
-    """A digest of the contract and the content of its file sources; None when a source is
-    a database table (it is re-read every time)."""
-    parts: list[object] = [contract.model_dump(mode="json")]
-    for section in (contract.contacts, contract.events, contract.outcomes):
-        if section is None:
-            continue
-        source = section.source
-        if source.kind not in ("csv", "parquet"):
-            return None
-        path = source.file_path(contract.base_dir).resolve()
-        try:
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        except OSError:
-            return None
-        parts.append([str(path), digest.hexdigest()])
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
-
-
-def read_catalogue(wh: Warehouse) -> list[Attribute]:
-    """The team's own contact attributes recorded by the last import (none in place)."""
-    if not wh.has_table(COLUMNS):
-        return []
-    rows = wh.query(f"SELECT name, label, kind FROM {COLUMNS} ORDER BY position")
-    return [Attribute(str(n), str(lab), k) for n, lab, k in zip(
-        rows["name"], rows["label"], rows["kind"], strict=True)]  # fmt: skip
-
-
-def _previous_imports_at(warehouse: str) -> dict[str, tuple[str, int]]:
-    parsed = WarehouseURL.parse(warehouse)
-    if parsed.engine == "duckdb" and not Path(parsed.database).exists():
-        return {}
-    with Warehouse(warehouse, read_only=True) as wh:
-        return _previous_imports(wh)
-
-
-def _previous_imports(wh: Warehouse) -> dict[str, tuple[str, int]]:
-    """Standard table -> (fingerprint, rows) of its last import into ``wh``."""
-    if not wh.has_table(IMPORTS):
-        return {}
-    rows = wh.query(f"SELECT table_name, fingerprint, row_count FROM {IMPORTS}")
-    return {str(t): (str(f), int(n)) for t, f, n in zip(
-        rows["table_name"], rows["fingerprint"], rows["row_count"], strict=True)}  # fmt: skip
-
-
-def _write(warehouse: str, arrow: dict[str, pa.Table], contract: Contract, fingerprint: str,
-           now: datetime, attributes: Sequence[Attribute]) -> dict[str, int]:  # fmt: skip
-    contacts = contract.contacts
-    sources = {CONTACTS: contacts.source,
-               EVENTS: contract.events.source if contract.events else contacts.source,
-               OUTCOMES: contract.outcomes.source if contract.outcomes else contacts.source}  # fmt: skip
-    catalogue = pa.table({"position": pa.array(range(len(attributes)), pa.int64()),
-                          "name": pa.array([a.name for a in attributes], pa.string()),
-                          "label": pa.array([a.label for a in attributes], pa.string()),
-                          "kind": pa.array([a.kind for a in attributes], pa.string())})  # fmt: skip
-    with Warehouse(warehouse) as wh:
-        previous = _previous_imports(wh)
-        foreign = [t for t in arrow if wh.has_table(t) and t not in previous]
-        if foreign:
-            raise ConfigError(
-                f"warehouse {warehouse} already has table(s) {foreign} that leadscore did not "
-                "import; they are never replaced. Import into another warehouse (e.g. "
-                "--warehouse duckdb:///leadscore.duckdb in another folder) or drop them first"
-            )
-        for table, data in [*arrow.items(), (COLUMNS, catalogue)]:
-            wh.drop_table(STAGING + table)
-            wh.write_table(STAGING + table, data, replace=True)
-        if not wh.has_table(IMPORTS):
-            wh.write_table(IMPORTS, pa.table({
-                "table_name": pa.array([], pa.string()), "source": pa.array([], pa.string()),
-                "contract": pa.array([], pa.string()), "fingerprint": pa.array([], pa.string()),
-                "row_count": pa.array([], pa.int64()),
-                "imported_at": pa.array([], pa.timestamp("us"))}), replace=False)  # fmt: skip
-        contract_path = str(contract.path) if contract.path else "(in memory)"
-        with wh.transaction():
-            wh.execute(f"DROP TABLE IF EXISTS {COLUMNS}")
-            wh.execute(f"ALTER TABLE {quote_ident(STAGING + COLUMNS)} RENAME TO {COLUMNS}")
-            for table, data in arrow.items():
-                wh.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
-                wh.execute(f"ALTER TABLE {quote_ident(STAGING + table)} RENAME TO "
-                           f"{quote_ident(table)}")  # fmt: skip
-                wh.execute(f"DELETE FROM {IMPORTS} WHERE table_name = ?", [table])
-                wh.execute(
-                    f"INSERT INTO {IMPORTS} VALUES (?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
-                    [table, describe_source(sources[table]), contract_path, fingerprint,
-                     data.num_rows, now],
-                )  # fmt: skip
-        for table, data in arrow.items():
-            log.info("imported %s rows into %s.%s", data.num_rows, warehouse, table)
-        return {table: data.num_rows for table, data in arrow.items()}
 
 
 __all__ = ["COLUMNS", "IMPORTS", "Attribute", "ImportResult", "import_tables", "read_catalogue"]
