@@ -5,7 +5,8 @@ from leadscore.models._calibration import Calibrator
 from leadscore.models._existing_score import ExistingScore
 from leadscore.models._lead_model import LeadModel, LeadModelParams, Reason
 from leadscore.models._pyfunc import LeadScoringModel, lead_signature, to_model_input
-from leadscore.models._rules import RuleHit, RulesConfig, RuleScorer, load_rules
+from leadscore.models._rules import RuleHit, RuleScorer
+from leadscore.models._rules_file import RulesConfig, load_rules
 from leadscore.models._scorer import Scorer
 from leadscore.models._scoring import SCORE_COLUMNS, ScoringBundle, score_leads
 

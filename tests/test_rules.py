@@ -17,14 +17,8 @@ from leadscore.features._errors import (
     MissingColumnsError,
     ModelError,
 )
-from leadscore.models._rules import (
-    DERIVED_SOURCES,
-    RuleHit,
-    RulesConfig,
-    RuleScorer,
-    load_rules,
-    parse_rules,
-)
+from leadscore.models._rules import DERIVED_SOURCES, RuleHit, RuleScorer
+from leadscore.models._rules_file import RulesConfig, load_rules, parse_rules
 from sklearn.isotonic import IsotonicRegression
 
 SMALL_RULES = """
