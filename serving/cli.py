@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from leadscore.features._import import ImportResult
 
 app = typer.Typer(
-    help="leadscore: a calibrated lead-quality model beside your rule score, compared fairly.",
+    help="leadscore: a calibrated lead-quality model beside your rule score, compared fairly. "
+    "One pipeline for every team's data: every command takes --contract leadscore.yaml "
+    "(write one with `leadscore init-contract --source export.csv`); without it, the demo "
+    "warehouse's packaged contract.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
