@@ -159,6 +159,15 @@ def test_single_export_without_time(tmp_path: Path) -> None:
     assert figures["meta"]["rows"] == round(0.2 * won_total) + round(0.2 * (labelled - won_total))
     assert any("no time" in note for note in figures["meta"]["notes"])
 
+    # the export's model asked to score a warehouse of other data: stops, naming the columns
+    _run(["generate", "-w", "duckdb:///other.duckdb", "--contacts", "300"], tmp_path)
+    refused = _run(["score", "-w", "duckdb:///other.duckdb", "--model",
+                    f"models:/{_name(contract)}@champion"], tmp_path, expect=4)  # fmt: skip
+    assert "lacks 3 of them" in refused.stderr
+    assert "specialization" in refused.stderr and "total_visits" in refused.stderr
+    with Warehouse("duckdb:///" + str(tmp_path / "other.duckdb"), read_only=True) as wh:
+        assert not wh.has_table("lead_scores")  # nothing written
+
 
 def _name(contract: Path) -> str:
     from leadscore.features._contract import load_contract
