@@ -68,8 +68,8 @@ from leadscore.features._spark import (
     SparkWarehouse,
     local_session,
     quiet_pyspark,
-    replace_parquet_partitions,
 )
+from leadscore.features._spark_parquet import replace_parquet_partitions
 from leadscore.features._spec import FeatureSpec
 from leadscore.features._warehouse import StagedPartition, quote_ident
 from leadscore.models import SCORE_COLUMNS, ScoringBundle, score_leads

@@ -258,7 +258,8 @@ def test_swap_partitions_replace_one_partition_or_nothing(tmp_path: Path) -> Non
 
 
 def test_parquet_partition_swap_replaces_and_recovers(tmp_path: Path) -> None:
-    from leadscore.features._spark import SparkWarehouse, _swap_names, replace_parquet_partitions
+    from leadscore.features._spark import SparkWarehouse
+    from leadscore.features._spark_parquet import _swap_names, replace_parquet_partitions
 
     path = str(tmp_path / "dataset")
 
