@@ -104,18 +104,25 @@ DEMO_VOCABULARY = EventVocabulary(
 """The synthetic CRM's event vocabulary (and the default meanings of the standard types)."""
 
 
-def _type_names(types: tuple[str, ...]) -> dict[str, str]:
-    """A distinct identifier per event type (``Viewed Pricing`` -> ``viewed_pricing``)."""
-    out: dict[str, str] = {}
-    used: set[str] = set()
-    for t in types:
-        base = slug(t)
+def unique_slugs(labels: tuple[str, ...] | list[str], taken: set[str] | frozenset[str] = frozenset()
+                 ) -> list[str]:  # fmt: skip
+    """A distinct identifier (:func:`slug`) per label, none in ``taken`` (clashes get
+    ``_2``, ``_3`` ...), in order."""
+    used = set(taken)
+    out = []
+    for label in labels:
+        base = slug(label)
         name, n = base, 2
         while name in used:
             name, n = f"{base}_{n}", n + 1
         used.add(name)
-        out[t] = name
+        out.append(name)
     return out
+
+
+def _type_names(types: tuple[str, ...]) -> dict[str, str]:
+    """A distinct identifier per event type (``Viewed Pricing`` -> ``viewed_pricing``)."""
+    return dict(zip(types, unique_slugs(types), strict=True))
 
 
 def engagement_features(

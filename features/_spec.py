@@ -34,7 +34,7 @@ from leadscore.features._definitions import (
     EventVocabulary,
     Feature,
     engagement_features,
-    slug,
+    unique_slugs,
 )
 from leadscore.features._errors import ModelError
 
@@ -306,16 +306,7 @@ class FeatureSpec:
 def unique_names(labels: Sequence[str], taken: set[str]) -> list[str]:
     """A distinct identifier (:func:`slug`) per label, none in ``taken`` or
     :data:`RESERVED_COLUMNS` (clashes get ``_2``, ``_3`` ...)."""
-    used = set(taken) | set(RESERVED_COLUMNS)
-    out = []
-    for label in labels:
-        base = slug(label)
-        name, n = base, 2
-        while name in used:
-            name, n = f"{base}_{n}", n + 1
-        used.add(name)
-        out.append(name)
-    return out
+    return unique_slugs(list(labels), set(taken) | set(RESERVED_COLUMNS))
 
 
 @cache
