@@ -192,17 +192,9 @@ LEADS0 = ["body", "leads", 0]
         ('{"leads": [{"lead_id": "a"}], "reasons": NaN}', ["body", "reasons"], "NaN"),
         ('{"leads": NaN}', ["body", "leads"], "NaN"),
         ('{"leads": [{"lead_id": "a"}], "pad": NaN}', ["body", "pad"], "NaN"),
-        # lone surrogates: valid JSON escapes, not Unicode text; echoed as U+FFFD
-        ('{"leads": [{"lead_id": "\\ud800"}]}', [*LEADS0, "lead_id"], "\ufffd"),
-        ('{"leads": [{"lead_id": "a", "title": "VP \\udfff Sales"}]}', [*LEADS0, "title"],
-         "VP \ufffd Sales"),
-        ('{"leads": [{"lead_id": "a", "created_at": "2025-01-01T00:00:00", "events": '
-         '[{"occurred_at": "2025-06-01T00:00:00", "event_type": "\\ud83d"}]}]}',
-         [*LEADS0, "events", 0, "event_type"], "\ufffd"),
-        ('{"leads": [{"lead_id": "a"}], "\\ud800": 1}', ["body"], "\ufffd"),  # a key
     ],
 )  # fmt: skip
-def test_values_json_cannot_echo_are_422_with_the_field_path(
+def test_numbers_json_cannot_echo_are_422_with_the_field_path(
     client: httpx.Client, body: str, loc: list[Any], echoed: str
 ) -> None:
     response = client.post("/v1/score", content=body.encode(), headers=JSON)
@@ -212,14 +204,45 @@ def test_values_json_cannot_echo_are_422_with_the_field_path(
 
 
 @pytest.mark.slow
-def test_echoed_input_keeps_the_finite_values_beside_the_bad_one(client: httpx.Client) -> None:
-    # "not both" is a lead-level error: its input is the whole lead, NaN included
-    lead = ('{"lead_id": "a", "company_size": 12.5, "created_at": "2025-01-01T00:00:00", '
-            '"events": [], "engagement": {"events_30d": NaN}}')  # fmt: skip
-    response = client.post("/v1/score", content=f'{{"leads": [{lead}]}}'.encode(), headers=JSON)
+@pytest.mark.parametrize(
+    ("body", "loc", "echoed"),
+    [
+        ('{"leads": [{"lead_id": "\\ud800"}]}', [*LEADS0, "lead_id"], "\ufffd"),
+        ('{"leads": [{"lead_id": "a", "title": "VP \\udfff Sales"}]}', [*LEADS0, "title"],
+         "VP \ufffd Sales"),
+        ('{"leads": [{"lead_id": "a", "created_at": "2025-01-01T00:00:00", "events": '
+         '[{"occurred_at": "2025-06-01T00:00:00", "event_type": "\\ud83d"}]}]}',
+         [*LEADS0, "events", 0, "event_type"], "\ufffd"),
+        ('{"leads": [{"lead_id": "a"}], "\\ud800": 1}', ["body"], "\ufffd"),  # a key
+    ],
+)  # fmt: skip
+def test_lone_surrogates_are_422_and_the_answer_is_utf8(
+    client: httpx.Client, body: str, loc: list[Any], echoed: str
+) -> None:
+    # A lone surrogate escape is JSON syntax but not Unicode text. Python's JSON reader reads
+    # it into the field, which then fails with the field path (its input echoed as U+FFFD); a
+    # strict reader (pydantic's) rejects the text itself: json_invalid, located at the body.
+    response = client.post("/v1/score", content=body.encode(), headers=JSON)
+    assert response.status_code == 422, response.text
+    errors = _strict_json(response)["detail"]
+    if errors[0]["type"] == "json_invalid":
+        assert [e["loc"] for e in errors] == [["body"]]
+    else:
+        assert [(e["loc"], e["input"]) for e in errors] == [(loc, echoed)]
+
+
+@pytest.mark.slow
+def test_non_finite_numbers_inside_an_echoed_input_are_named_and_the_rest_kept(
+    client: httpx.Client,
+) -> None:
+    # a lead that is a list, not an object: the error echoes the whole list
+    body = b'{"leads": [[NaN, 1.5, -Infinity, "x", {"y": Infinity}]]}'
+    response = client.post("/v1/score", content=body, headers=JSON)
     assert response.status_code == 422
-    by_loc = {tuple(e["loc"]): e for e in _strict_json(response)["detail"]}
-    assert by_loc[("body", "leads", 0, "engagement", "events_30d")]["input"] == "NaN"
+    errors = _strict_json(response)["detail"]
+    assert [(e["loc"], e["input"]) for e in errors] == [
+        (LEADS0, ["NaN", 1.5, "-Infinity", "x", {"y": "Infinity"}])
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
