@@ -3,13 +3,19 @@
 Run with ``.venv/bin/python benchmarks/http_bench.py [--seconds 15] [--workdir DIR]
 [--workers N]``. Generates a synthetic warehouse (20,000 contacts, seed 2) and trains a
 champion into ``DIR/mlflow.db`` unless one is already there, starts both servers (``--workers``
-uvicorn worker processes each, default 1) on free ports, then loads each in turn from
-separate client processes: one lead per request over persistent keep-alive connections
-(``http.client``), first 1 connection, then 4 at once. Each run stops after ``--seconds`` or ``--max-requests`` per connection, after a short
-untimed warm-up. Prints requests/s and p50/p90/p99 latency per server, the leadscore/mlflow
-ratios, and the load average at start and end: the clients share the machine with the
-servers, so on a small box the 4-connection figures measure the box as much as the server.
-No ``wrk`` needed.
+uvicorn worker processes each, default 1) on 127.0.0.1 on free ports, then loads each in
+turn from separate client processes: one lead per request over persistent keep-alive
+connections (``http.client``), first 1 connection, then 4 at once. Three forms of the same
+leads: ``leadscore`` with precomputed engagement counts, ``leadscore`` with raw ``events``
+(50 per lead, some after ``as_of`` and of types the model does not know: the service
+computes the point-in-time features itself), and ``mlflow`` with the counts. Before timing,
+the raw-events answers are checked against ``mlflow models serve`` given the counts the
+batch point-in-time SQL computes from the same events. Each run stops after ``--seconds`` or
+``--max-requests`` per connection, after a short untimed warm-up. Prints requests/s and
+p50/p90/p99 latency per form, the load average (1 min) as each run starts, the
+leadscore/mlflow ratios, and the load average at start and end: the clients share the
+machine with the servers, so on a small box the 4-connection figures measure the box as
+much as the server. No ``wrk`` needed.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import random
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +77,34 @@ LEADS: list[dict[str, Any]] = [
      "engagement": {"demo_request_30d": 1, "meeting_held_30d": 2, "events_7d": 3,
                     "events_30d": 3, "events_90d": 3, "events_180d": 3}},
 ]  # fmt: skip
+EVENTS_PER_LEAD = 50
+# The raw-events form: the demo vocabulary's types weighted as leads show them, plus two the
+# model has never seen (they count only in the all-type features).
+EVENT_TYPES = (["email_open"] * 8 + ["page_view"] * 5 + ["email_click"] * 3
+               + ["pricing_page_view", "webinar_registered", "webinar_attended",
+                  "content_download", "form_submit", "sales_touch", "demo_request",
+                  "meeting_held", "giveaway_entry", "event_badge_scan", "partner_referral",
+                  "podcast_listen"])  # fmt: skip
+
+
+def with_events(lead: dict[str, Any], seed: int) -> dict[str, Any]:
+    """``lead`` with ``created_at`` and :data:`EVENTS_PER_LEAD` raw events instead of its
+    counts: created ``days_since_created`` before AS_OF (at least 200 days: a full history),
+    events from creation to two days after AS_OF (those must be ignored)."""
+    rng = random.Random(seed)
+    age = max(float(lead["days_since_created"]), 200.0)
+    created = AS_OF - timedelta(days=age)
+    span = (age + 2) * 86_400
+    events = sorted(created + timedelta(seconds=rng.uniform(0, span)) for _ in range(EVENTS_PER_LEAD))
+    out = {k: v for k, v in lead.items() if k not in ("engagement", "days_since_created")}
+    out["created_at"] = created.isoformat()
+    out["events"] = [{"occurred_at": at.isoformat(), "event_type": rng.choice(EVENT_TYPES)}
+                     for at in events]  # fmt: skip
+    return out
+
+
+EVENT_LEADS = [with_events(lead, seed) for seed, lead in enumerate(LEADS)]
+EVENTS_FORM = "leadscore events"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,10 +112,10 @@ LEADS: list[dict[str, Any]] = [
 # ---------------------------------------------------------------------------------------------
 
 
-def leadscore_bodies(reasons: bool) -> list[bytes]:
+def leadscore_bodies(reasons: bool, leads: list[dict[str, Any]] = LEADS) -> list[bytes]:
     return [
         json.dumps({"leads": [lead], "as_of": AS_OF.isoformat(), "reasons": reasons}).encode()
-        for lead in LEADS
+        for lead in leads
     ]
 
 
@@ -251,14 +286,47 @@ def post(port: int, path: str, body: bytes) -> Any:
         conn.close()
 
 
+def batch_counts(lead: dict[str, Any]) -> dict[str, Any]:
+    """``lead`` (raw-events form) with the lead age and engagement counts the batch
+    point-in-time SQL computes from its events, on an in-memory DuckDB warehouse."""
+    import pandas as pd
+    from leadscore.features import Warehouse, build_lead_frame
+
+    attributes = {a: lead[a] for a in ATTRIBUTES}
+    contacts = pd.DataFrame([{"contact_id": 1, "created_at": pd.Timestamp(lead["created_at"]),
+                              **attributes}])  # fmt: skip
+    events = pd.DataFrame({"contact_id": 1,
+                           "occurred_at": pd.to_datetime([e["occurred_at"] for e in lead["events"]]),
+                           "event_type": [e["event_type"] for e in lead["events"]]})  # fmt: skip
+    outcomes = pd.DataFrame({"contact_id": pd.Series(dtype="int64"),
+                             "closed_at": pd.Series(dtype="datetime64[us]"),
+                             "outcome": pd.Series(dtype="object")})  # fmt: skip
+    with Warehouse("duckdb:///:memory:") as wh:
+        for name, frame in (("contacts", contacts), ("events", events), ("outcomes", outcomes)):
+            wh.write_table(name, frame)
+        row = build_lead_frame(wh, [AS_OF]).frame.iloc[0]
+    features = {k: float(v) for k, v in row.items()
+                if k not in ("contact_id", "as_of", *ATTRIBUTES) and pd.notna(v)}  # fmt: skip
+    return {"lead_id": lead["lead_id"], **attributes, **features}
+
+
 def check_same_answers(ours: int, theirs: int, reasons: bool) -> None:
-    """Both servers score the benchmark leads alike (else the comparison is meaningless)."""
-    for a, b in zip(leadscore_bodies(reasons), mlflow_bodies(reasons), strict=True):
+    """Both servers score the benchmark leads alike (else the comparison is meaningless), and
+    the raw-events form scores like ``mlflow models serve`` given the batch SQL's counts."""
+    pairs = list(zip(leadscore_bodies(reasons), mlflow_bodies(reasons), strict=True))
+    for lead in EVENT_LEADS:
+        counted = batch_counts(lead)
+        record = {"contact_id": counted.pop("lead_id"), **counted}
+        pairs.append((leadscore_bodies(reasons, [lead])[0], json.dumps(
+            {"dataframe_records": [record], "params": {"reasons": reasons}}).encode()))  # fmt: skip
+    for a, b in pairs:
         x = post(ours, "/v1/score", a)["scores"][0]
         y = post(theirs, "/invocations", b)["predictions"][0]
         for key in ("probability", "rule_score"):
             if abs(x[key] - y[key]) > 1e-9 * max(1.0, abs(y[key])):
                 raise RuntimeError(f"servers disagree on {key} of {x['lead_id']}: {x} vs {y}")
+        if reasons and x["reasons"] != [r for r in y["reasons"].split("; ") if r]:
+            raise RuntimeError(f"servers disagree on the reasons of {x['lead_id']}: {x} vs {y}")
 
 
 def main() -> None:
@@ -285,35 +353,45 @@ def main() -> None:
     rows: list[tuple[str, int, dict[str, float]]] = []
     with running_servers(workdir, args.workers) as (ours_port, theirs_port):
         check_same_answers(ours_port, theirs_port, args.reasons)
-        print(f"both servers up and agreeing; reasons={'on' if args.reasons else 'off'}, "
-              f"{args.workers} worker(s) each, {args.seconds:g} s per run", flush=True)  # fmt: skip
+        print(f"both servers up and agreeing (raw events too); reasons="
+              f"{'on' if args.reasons else 'off'}, {args.workers} worker(s) each, "
+              f"{args.seconds:g} s per run", flush=True)  # fmt: skip
 
-        servers = [("leadscore", ours_port, "/v1/score", leadscore_bodies(args.reasons)),
-                   ("mlflow", theirs_port, "/invocations", mlflow_bodies(args.reasons))]  # fmt: skip
+        servers = [
+            ("leadscore", ours_port, "/v1/score", leadscore_bodies(args.reasons)),
+            (EVENTS_FORM, ours_port, "/v1/score", leadscore_bodies(args.reasons, EVENT_LEADS)),
+            ("mlflow", theirs_port, "/invocations", mlflow_bodies(args.reasons)),
+        ]
         for connections in (1, args.connections):
             for name, port, path, bodies in servers:
+                load = os.getloadavg()[0]
                 figures = run_load(port, path, bodies, connections, args.seconds,
                                    args.max_requests)  # fmt: skip
-                rows.append((name, connections, figures))
-                print(f"  {name:<10} {connections} conn: {figures['rps']:8.1f} req/s, "
+                rows.append((name, connections, {**figures, "load": load}))
+                print(f"  {name:<16} {connections} conn: {figures['rps']:8.1f} req/s, "
                       f"p50 {figures['p50']:.2f} ms, p99 {figures['p99']:.2f} ms, "
-                      f"errors {figures['errors']:.0f}", flush=True)  # fmt: skip
+                      f"errors {figures['errors']:.0f}, load {load:.2f}", flush=True)  # fmt: skip
 
     load_end = os.getloadavg()
-    header = f"{'server':<10} {'conns':>5} {'requests':>9} {'errors':>6} {'req/s':>9} " \
-             f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}"  # fmt: skip
+    header = f"{'form':<16} {'conns':>5} {'requests':>9} {'errors':>6} {'req/s':>9} " \
+             f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'load':>5}"  # fmt: skip
     print()
     print(header)
     print("-" * len(header))
     for name, connections, f in rows:
-        print(f"{name:<10} {connections:>5} {f['requests']:>9,.0f} {f['errors']:>6,.0f} "
-              f"{f['rps']:>9.1f} {f['p50']:>8.2f} {f['p90']:>8.2f} {f['p99']:>8.2f}")  # fmt: skip
+        print(f"{name:<16} {connections:>5} {f['requests']:>9,.0f} {f['errors']:>6,.0f} "
+              f"{f['rps']:>9.1f} {f['p50']:>8.2f} {f['p90']:>8.2f} {f['p99']:>8.2f} "
+              f"{f['load']:>5.2f}")  # fmt: skip
+    print(f"(leadscore: precomputed counts; {EVENTS_FORM}: the same leads with "
+          f"{EVENTS_PER_LEAD} raw events each; load: 1-min load average as the run started)")
     print()
     by = {(n, c): f for n, c, f in rows}
     for connections in sorted({c for _, c, _ in rows}):
-        ours_f, theirs_f = by[("leadscore", connections)], by[("mlflow", connections)]
-        print(f"leadscore/mlflow, {connections} conn: req/s x{ours_f['rps'] / theirs_f['rps']:.2f}, "
-              f"p99 x{ours_f['p99'] / theirs_f['p99']:.2f}")  # fmt: skip
+        theirs_f = by[("mlflow", connections)]
+        for name in ("leadscore", EVENTS_FORM):
+            ours_f = by[(name, connections)]
+            print(f"{name}/mlflow, {connections} conn: req/s x{ours_f['rps'] / theirs_f['rps']:.2f}, "
+                  f"p99 x{ours_f['p99'] / theirs_f['p99']:.2f}")  # fmt: skip
     print(f"load average at start {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}, "
           f"at end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f} "
           f"({os.cpu_count()} CPUs; the clients run on the same machine)")  # fmt: skip

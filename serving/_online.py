@@ -1,17 +1,18 @@
-"""Lead rows from HTTP requests, built by the same point-in-time code as batch scoring.
+"""Lead rows from HTTP requests, with the same feature values as batch scoring.
 
 Timestamps arrive as naive UTC already (the request schema converts aware ones).
 
 Contract: :func:`request_columns` returns one lead row per request lead, in request order,
-as :class:`~features._attributes.LeadColumns` (numpy arrays; no pandas for the usual
-request), with the columns of the model's :class:`~features._spec.FeatureSpec`. Leads given
-with raw ``events`` go through the model's point-in-time SQL
-(:func:`features.build_lead_frame`, or :func:`features._point_in_time.build_handoff_frame`
-for a handoff model) on an in-memory DuckDB warehouse holding just those leads and events
-(so an event at or after the cutoff is ignored exactly as in batch); leads given with
-precomputed ``engagement`` are used as they are (a missing count is 0). Text attributes are
-object arrays (None when missing), every other column float64 (NaN when missing), as a
-frame of the same rows holds them.
+as :class:`~features._attributes.LeadColumns` (numpy arrays; no pandas), with the columns of
+the model's :class:`~features._spec.FeatureSpec`. Leads given with raw ``events`` get their
+lead age and engagement features from :func:`features._in_memory.point_in_time_values`: the
+model's own feature definitions at its decision moment (the request's ``as_of`` for a
+pipeline model; ``created_at`` plus the handoff delay, sales' own events left out, for a
+handoff model), computed in memory to the values the batch point-in-time SQL gives (an event
+at or after the cutoff is ignored exactly as in batch). Leads given with precomputed
+``engagement`` are used as they are (a missing count is 0). Text attributes are object
+arrays (None when missing), every other column float64 (NaN when missing), as a frame of
+the same rows holds them.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from leadscore.features import DataValidationError, build_lead_frame
+from leadscore.features import DataValidationError
 from leadscore.features._attributes import LeadColumns
-from leadscore.features._point_in_time import build_handoff_frame
+from leadscore.features._in_memory import point_in_time_values
 from leadscore.features._spec import FeatureSpec
-from leadscore.features._warehouse import DuckDBWarehouse
 
 
 def _attributes(lead: Any, spec: FeatureSpec) -> dict[str, object]:
@@ -38,46 +38,24 @@ def _attributes(lead: Any, spec: FeatureSpec) -> dict[str, object]:
     return row
 
 
-def _from_events(leads: list[tuple[int, Any]], as_of: datetime, spec: FeatureSpec) -> pd.DataFrame:
-    contacts = pd.DataFrame(
-        [{"contact_id": i, "created_at": lead.created_at, **_attributes(lead, spec)}
-         for i, lead in leads]
+def _from_events(
+    leads: list[tuple[int, Any]], as_of: datetime, spec: FeatureSpec
+) -> dict[int, dict[str, float]]:
+    """The time and engagement features of the leads given with events, by request index."""
+    created = np.array([lead.created_at for _, lead in leads], dtype="datetime64[us]")
+    event_lead = [k for k, (_, lead) in enumerate(leads) for _ in lead.events]
+    events = [e for _, lead in leads for e in lead.events]
+    values = point_in_time_values(
+        spec,
+        created,
+        event_lead=np.array(event_lead, dtype=np.intp),
+        occurred_at=np.array([e.occurred_at for e in events], dtype="datetime64[us]"),
+        event_type=[e.event_type for e in events],
+        as_of=None if spec.decision == "handoff" else as_of,  # a handoff lead's own cutoff
     )
-    for a in spec.attributes:
-        if a.kind == "categorical":
-            contacts[a.name] = contacts[a.name].astype("object")
-        else:
-            contacts[a.name] = pd.to_numeric(contacts[a.name]).astype("float64")
-    if spec.existing_score is not None:
-        contacts[spec.existing_score] = pd.to_numeric(contacts[spec.existing_score]).astype(
-            "float64")  # fmt: skip
-    for role in ("title", "company_size", "industry", "country", "lead_source", "email_domain",
-                 "phone_valid", "buying_timeline", "requested_demo"):  # fmt: skip
-        if role not in contacts:  # the standard columns the SQL's validation expects
-            contacts[role] = pd.Series([None] * len(contacts), dtype="object")
-    events = pd.DataFrame(
-        [
-            {"contact_id": i, "occurred_at": e.occurred_at, "event_type": e.event_type}
-            for i, lead in leads
-            for e in lead.events or []
-        ],
-        columns=["contact_id", "occurred_at", "event_type"],
-    ).astype({"contact_id": "int64", "occurred_at": "datetime64[us]", "event_type": "object"})
-    outcomes = pd.DataFrame(
-        {"contact_id": pd.Series(dtype="int64"), "closed_at": pd.Series(dtype="datetime64[us]"),
-         "outcome": pd.Series(dtype="object")}
-    )  # fmt: skip
-    with DuckDBWarehouse("duckdb:///:memory:") as wh:
-        con = wh.connection
-        for name, frame in (("contacts", contacts), ("events", events), ("outcomes", outcomes)):
-            con.register("_in", frame)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _in')
-            con.unregister("_in")
-        if spec.decision == "handoff":
-            frame = build_handoff_frame(wh, spec).frame
-        else:
-            frame = build_lead_frame(wh, [as_of], spec=spec).frame
-    return frame.drop(columns=["as_of"])
+    columns = {name: column.tolist() for name, column in values.items()}
+    return {i: {name: column[k] for name, column in columns.items()}
+            for k, (i, _) in enumerate(leads)}  # fmt: skip
 
 
 def _column(name: str, values: list[object], text: frozenset[str]) -> np.ndarray:
@@ -112,9 +90,8 @@ def request_columns(leads: list[Any], as_of: datetime, spec: FeatureSpec) -> Lea
             row.update({k: v for k, v in lead.engagement.model_dump().items() if v is not None})
         rows[i] = row
     if with_events:
-        built = _from_events(with_events, as_of, spec).set_index("contact_id")
-        for i, _ in with_events:
-            rows[i] = {str(k): v for k, v in built.loc[i].items()}
+        for i, features in _from_events(with_events, as_of, spec).items():
+            rows[i] = {**_attributes(leads[i], spec), **features}
     ordered = [rows[i] for i in range(len(leads))]
     names = dict.fromkeys(name for row in ordered for name in row)  # as a frame would order them
     text = spec.text_columns()
