@@ -10,14 +10,22 @@ Contract:
   ``contact_id, occurred_at, event_type`` with types from :data:`~features._schema.EVENT_TYPES`
   and ``created_at <= occurred_at < min(closed_at, end)``; ``outcomes`` has at most one row per
   contact with ``closed_at < end``; ``truth`` (table ``_truth``) holds the latent
-  ``propensity`` (P(won ever)), ``close_probability`` (P(won or lost ever)) and the Gamma
-  sales-cycle parameters. No feature may read ``_truth``.
+  ``propensity`` (P(won ever) before recycling, given everything drawn), ``close_probability``
+  (P(won or lost by sales ever)), the Gamma sales-cycle parameters, ``recycle_days`` (the age
+  at which the lead is recorded as lost for inactivity unless sales closed it first) and
+  ``handoff_propensity`` (P(won ever) as known at the handoff). No feature may read ``_truth``.
 * Events depend only on the latent state (intent, fit, source, reachability, speed to lead)
-  and on the creation time, never on the realised outcome or its timing (they are only cut
-  off at ``closed_at``). The outcome is drawn with probabilities ``(p_w, p_l, 1 - p_w - p_l)``
-  and closes ``D ~ Gamma(cycle_shape, cycle_scale_days)`` days after creation, independent of
-  everything else given the latent state. :func:`ceiling_scores` is therefore the
-  Bayes-optimal probability of a label given the latent state.
+  and on sales' work (worked and reached leads get touches and meetings), never on the
+  realised outcome or its timing (they are only cut off at ``closed_at``). Sales work a lead
+  with a probability from its routing points (what marketing knows at the handoff, MQLs
+  first) times the week's capacity; only worked leads can close. The outcome is drawn with
+  probabilities ``(p_w, p_l, 1 - p_w - p_l)`` and closes ``D ~ Gamma(cycle_shape,
+  cycle_scale_days)`` days after creation if that is before the recycling time ``R`` (the
+  first moment from ``RECYCLE_REVIEW_DAYS`` on with no event for ``RECYCLE_INACTIVE_DAYS``);
+  otherwise the lead is lost at ``R``. ``R`` depends on the events only, so
+  :func:`ceiling_scores` is the Bayes-optimal probability of a pipeline label given the
+  latent state, and :func:`handoff_ceiling_scores` that of a handoff label given what the
+  generator knows at the handoff.
 * :func:`write_crm` (re)creates ``contacts``, ``events``, ``outcomes`` and ``_truth`` in one
   DuckDB transaction: either all four tables are replaced or nothing changes.
 
@@ -25,8 +33,11 @@ Mechanisms (parameters in the constants block below): fit from free-text titles,
 size, vertical, geography and email domain; a latent intent that drives high-intent events
 and return visits; borrowed-interest sources (giveaways, prize draws, trade shows, event
 lunches) with lots of low-intent activity; noisy demo answers and buying timelines; speed to
-lead that really changes the win odds; drift in the source mix, the base rate and a new
-channel (``ai_assistant``) in the last three quarters.
+lead that really changes the win odds; an arrival event and first visit at creation; sales
+routing by rule grade under weekly capacity (selective labels); recycling of inactive leads
+(the open pool stays young); drift in the source mix, the base rate and a new channel
+(``ai_assistant``) in the last three quarters. Calibrated (50,000 contacts, seeds 1 and 7,
+90-day horizon): handoff ceiling ROC AUC about 0.87, new-lead base rate about 3.6%.
 """
 
 from __future__ import annotations
@@ -204,8 +215,40 @@ TIMELINE_CUTS = np.array([-1.0, -0.3, 0.5, 1.3])  # ascending; maps to BUYING_TI
 DEMO_LOGIT, DEMO_INTENT = -1.6, 0.9
 DEMO_PRETICKED_BORROWED = 0.6  # giveaway forms with the box pre-ticked
 
+# Sales work leads partly in rule-grade order: routing points from what marketing knows at the
+# handoff (title, vertical, country, size, email, phone, timeline, the demo tick), MQLs first,
+# some randomness, and a weekly capacity that does not grow with the lead volume. Only worked
+# leads can close; a worked lead that is never reached almost never wins.
+ROUTING_LEVEL_POINTS = {"c_level": 15, "vp": 15, "director": 10, "manager": 5, "individual": 0,
+                        "intern": -10, "student": -15, "unknown": 0}  # fmt: skip
+ROUTING_TIMELINE_POINTS = (15, 10, 5, 0, 0)  # BUYING_TIMELINES order; missing: 0
+ROUTING_DEMO_POINTS = 20
+WORK_LOGIT, WORK_PER_10_POINTS, WORK_CENTER_POINTS = 0.2, 0.9, 35.0
+WEEK_CAPACITY_LOG_SD = 0.3  # weekly capacity: exp(N(0, sd)) / (1 + VOLUME_GROWTH * u), at most 1
+WEEK_CAPACITY_BASE = 0.95
+BUSY_WEEK_DELAY = 1.0  # touch delay log shift per unit of -log(weekly capacity)
+
+# What sales learn in discovery and nobody knows at the handoff (budget, a champion, timing):
+# a log-odds shift of the win, N(0, DEAL_NOISE_SD). The main knob of the handoff ceiling.
+DEAL_NOISE_SD = 2.2
+
+# Arrival: the lead is created by a form or a scan; its arrival event and a short first visit
+# are in the data at once (the handoff score sees them).
+ARRIVAL_EVENTS = {"organic_search": "form_submit", "paid_search": "form_submit",
+                  "referral": "form_submit", "ai_assistant": "form_submit",
+                  "content_syndication": "content_download", "webinar": "webinar_registered",
+                  "giveaway": "giveaway_entry", "prize_draw": "prize_draw_entry",
+                  "trade_show": "event_badge_scan", "event_lunch": "event_lunch"}  # fmt: skip
+ARRIVAL_PAGES_LOGIT, ARRIVAL_PAGES_INTENT = 0.0, 0.6  # log mean of page views on arrival
+ARRIVAL_PRICING_LOGIT, ARRIVAL_PRICING_INTENT = -2.2, 0.9
+ARRIVAL_MINUTES = 30.0
+
+# Recycling: from RECYCLE_REVIEW_DAYS after creation on, a lead with no activity for
+# RECYCLE_INACTIVE_DAYS is recorded as lost (disqualified/recycled) at the end of that gap.
+RECYCLE_REVIEW_DAYS, RECYCLE_INACTIVE_DAYS = 120, 45
+
 # Outcome. Win log-odds for reached leads; never-reached leads almost never win.
-WIN_LOGIT, WIN_FIT, WIN_INTENT = -2.25, 0.7, 1.1
+WIN_LOGIT, WIN_FIT, WIN_INTENT = -2.6, 0.7, 1.1
 UNREACHED_WIN_LOGIT, UNREACHED_WIN_INTENT = -6.0, 0.5
 LOSS_PEAK, LOSS_CENTER, LOSS_WIDTH = 0.30, 0.3, 1.0  # lost opportunities peak at mid intent
 UNREACHED_LOSS = 0.01
@@ -268,7 +311,7 @@ CREATE TABLE outcomes (contact_id BIGINT, closed_at TIMESTAMP, outcome VARCHAR, 
 TRUTH_DDL = """
 CREATE TABLE _truth (
     contact_id BIGINT, propensity DOUBLE, close_probability DOUBLE, cycle_shape DOUBLE,
-    cycle_scale_days DOUBLE
+    cycle_scale_days DOUBLE, recycle_days DOUBLE, handoff_propensity DOUBLE
 )"""
 
 
@@ -359,6 +402,7 @@ class _Window:
     quarter_starts_s: np.ndarray  # int64 seconds
     quarter_odds: np.ndarray  # win-odds multiplier per quarter
     quarter_busy: np.ndarray  # touch-delay multiplier per quarter (log scale shift)
+    week_capacity: np.ndarray  # share of routed leads sales can work, per week from start
 
 
 def _window(config: GeneratorConfig) -> _Window:
@@ -368,12 +412,23 @@ def _window(config: GeneratorConfig) -> _Window:
     lo, hi = np.log(QUARTER_ODDS_RANGE[0]), np.log(QUARTER_ODDS_RANGE[1])
     odds = np.exp(rng.uniform(lo, hi, len(bounds)))
     busy = rng.normal(0.0, BUSY_QUARTER_LOG_SD, len(bounds))
+    start_s = int(np.datetime64(config.start, "s").astype(np.int64))
+    end_s = int(np.datetime64(config.end, "s").astype(np.int64))
+    n_weeks = (end_s - start_s) // (7 * SECONDS_PER_DAY) + 1
+    u_week = np.arange(n_weeks) * 7 * SECONDS_PER_DAY / (end_s - start_s)
+    capacity = np.minimum(
+        1.0,
+        WEEK_CAPACITY_BASE
+        * np.exp(rng.normal(0.0, WEEK_CAPACITY_LOG_SD, n_weeks))
+        / (1.0 + VOLUME_GROWTH * u_week),
+    )
     return _Window(
-        start_s=int(np.datetime64(config.start, "s").astype(np.int64)),
-        end_s=int(np.datetime64(config.end, "s").astype(np.int64)),
+        start_s=start_s,
+        end_s=end_s,
         quarter_starts_s=bounds,
         quarter_odds=odds,
         quarter_busy=busy,
+        week_capacity=capacity,
     )
 
 
@@ -431,6 +486,47 @@ def _decay_mass(horizon_days: np.ndarray, taus: np.ndarray, weights: np.ndarray)
     return np.asarray(
         (weights[None, :] * -np.expm1(-horizon_days[:, None] / taus[None, :])).sum(axis=1)
     )
+
+
+def _expected_win(win_base: np.ndarray, log_hours_mean: np.ndarray) -> np.ndarray:
+    """E[sigmoid(win_base + deal - slope * log1p(hours / 4))] over the deal noise and the
+    touch delay's noise (Gauss-Hermite quadrature, 12 x 12 nodes): the win probability of a
+    worked, reached lead as known at its handoff."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(12)
+    weights = weights / weights.sum()
+    total = np.zeros(len(win_base))
+    for z_hours, w_hours in zip(nodes, weights, strict=True):
+        hours = np.exp(log_hours_mean + TOUCH_LOG_SD * z_hours)
+        shifted = win_base - SPEED_TO_LEAD_SLOPE * np.log1p(hours / 4.0)
+        for z_deal, w_deal in zip(nodes, weights, strict=True):
+            total += w_hours * w_deal * _sigmoid(shifted + DEAL_NOISE_SD * z_deal)
+    return total
+
+
+def _recycle_seconds(
+    created_s: np.ndarray, events_s: np.ndarray, events_ci: np.ndarray
+) -> np.ndarray:
+    """When each lead would be recorded as lost for inactivity (epoch seconds).
+
+    The first moment ``x >= created + RECYCLE_REVIEW_DAYS`` with no event (nor the creation)
+    in ``(x - RECYCLE_INACTIVE_DAYS, x]``; events sorted by ``(contact, time)``, uncut.
+    """
+    review = created_s + RECYCLE_REVIEW_DAYS * SECONDS_PER_DAY
+    gap = RECYCLE_INACTIVE_DAYS * SECONDS_PER_DAY
+    never = np.iinfo(np.int64).max
+    last = created_s.copy()  # the last activity at or before the review
+    before = events_s <= review[events_ci]
+    np.maximum.at(last, events_ci[before], events_s[before])
+    recycle = np.where(last + gap <= review, review, never)
+    following = np.full(len(events_s), never)
+    same = events_ci[1:] == events_ci[:-1]
+    following[:-1] = np.where(same, events_s[1:], never)
+    # still active at the review: the first event at or after the last one before it that
+    # no other follows within the gap
+    active = recycle[events_ci] == never
+    quiet_after = active & (following - events_s >= gap) & (events_s >= last[events_ci])
+    np.minimum.at(recycle, events_ci[quiet_after], events_s[quiet_after] + gap)
+    return recycle
 
 
 def _chunk(config: GeneratorConfig, win: _Window, chunk_index: int, lo: int, hi: int) -> CrmTables:
@@ -492,16 +588,10 @@ def _chunk(config: GeneratorConfig, win: _Window, chunk_index: int, lo: int, hi:
     # Latent intent, reachability, speed to lead.
     intent = INTENT_FIT * fit + src_intent + rng.normal(0.0, 1.0, n)
     phone_valid = rng.random(n) < _sigmoid(PHONE_VALID_LOGIT + PHONE_VALID_FIT * fit)
-    by_email = rng.random(n) < _sigmoid(REACH_BY_EMAIL_LOGIT + REACH_BY_EMAIL_INTENT * intent)
-    reached = np.where(phone_valid, rng.random(n) < REACH_IF_PHONE, by_email)
-    log_hours = (
-        TOUCH_LOG_HOURS
-        + src_delay
-        + win.quarter_busy[quarter]
-        + TOUCH_INTENT * intent
-        + rng.normal(0.0, TOUCH_LOG_SD, n)
+    p_reach = np.where(
+        phone_valid, REACH_IF_PHONE, _sigmoid(REACH_BY_EMAIL_LOGIT + REACH_BY_EMAIL_INTENT * intent)
     )
-    hours_to_touch = np.exp(log_hours)
+    reached = rng.random(n) < p_reach
 
     # Self-reported answers (noisy).
     timeline_latent = intent + rng.normal(0.0, TIMELINE_NOISE_SD, n)
@@ -511,23 +601,54 @@ def _chunk(config: GeneratorConfig, win: _Window, chunk_index: int, lo: int, hi:
     p_demo = np.where(is_borrowed, np.maximum(p_demo, DEMO_PRETICKED_BORROWED), p_demo)
     requested_demo = rng.random(n) < p_demo
 
-    # Outcome probabilities, timing and draw.
-    win_logit = (
-        WIN_LOGIT
-        + WIN_FIT * fit
-        + WIN_INTENT * intent
-        + src_win
-        + np.log(win.quarter_odds[quarter])
-        - SPEED_TO_LEAD_SLOPE * np.log1p(hours_to_touch / 4.0)
+    # Sales' routing: points from what is known at the handoff, capacity of the week.
+    size_points = np.select(
+        [size <= 10, size <= 50, size <= 200, size <= 5000], [-5, 0, 5, 10], default=5
     )
-    win_logit = np.where(reached, win_logit, UNREACHED_WIN_LOGIT + UNREACHED_WIN_INTENT * intent)
-    p_w = _sigmoid(win_logit)
+    points = (
+        np.array([ROUTING_LEVEL_POINTS[lv] for lv in TITLE_LEVEL_ORDER])[level]
+        + np.where(industry < len(TARGET_INDUSTRIES), 10, 0)
+        + np.where(country < len(TARGET_COUNTRIES), 5, 0)
+        + np.where(size_reported, size_points, 0)
+        + np.where(free_mail, 0, 5)
+        + np.where(phone_valid, 5, 0)
+        + np.where(timeline_null, 0, np.asarray(ROUTING_TIMELINE_POINTS)[timeline_code])
+        + np.where(requested_demo, ROUTING_DEMO_POINTS, 0)
+    )
+    week = np.minimum(
+        (created_s - win.start_s) // (7 * SECONDS_PER_DAY), len(win.week_capacity) - 1
+    )
+    capacity = win.week_capacity[week]
+    p_work = capacity * _sigmoid(
+        WORK_LOGIT + WORK_PER_10_POINTS * (points - WORK_CENTER_POINTS) / 10.0
+    )
+    worked = rng.random(n) < p_work
+    log_hours_mean = (
+        TOUCH_LOG_HOURS
+        + src_delay
+        + win.quarter_busy[quarter]
+        + TOUCH_INTENT * intent
+        - BUSY_WEEK_DELAY * np.log(capacity)
+    )
+    hours_to_touch = np.exp(log_hours_mean + rng.normal(0.0, TOUCH_LOG_SD, n))
+
+    # Outcome probabilities, timing and draw. Known at the handoff: everything in win_base
+    # and the routing; drawn after it: worked, reached, the touch delay, the deal noise.
+    win_base = WIN_LOGIT + WIN_FIT * fit + WIN_INTENT * intent + src_win
+    win_base = win_base + np.log(win.quarter_odds[quarter])
+    deal = rng.normal(0.0, DEAL_NOISE_SD, n)
+    win_logit = win_base + deal - SPEED_TO_LEAD_SLOPE * np.log1p(hours_to_touch / 4.0)
+    unreached_p = _sigmoid(UNREACHED_WIN_LOGIT + UNREACHED_WIN_INTENT * intent)
+    p_w = np.where(worked, np.where(reached, _sigmoid(win_logit), unreached_p), 0.0)
     p_l = np.where(
         reached,
         LOSS_PEAK * np.exp(-0.5 * ((intent - LOSS_CENTER) / LOSS_WIDTH) ** 2),
         UNREACHED_LOSS,
     )
-    p_l = np.minimum(p_l, MAX_CLOSE_PROBABILITY - p_w)
+    p_l = np.where(worked, np.clip(MAX_CLOSE_PROBABILITY - p_w, 0.0, p_l), 0.0)
+    handoff_p_w = p_work * (
+        p_reach * _expected_win(win_base, log_hours_mean) + (1.0 - p_reach) * unreached_p
+    )
     cycle_scale = np.clip(
         CYCLE_SCALE_DAYS * (size / 50.0) ** CYCLE_SCALE_SIZE_SLOPE, *CYCLE_SCALE_RANGE
     )
@@ -535,21 +656,26 @@ def _chunk(config: GeneratorConfig, win: _Window, chunk_index: int, lo: int, hi:
     u_out = rng.random(n)
     won, lost = u_out < p_w, (u_out >= p_w) & (u_out < p_w + p_l)
     cycle_days = rng.gamma(cycle_shape, cycle_scale)
-    closed_s = created_s + np.floor(cycle_days * SECONDS_PER_DAY).astype(np.int64)
-    closes = (won | lost) & (closed_s < win.end_s)
     amount = np.exp(
         AMOUNT_LOG_MEAN + AMOUNT_SIZE_SLOPE * np.log(size / 50.0) + rng.normal(0, AMOUNT_LOG_SD, n)
     )
 
-    # Events from the latent state only, then cut at min(closed_at, end).
+    # Events from the latent state only (and sales' work), then cut at min(closed_at, end):
+    # closed by sales at the end of the cycle, or recycled as lost after inactivity first.
     events_s, events_ci, events_code = _events(
-        rng, config, win, n, created_s, intent, source, reached, hours_to_touch
+        rng, config, win, n, created_s, intent, source, worked & reached, hours_to_touch
     )
-    stop_s = np.where(won | lost, np.minimum(closed_s, win.end_s), win.end_s)
-    keep = (events_s < stop_s[events_ci]) & (events_s >= created_s[events_ci])
-    events_s, events_ci, events_code = events_s[keep], events_ci[keep], events_code[keep]
     order = np.lexsort((events_s, events_ci))
     events_s, events_ci, events_code = events_s[order], events_ci[order], events_code[order]
+    recycle_s = _recycle_seconds(created_s, events_s, events_ci)
+    sales_close_s = created_s + np.floor(cycle_days * SECONDS_PER_DAY).astype(np.int64)
+    by_sales = (won | lost) & (sales_close_s < recycle_s)
+    closed_s = np.where(by_sales, sales_close_s, recycle_s)
+    won = won & by_sales
+    closes = closed_s < win.end_s
+    stop_s = np.minimum(closed_s, win.end_s)
+    keep = (events_s < stop_s[events_ci]) & (events_s >= created_s[events_ci])
+    events_s, events_ci, events_code = events_s[keep], events_ci[keep], events_code[keep]
 
     # Frames.
     timeline = np.asarray(BUYING_TIMELINES, dtype=object)[timeline_code]
@@ -599,6 +725,8 @@ def _chunk(config: GeneratorConfig, win: _Window, chunk_index: int, lo: int, hi:
             "close_probability": p_w + p_l,
             "cycle_shape": cycle_shape,
             "cycle_scale_days": cycle_scale,
+            "recycle_days": (recycle_s - created_s) / SECONDS_PER_DAY,
+            "handoff_propensity": handoff_p_w,
         }
     )
     return CrmTables(contacts=contacts, events=events, outcomes=outcomes, truth=truth)
@@ -612,12 +740,13 @@ def _events(
     created_s: np.ndarray,
     intent: np.ndarray,
     source: np.ndarray,
-    reached: np.ndarray,
+    touched_by_sales: np.ndarray,
     hours_to_touch: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Event times (epoch seconds), chunk-local contact index and EVENT_TYPES code.
 
-    Depends on the latent state and creation time only; not cut at closing yet.
+    Depends on the latent state, sales' work and the creation time only; not cut at closing
+    yet, not sorted.
     """
     code = {name: i for i, name in enumerate(EVENT_TYPES)}
     scale = config.events_per_contact / REFERENCE_EVENTS_PER_CONTACT
@@ -665,9 +794,26 @@ def _events(
     ci_parts.append(ci[reg])
     code_parts.append(np.full(len(reg), code["webinar_attended"]))
 
-    # Sales: first touch for reached leads, then follow-up touches and meetings.
+    # Arrival: the source's own event at creation, a first visit, sometimes the pricing page.
+    arrival_type = np.array([code.get(ARRIVAL_EVENTS.get(s, ""), -1) for s in source_names])
+    arriving = np.flatnonzero(arrival_type[source] >= 0)
+    t_parts.append(created_s[arriving])
+    ci_parts.append(arriving)
+    code_parts.append(arrival_type[source[arriving]])
+    n_pages = rng.poisson(np.exp(ARRIVAL_PAGES_LOGIT + ARRIVAL_PAGES_INTENT * intent))
+    who = np.repeat(np.arange(n), n_pages)
+    pricing = np.flatnonzero(
+        rng.random(n) < _sigmoid(ARRIVAL_PRICING_LOGIT + ARRIVAL_PRICING_INTENT * intent)
+    )
+    for idx, etype in ((who, "page_view"), (pricing, "pricing_page_view")):
+        minutes = rng.uniform(0.0, ARRIVAL_MINUTES, len(idx))
+        t_parts.append(created_s[idx] + np.floor(minutes * 60.0).astype(np.int64))
+        ci_parts.append(idx)
+        code_parts.append(np.full(len(idx), code[etype]))
+
+    # Sales: first touch for worked and reached leads, then follow-up touches and meetings.
     touch_s = created_s + np.floor(hours_to_touch * 3600.0).astype(np.int64)
-    touched = np.flatnonzero(reached & (touch_s < win.end_s))
+    touched = np.flatnonzero(touched_by_sales & (touch_s < win.end_s))
     t_parts.append(touch_s[touched])
     ci_parts.append(touched)
     code_parts.append(np.full(len(touched), code["sales_touch"]))
@@ -767,17 +913,8 @@ def write_crm(
     return counts
 
 
-def ceiling_scores(
-    rows: pd.DataFrame, truth: pd.DataFrame, contacts: pd.DataFrame, horizon_days: int
-) -> np.ndarray:
-    """Bayes-optimal P(won in [as_of, as_of + horizon) | latent state, still open at as_of).
-
-    With age ``a = as_of - created_at`` in days and ``F`` the Gamma CDF of the sales cycle:
-    ``p_w * (F(a + h) - F(a)) / (1 - close_probability * F(a))``. One value per row of
-    ``rows`` (columns ``contact_id``, ``as_of``), in order.
-    """
-    if horizon_days <= 0:
-        raise ConfigError(f"horizon_days must be positive, got {horizon_days!r}")
+def _truth_rows(rows: pd.DataFrame, truth: pd.DataFrame, contacts: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (``contact_id``, ``as_of``) with their truth, ``created_at`` and age in days."""
     keyed = rows[["contact_id", "as_of"]].merge(
         truth.merge(contacts[["contact_id", "created_at"]], on="contact_id", how="inner"),
         on="contact_id",
@@ -797,10 +934,58 @@ def ceiling_scores(
             "rows", "as_of", "as_of must not be before the contact's created_at",
             count=int(bad.sum()), examples=keyed.loc[bad, "contact_id"].tolist(),
         )  # fmt: skip
+    keyed["age_days"] = age
+    return keyed
+
+
+def ceiling_scores(
+    rows: pd.DataFrame, truth: pd.DataFrame, contacts: pd.DataFrame, horizon_days: int
+) -> np.ndarray:
+    """Bayes-optimal P(won in [as_of, as_of + horizon) | latent state, still open at as_of).
+
+    With age ``a = as_of - created_at`` in days, ``r`` the age at which the lead would be
+    recycled (``recycle_days``; it depends on the events only, so it is independent of the
+    outcome draw) and ``F`` the Gamma CDF of the sales cycle:
+    ``p_w * (F(min(a + h, r)) - F(a)) / (1 - close_probability * F(a))`` (0 when ``r <= a``).
+    One value per row of ``rows`` (columns ``contact_id``, ``as_of``), in order.
+    """
+    if horizon_days <= 0:
+        raise ConfigError(f"horizon_days must be positive, got {horizon_days!r}")
+    keyed = _truth_rows(rows, truth, contacts)
+    age = keyed["age_days"].to_numpy()
     shape = keyed["cycle_shape"].to_numpy(dtype=float)
     scale = keyed["cycle_scale_days"].to_numpy(dtype=float)
+    recycle = keyed["recycle_days"].to_numpy(dtype=float)
     f_now = stats.gamma.cdf(age, shape, scale=scale)
-    f_next = stats.gamma.cdf(age + horizon_days, shape, scale=scale)
+    f_next = stats.gamma.cdf(np.minimum(age + horizon_days, recycle), shape, scale=scale)
     p_w = keyed["propensity"].to_numpy(dtype=float)
     p_close = keyed["close_probability"].to_numpy(dtype=float)
-    return np.asarray(p_w * (f_next - f_now) / (1.0 - p_close * f_now))
+    return np.asarray(p_w * np.maximum(f_next - f_now, 0.0) / (1.0 - p_close * f_now))
+
+
+def handoff_ceiling_scores(
+    rows: pd.DataFrame, truth: pd.DataFrame, contacts: pd.DataFrame, horizon_days: int
+) -> np.ndarray:
+    """The handoff task's ceiling: P(won within ``horizon_days`` after creation | what the
+    generator knows at the handoff), one value per row of ``rows`` (``contact_id``,
+    ``as_of`` = the lead's handoff time), in order.
+
+    Known then: the latent fit and intent, the source, the quarter's odds, the routing
+    points and the week's capacity. Not known: whether sales work the lead, whether they
+    reach it, how fast, and the deal noise; ``handoff_propensity`` integrates over them.
+    A lead is never recycled before ``RECYCLE_REVIEW_DAYS``, so for a horizon up to that
+    the value is ``handoff_propensity * F(horizon)``; a longer horizon is an error (the
+    recycling time is not known at the handoff).
+    """
+    if horizon_days <= 0:
+        raise ConfigError(f"horizon_days must be positive, got {horizon_days!r}")
+    if horizon_days > RECYCLE_REVIEW_DAYS:
+        raise ConfigError(
+            f"horizon_days must be at most {RECYCLE_REVIEW_DAYS} (the generator's recycling "
+            f"review) for the handoff ceiling, got {horizon_days!r}"
+        )
+    keyed = _truth_rows(rows, truth, contacts)
+    shape = keyed["cycle_shape"].to_numpy(dtype=float)
+    scale = keyed["cycle_scale_days"].to_numpy(dtype=float)
+    p_w = keyed["handoff_propensity"].to_numpy(dtype=float)
+    return np.asarray(p_w * stats.gamma.cdf(horizon_days, shape, scale=scale))
