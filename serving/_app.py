@@ -60,6 +60,7 @@ def _demo_spec() -> Any:
 
     return demo_spec()
 
+
 OPEN_PATHS = frozenset({"/healthz"})  # answer without a token
 RETRY_AFTER_SECONDS = 1  # what a 503 for a full scoring queue tells the client to wait
 
@@ -347,6 +348,20 @@ def create_app(
         return JSONResponse({"model_name": current.name, "model_version": current.version,
                              "as_of": as_of.isoformat(), "scores": out})  # fmt: skip
 
+    def validate_and_score(body: bytes, current: LoadedModel) -> JSONResponse:
+        """Validate the body against the served model's schema, then score it (on a worker
+        thread: a large body's validation never holds the event loop)."""
+        _, schema = request_models(current.bundle.spec)
+        try:
+            request: Any = schema.model_validate_json(body)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None  # fmt: skip
+        if len(request.leads) > cfg.max_leads:
+            raise HTTPException(413, f"{len(request.leads)} leads in one request; the limit is "
+                                     f"{cfg.max_leads}")  # fmt: skip
+        return score_now(request, current)
+
     @app.post(
         "/v1/score",
         response_model=ScoreResponse,
@@ -358,17 +373,9 @@ def create_app(
                    503: {"description": "Scoring queue full (see Retry-After), or no model"}},
     )  # fmt: skip
     async def score(http: Request, current: Model) -> JSONResponse:
-        _, schema = request_models(current.bundle.spec)
+        body = await http.body()
         try:
-            request: Any = schema.model_validate_json(await http.body())
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None  # fmt: skip
-        if len(request.leads) > cfg.max_leads:
-            raise HTTPException(413, f"{len(request.leads)} leads in one request; the limit is "
-                                     f"{cfg.max_leads}")  # fmt: skip
-        try:
-            scored = pool.submit(score_now, request, current)
+            scored = pool.submit(validate_and_score, body, current)
         except QueueFull as exc:
             raise HTTPException(503, f"too busy: {exc}",
                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None  # fmt: skip
