@@ -11,9 +11,15 @@ decide. The text loads back with :func:`features._contract.load_contract`. It gu
   all read as won or lost, preferring label-like names), an existing score (a number named
   like a score), and the events' and outcomes' columns by name;
 - the review list: columns named like things filled in during or after contact (status,
-  stage, notes, call duration, last activity, owner ...) are written under
-  ``known_after_contact`` with a TODO asking a person to confirm, since leaving out a
-  column wrongly costs a feature while keeping a leak fools everyone;
+  stage, notes, call duration, last activity, owner ...) or whose values read like sales'
+  own work (calls, callbacks, "converted", "qualified" ...), and, when ``review`` is given
+  and a label column was found, the columns it names (the leakage guard's review list:
+  a single-column ROC AUC high for an attribute known when the lead arrives, a
+  missingness that predicts the outcome; see :func:`training.review_columns`, which the
+  CLI passes) are written under ``known_after_contact`` with a TODO and the reason, asking
+  a person to confirm, since leaving out a column wrongly costs a feature while keeping a
+  leak fools everyone. Answering them there or under ``known_before_contact`` is what the
+  guard asks for before training;
 - ``column_types`` pinning the typing of every attribute, and every column left out with
   its reason as a comment.
 """
@@ -23,14 +29,19 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 from leadscore.features._contract import CSV_DELIMITERS, Source, detect_delimiter, name_words
 from leadscore.features._errors import ConfigError
-from leadscore.features._profile import ColumnProfile, label_outcome, profile_columns
+from leadscore.features._profile import (
+    ColumnProfile,
+    label_outcome,
+    profile_columns,
+    typed_column,
+)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Name hints, matched on a column's words (``Lead Status`` and ``leadStatus`` are
@@ -98,8 +109,22 @@ _YAML_WORDS = frozenset(
 )
 
 
-_AFTER_CONTACT_WORDS = _AFTER_CONTACT_WORDS | {"owner", "assigned", "tags", "tag", "quality",
-                                               "grade", "activity", "disqualified", "rep"}
+AFTER_CONTACT_WORDS = _AFTER_CONTACT_WORDS | {"owner", "assigned", "tags", "tag", "quality",
+                                              "grade", "activity", "disqualified", "qualified",
+                                              "qualification", "rep", "profile"}  # fmt: skip
+"""Words of a column name that read like sales' own work (matched on the name's words)."""
+AFTER_CONTACT_NAMES = (*_AFTER_CONTACT_NAMES, "next_step", "follow_up")
+SALES_VALUE_WORDS = frozenset({
+    "call", "called", "calling", "callback", "ringing", "busy", "voicemail", "revert",
+    "reverted", "converted", "closed", "qualified", "disqualified", "unqualified",
+    "contacted", "unreachable", "sms", "meeting", "scheduled", "conversation", "junk",
+    "followup", "negotiation", "proposal", "switched", "interested",
+})  # fmt: skip
+"""Words of a value that read like sales' own work."""
+SALES_VALUE_SHARE = 0.05
+ReviewColumns = Callable[[pd.DataFrame, Sequence[int], Mapping[str, str]],
+                         Mapping[str, Sequence[str]]]  # fmt: skip
+"""(typed candidate columns, 0/1 labels, column kinds) -> the columns to review and why."""
 _EVENT_TIME_WORDS = frozenset({"occurred", "timestamp", "time", "date", "at", "ts", "when"})
 _EVENT_TYPE_WORDS = frozenset({"type", "event", "activity", "action", "kind", "name"})
 
@@ -197,12 +222,14 @@ def write_starting_contract(
     events: str | None = None,
     outcomes: str | None = None,
     sample_rows: int = 100_000,
+    review: ReviewColumns | None = None,
 ) -> str:
     """The text of a starting contract (see the module docstring). ``source`` is the
     contacts: a CSV or Parquet file, a ``.duckdb`` file or a ``duckdb:///`` or
     ``postgresql://`` URL (then ``table`` names the table; it may be left out when the
     database holds only one); ``events`` and ``outcomes`` optional further sources. Paths
-    are written relative to ``contract_dir`` when inside it, else absolute."""
+    are written relative to ``contract_dir`` when inside it, else absolute. ``review``
+    measures the other columns against the label column found (see the module docstring)."""
     base = Path(contract_dir) if contract_dir is not None else None
     src = _source_for(source, table, delimiter, base)
     frame = _sample(src, base or Path.cwd(), sample_rows)
@@ -221,6 +248,20 @@ def write_starting_contract(
     score = scores[0] if scores and not _after_contact(scores[0]) else None
     taken.add(score)
     after = [p for p in profiles if p.column not in taken and _after_contact(p.column)]
+    notes = {p.column: "TODO confirm" for p in after}
+    for p in profiles:
+        if p.column in taken or p in after or p.kind != "categorical":
+            continue
+        counts = frame[p.column].dropna().astype(str).value_counts()
+        shown = sales_like_values(list(counts.items()), len(frame))
+        if shown:
+            after.append(p)
+            notes[p.column] = ("TODO review: its values read like sales' own work ("
+                               + ", ".join(_short(v) for v in shown) + ")")  # fmt: skip
+    if review is not None and label is not None:
+        for column, reasons in _reviewed(frame, profiles, label, taken, after, review).items():
+            after.append(next(p for p in profiles if p.column == column))
+            notes[column] = "TODO review: " + "; ".join(reasons)
     roles = {r: c for r in ("title", "company_size", "industry", "country", "lead_source",
                             "email_domain", "phone_valid", "buying_timeline", "requested_demo")
              for c in [p.column for p in profiles] if _snake(c) == r and c not in taken}  # fmt: skip
@@ -262,9 +303,13 @@ def write_starting_contract(
         "  # They are never used while listed here; move one to known_before_contact only if",
         "  # it is truly known when the lead arrives (keeping a leak fools everyone).",
     ]
+    if any(note != "TODO confirm" for note in notes.values()):
+        lines += ["  # TODO review also: columns the leakage guard asks about (values like sales'",
+                  "  # own work, or predicting the label too well for an attribute known when",
+                  "  # the lead arrives); answer each here or under known_before_contact."]  # fmt: skip
     if after:
         lines.append("  known_after_contact:")
-        lines += [f"    - {_scalar(p.column)}  # TODO confirm; {p.summary()}" for p in after]
+        lines += [f"    - {_scalar(p.column)}  # {notes[p.column]}; {p.summary()}" for p in after]
     else:
         lines.append("  known_after_contact: []")
     lines += [
@@ -351,11 +396,42 @@ def _outcomes_lines(outcomes: str, base: Path | None) -> tuple[list[str], list[s
     return section, label
 
 
-def _after_contact(column: str) -> bool:
+def after_contact_name(column: str) -> bool:
+    """Whether a column's name reads like something sales fill in during or after contact."""
     snake = _snake(column)
-    return bool(set(name_words(column)) & _AFTER_CONTACT_WORDS) or any(
-        name in snake for name in _AFTER_CONTACT_NAMES
+    return bool(set(name_words(column)) & AFTER_CONTACT_WORDS) or any(
+        name in snake for name in AFTER_CONTACT_NAMES
     )
+
+
+_after_contact = after_contact_name
+
+
+def sales_like_values(counts: Sequence[tuple[object, int]], n_rows: int) -> tuple[str, ...]:
+    """Up to five values (of ``(value, rows)``, most rows first) that read like sales' own
+    work, when they cover at least 5% of the ``n_rows`` rows or number at least two."""
+    found = [(str(v), n) for v, n in counts
+             if v is not None and set(name_words(str(v))) & SALES_VALUE_WORDS]  # fmt: skip
+    covered = sum(n for _, n in found)
+    if len(found) >= 2 or (found and covered >= SALES_VALUE_SHARE * n_rows):
+        return tuple(v for v, _ in found[:5])
+    return ()
+
+
+def _reviewed(frame: pd.DataFrame, profiles: Sequence[ColumnProfile], label: str,
+              taken: set[str | None], after: Sequence[ColumnProfile],
+              review: ReviewColumns) -> Mapping[str, Sequence[str]]:  # fmt: skip
+    """``review`` on the usable columns not already listed, typed as the import will type
+    them, against the label column's won/lost values (rows with neither left out)."""
+    outcome = frame[label].map(label_outcome)
+    decided = outcome.isin(["won", "lost"]).to_numpy()
+    kinds = {p.column: p.kind for p in profiles if p.usable and p.column not in taken
+             and p not in after and p.kind in ("numeric", "categorical", "boolean")}  # fmt: skip
+    if not kinds:
+        return {}
+    typed = pd.DataFrame({c: typed_column(frame[c], k)[0] for c, k in kinds.items()})
+    y = (outcome[decided] == "won").astype(int).tolist()
+    return review(typed[decided].reset_index(drop=True), y, kinds)
 
 
 def _guess_label(

@@ -10,8 +10,11 @@ JSON exactly (floats as written by ``json``), so a saved model scores the same n
 * ``isotonic``: scikit-learn's isotonic regression, kept as its thresholds and applied by
   linear interpolation with clipping (what ``IsotonicRegression(out_of_bounds="clip")``
   computes).
-* ``prior_shift``: an optional change of base rate applied after the map (the logit moves
-  by ``log(new odds / old odds)``), for when the latest window's base rate has moved.
+* ``shift``: an optional change of base rate applied after the map (the logit moves by a
+  constant), for when the latest window's base rate has moved: :meth:`Calibrator.with_prior_shift`
+  moves it from one base rate to another (``log(new odds / old odds)``);
+  :meth:`Calibrator.shifted_to_rate` finds the move that makes the mean probability over
+  given scores equal a given rate (calibration in the large on the latest window).
 """
 
 from __future__ import annotations
@@ -69,6 +72,34 @@ class Calibrator:
                 raise ModelError(f"{name} must be strictly between 0 and 1, got {rate!r}")
         shift = math.log(new_rate / (1 - new_rate)) - math.log(old_rate / (1 - old_rate))
         return Calibrator(self.kind, self.a, self.b, self.x, self.y, self.shift + shift)
+
+    def shifted(self, delta: float) -> Calibrator:
+        """The same map with ``delta`` more added to its logit."""
+        if not math.isfinite(delta):
+            raise ModelError(f"a calibration shift must be a finite number, got {delta!r}")
+        return Calibrator(self.kind, self.a, self.b, self.x, self.y, self.shift + delta)
+
+    def shifted_to_rate(self, raw: ArrayLike, rate: float) -> Calibrator:
+        """The same map moved (one constant added to its logit) so that the mean calibrated
+        probability over ``raw`` equals ``rate``: the prior-shift correction to a window
+        whose base rate is ``rate``. Solved by Newton's method on the mean (monotone in
+        the shift), to 1e-10."""
+        if not 0 < rate < 1:
+            raise ModelError(f"rate must be strictly between 0 and 1, got {rate!r}")
+        values = np.asarray(raw, dtype="float64")
+        if values.size == 0:
+            raise ModelError("a prior shift needs scores to match the rate on, got none")
+        z = logit(self.apply(values))
+        delta = math.log(rate / (1 - rate)) - float(np.mean(z))  # a start near the answer
+        for _ in range(100):
+            p = 1.0 / (1.0 + np.exp(-(z + delta)))
+            gap = float(p.mean()) - rate
+            if abs(gap) < 1e-10:
+                break
+            slope = float((p * (1 - p)).mean())
+            step = gap / max(slope, 1e-12)
+            delta -= max(min(step, 5.0), -5.0)  # bounded steps: the mean saturates far out
+        return self.shifted(delta)
 
     def apply(self, raw: ArrayLike) -> NDArray[np.float64]:
         """Calibrated probabilities for ``raw`` scores, one per input, in order."""

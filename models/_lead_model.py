@@ -13,6 +13,10 @@ Contract:
 * :meth:`LeadModel.fit` early-stops on one half of a *later* validation window and fits the
   probability calibration on the other half, so neither step sees its own data twice (the
   halves are split by contact id within each class, so each holds wins);
+  :meth:`LeadModel.fit_trees` fits a given number of trees on every row it is given and
+  leaves calibration to the caller (:meth:`LeadModel.calibrate`, with scores from
+  :meth:`LeadModel.raw_probability` on rows it did not see): the refit of
+  :mod:`training._refit`;
 * :meth:`LeadModel.save` writes the booster in LightGBM's own text format and everything
   else (parameters, category lists, calibration) as JSON with a ``format_version``;
   :meth:`LeadModel.load` reads them back with the spec, refusing an unknown version. No
@@ -87,11 +91,19 @@ class LeadModelParams:
     calibration: str = "sigmoid"  # or "isotonic"
     seed: int = 0
     n_jobs: int = 2
+    # What early stopping watches: log loss mixes ranking with the validation window's base
+    # rate (a drifting window stops after a tree or two); "auc" watches the ranking only,
+    # for callers that calibrate separately.
+    stopping_metric: str = "binary_logloss"  # or "auc"
 
     def __post_init__(self) -> None:
         if self.calibration not in ("isotonic", "sigmoid"):
             raise ConfigError(
                 f"calibration must be 'isotonic' or 'sigmoid', got {self.calibration!r}"
+            )
+        if self.stopping_metric not in ("binary_logloss", "auc"):
+            raise ConfigError(
+                f"stopping_metric must be 'binary_logloss' or 'auc', got {self.stopping_metric!r}"
             )
         if self.n_estimators <= 0:
             raise ConfigError(f"n_estimators must be positive, got {self.n_estimators!r}")
@@ -133,6 +145,10 @@ def _validation_halves(ids: pd.Series | None, y: NDArray[np.float64]) -> NDArray
 
 class LeadModel:
     """Calibrated LightGBM lead scorer. See the module docstring for the contract."""
+
+    family = "lightgbm"
+    name = "model"
+    calibrated = True
 
     def __init__(self, params: LeadModelParams | None = None, spec: FeatureSpec | None = None
                  ) -> None:  # fmt: skip
@@ -218,16 +234,7 @@ class LeadModel:
                 f"training labels have a single class ({int(y_train.sum())} positives in "
                 f"{len(y_train)} rows); need both won and not-won leads"
             )
-        rows = self._prepared(X)
-        self.__dict__.pop("_inverse", None)  # a refit has new categories
-        self.categories_: dict[str, dict[str, int]] = {}
-        for name in self.categorical_features:
-            coded = rows.coded(name) if name in rows else missing_column(0)
-            used = np.unique(coded.codes).tolist()
-            seen = sorted(dict.fromkeys(coded.values[c] if c >= 0 else _MISSING_CATEGORY
-                                        for c in used))  # fmt: skip
-            self.categories_[name] = {str(v): i for i, v in enumerate(seen)}
-        X_tr = self.encode(rows)
+        X_tr = self._learn_categories(X)
         X_va = self.encode(X_valid)
         ids = X_valid.get("contact_id", None)
         stop_mask = _validation_halves(ids, y_valid)
@@ -236,25 +243,9 @@ class LeadModel:
                 f"the validation rows need a won lead in each half (early stopping and "
                 f"calibration); they have {int(y_valid.sum())} won in {len(y_valid)} rows"
             )
-        small = len(X_tr) < SMALL_DATA_ROWS
         p = self.params
-        lgb_params: dict[str, Any] = {
-            "objective": "binary",
-            "learning_rate": p.learning_rate,
-            "num_leaves": p.num_leaves,
-            # a few thousand leads cannot fill leaves of 100
-            "min_child_samples": min(p.min_child_samples, max(10, len(X_tr) // 250)),
-            "feature_fraction": p.feature_fraction,
-            "bagging_fraction": p.bagging_fraction,
-            "bagging_freq": 1,
-            "lambda_l2": p.lambda_l2,
-            "seed": p.seed,
-            "deterministic": True,
-            "num_threads": 1 if small else p.n_jobs,
-            "verbosity": -1,
-            "cat_smooth": 10.0,
-            "min_data_per_group": 50 if not small else 20,
-        }
+        lgb_params = self._lgb_params(len(X_tr))
+        lgb_params["metric"] = p.stopping_metric
         cat_idx = list(range(len(self.categorical_features)))
         # LightGBM's own names are positional: a team's column names may hold any character
         train_set = lgb.Dataset(X_tr, y_train,
@@ -280,6 +271,80 @@ class LeadModel:
         self.n_train_rows_ = len(X_tr)
         self.n_validation_rows_ = len(X_va)
         return self
+
+    def fit_trees(self, X: pd.DataFrame, y: ArrayLike, n_trees: int) -> LeadModel:
+        """Fit exactly ``n_trees`` trees on every row of ``(X, y)`` (no validation rows, no
+        early stopping). The probabilities are uncalibrated until :meth:`calibrate` is
+        given a map fitted on scores of rows this model did not see."""
+        if n_trees <= 0:
+            raise ModelError(f"n_trees must be positive, got {n_trees!r}")
+        y_train = _as_labels(y, "y")
+        if len(X) != len(y_train):
+            raise ModelError(f"X has {len(X)} rows but y has {len(y_train)}")
+        if y_train.sum() == 0 or y_train.sum() == len(y_train):
+            raise ModelError(
+                f"training labels have a single class ({int(y_train.sum())} positives in "
+                f"{len(y_train)} rows); need both won and not-won leads"
+            )
+        X_tr = self._learn_categories(X)
+        train_set = lgb.Dataset(X_tr, y_train,
+                                feature_name=[f"f{j}" for j in range(len(self.feature_names))],
+                                categorical_feature=list(range(len(self.categorical_features))),
+                                free_raw_data=False)  # fmt: skip
+        self.booster_ = lgb.train(self._lgb_params(len(X_tr)), train_set, num_boost_round=n_trees)
+        self.best_iteration_ = int(n_trees)
+        self.calibrator_ = Calibrator("identity")
+        self.n_train_rows_ = len(X_tr)
+        self.n_validation_rows_ = 0
+        return self
+
+    def calibrate(self, calibrator: Calibrator) -> LeadModel:
+        """Use ``calibrator`` from now on (fitted on :meth:`raw_probability` scores of rows
+        this model did not see); returns the model."""
+        self._check_fitted()
+        self.calibrator_ = calibrator
+        return self
+
+    def raw_probability(self, X: pd.DataFrame | LeadColumns) -> NDArray[np.float64]:
+        """LightGBM's own probability, before calibration, one per row."""
+        self._check_fitted()
+        return self._raw_probability(self.encode(X))
+
+    def _learn_categories(self, X: pd.DataFrame) -> NDArray[np.float64]:
+        """Learn the category lists of ``X`` (the training rows); their encoded matrix."""
+        rows = self._prepared(X)
+        self.__dict__.pop("_inverse", None)  # a refit has new categories
+        self.categories_: dict[str, dict[str, int]] = {}
+        for name in self.categorical_features:
+            coded = rows.coded(name) if name in rows else missing_column(0)
+            used = np.unique(coded.codes).tolist()
+            seen = sorted(dict.fromkeys(coded.values[c] if c >= 0 else _MISSING_CATEGORY
+                                        for c in used))  # fmt: skip
+            self.categories_[name] = {str(v): i for i, v in enumerate(seen)}
+        return self.encode(rows)
+
+    def _lgb_params(self, n_rows: int) -> dict[str, Any]:
+        """LightGBM's parameters for ``n_rows`` training rows."""
+        small = n_rows < SMALL_DATA_ROWS
+        p = self.params
+        lgb_params: dict[str, Any] = {
+            "objective": "binary",
+            "learning_rate": p.learning_rate,
+            "num_leaves": p.num_leaves,
+            # a few thousand leads cannot fill leaves of 100
+            "min_child_samples": min(p.min_child_samples, max(10, n_rows // 250)),
+            "feature_fraction": p.feature_fraction,
+            "bagging_fraction": p.bagging_fraction,
+            "bagging_freq": 1,
+            "lambda_l2": p.lambda_l2,
+            "seed": p.seed,
+            "deterministic": True,
+            "num_threads": 1 if small else p.n_jobs,
+            "verbosity": -1,
+            "cat_smooth": 10.0,
+            "min_data_per_group": 50 if not small else 20,
+        }
+        return lgb_params
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "categories_"):

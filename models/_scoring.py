@@ -21,9 +21,13 @@ import pandas as pd
 from leadscore.features._attributes import Coded, LeadColumns, derive_columns, missing_column
 from leadscore.features._errors import ModelError
 from leadscore.features._spec import FeatureSpec
+from leadscore.models._baseline import LogisticBaseline
 from leadscore.models._lead_model import LeadModel
 from leadscore.models._rules import GRADE_LETTERS, RuleScorer, first_met
 from numpy.typing import NDArray
+
+FamilyModel = LeadModel | LogisticBaseline
+"""A model of one of the families a bundle can hold: LightGBM or logistic regression."""
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "probability",
@@ -41,23 +45,31 @@ MODEL_CHUNK_ROWS = 65_536
 
 
 BUNDLE_FORMAT_VERSION = 1
-"""The version of the on-disk bundle layout (:meth:`ScoringBundle.save`)."""
+"""The version of the on-disk bundle layout (:meth:`ScoringBundle.save`). ``model_family``
+in ``bundle.json`` names the family whose files hold the model (absent: LightGBM, as every
+bundle written before the logistic family could be registered); each family's file carries
+a ``format_version`` of its own."""
+MODEL_FAMILIES: dict[str, type[LeadModel] | type[LogisticBaseline]] = {
+    "lightgbm": LeadModel, "logistic": LogisticBaseline}  # fmt: skip
 
 
 @dataclass
 class ScoringBundle:
     """Everything needed to score a lead: both fitted scorers, tier cut-offs, metadata.
 
-    ``tier_thresholds`` maps tiers A, B, C to the minimum probability of that tier
-    (descending); anything below C's is D. The feature spec is the model's.
+    ``lead_model`` is the registered model, of either family (LightGBM or logistic
+    regression: both encode, predict, explain and save alike). ``tier_thresholds`` maps
+    tiers A, B, C to the minimum probability of that tier (descending); anything below C's
+    is D. The feature spec is the model's.
 
     On disk (:meth:`save`, :meth:`load`) a bundle is a folder of files independent of our
     code layout: ``bundle.json`` (``format_version``, the spec, tiers, metadata),
-    ``rules.json`` (the rules YAML and their calibration), and the model's
-    ``lightgbm.txt`` and ``lead_model.json``.
+    ``rules.json`` (the rules YAML and their calibration), and the files of the model's
+    family (``model_family`` in ``bundle.json``): ``lightgbm.txt`` and ``lead_model.json``
+    for LightGBM, ``logistic_model.json`` for logistic regression.
     """
 
-    lead_model: LeadModel
+    lead_model: FamilyModel
     rule_scorer: RuleScorer
     tier_thresholds: dict[str, float]
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -73,8 +85,9 @@ class ScoringBundle:
         self.lead_model.save(directory)
         (directory / "rules.json").write_text(json.dumps(self.rule_scorer.to_dict(), indent=1),
                                               encoding="utf-8")  # fmt: skip
-        head = {"format_version": BUNDLE_FORMAT_VERSION, "spec": self.spec.to_dict(),
-                "tier_thresholds": self.tier_thresholds, "metadata": self.metadata}  # fmt: skip
+        head = {"format_version": BUNDLE_FORMAT_VERSION, "model_family": self.lead_model.family,
+                "spec": self.spec.to_dict(), "tier_thresholds": self.tier_thresholds,
+                "metadata": self.metadata}  # fmt: skip
         (directory / "bundle.json").write_text(json.dumps(head, indent=1, default=str),
                                                encoding="utf-8")  # fmt: skip
         return directory
@@ -96,9 +109,13 @@ class ScoringBundle:
                 f"reads {BUNDLE_FORMAT_VERSION}); install the leadscore version that wrote "
                 "the model, or retrain it"
             )
+        family = head.get("model_family", "lightgbm")
+        if family not in MODEL_FAMILIES:
+            raise ModelError(f"{where}: model_family {family!r} is not one this leadscore "
+                             f"reads ({', '.join(MODEL_FAMILIES)})")  # fmt: skip
         spec = FeatureSpec.from_dict(head["spec"], f"{where} (bundle.json spec)")
         return cls(
-            lead_model=LeadModel.load(directory, spec),
+            lead_model=MODEL_FAMILIES[family].load(directory, spec),
             rule_scorer=RuleScorer.from_dict(rules),
             tier_thresholds={k: float(v) for k, v in head["tier_thresholds"].items()},
             metadata=dict(head.get("metadata", {})),
@@ -212,7 +229,7 @@ def _rule_scores(scorer: RuleScorer, rows: LeadColumns) -> tuple[NDArray[np.floa
     return points, hits
 
 
-def _model_scores(model: LeadModel, rows: LeadColumns, reasons: bool,
+def _model_scores(model: FamilyModel, rows: LeadColumns, reasons: bool,
                   top_reasons: int) -> tuple[NDArray[np.float64], Coded]:  # fmt: skip
     """The model's probability and reasons (joined with "; ", or "" without reasons).
 

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
+    import pandas as pd
     from leadscore.features._contract import Contract
     from leadscore.features._import import ImportResult
 
@@ -188,6 +189,19 @@ def validate(warehouse: WarehouseOpt = DEFAULT_WAREHOUSE, contract: ContractOpt 
         out.print("[yellow]no time in the data: splits are stratified-random[/]")
 
 
+FamilyOpt = Annotated[
+    str | None,
+    typer.Option("--model-family", help="Register this model family ('lightgbm' or 'logistic') "
+                 "instead of the one the backtest supports; it still becomes champion only if "
+                 "the backtest supports it (or with --force)."),
+]  # fmt: skip
+GateOpt = Annotated[
+    Path | None,
+    typer.Option(help="Gate YAML (max_roc_auc_drop, max_captured_drop, max_relative_ece, "
+                 "max_ece, backtest_tolerance)."),
+]  # fmt: skip
+
+
 @app.command("train")
 def train_cmd(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
@@ -197,22 +211,50 @@ def train_cmd(
     rules: RulesOpt = None,
     capacity: CapacityOpt = None,
     allow_leaky: Annotated[
-        bool, typer.Option(help="Train even when the leakage guard finds suspects.")
+        bool, typer.Option(help="Train even when the leakage guard finds suspects or columns "
+                           "to review.")
     ] = False,
+    model_family: FamilyOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Make this version @champion even when the backtest "
+                           "does not support it (it loses to the rules, the existing score, the "
+                           "other family, or a coin).")
+    ] = False,
+    backtest_folds: Annotated[
+        int, typer.Option(help="Backtest folds before the test period that choose the model "
+                          "family and decide whether it may be champion.")
+    ] = 3,
+    gate: GateOpt = None,
 ) -> None:
-    """Train on the contract's data at its decision moment, compare every scorer on the
-    test rows, register as @challenger (and @champion if there is none yet)."""
-    from leadscore.training import TrainConfig, train
+    """Train on the contract's data at its decision moment: backtest every model family on
+    the periods before the test period, refit the one the backtest supports on every row
+    before it, compare every scorer on the test rows, register as @challenger (and @champion
+    when there is none yet and the backtest supports it, or with --force)."""
+    from leadscore.training import TrainConfig, load_gate, train
 
     prepared = _prepare(contract, warehouse, as_of)
     result = train(
         TrainConfig(warehouse=warehouse, contract=prepared.contract, as_of=as_of,
                     horizon_days=horizon_days, rules_path=str(rules) if rules else None,
                     capacity=capacity, allow_leaky=allow_leaky,
-                    known_before_contact=tuple(prepared.imported.known_before_contact)),
+                    known_before_contact=tuple(prepared.imported.known_before_contact),
+                    model_family=model_family, force=force, backtest_folds=backtest_folds,
+                    gate=load_gate(gate)),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
-    out.print(_metrics_table(result.metrics, result.capacity, f"test rows: {result.split.description}"))
+    out.print(_metrics_table(result.metrics, result.capacity, f"test rows: {result.split.description}",
+                             registered=result.family))  # fmt: skip
+    if not result.backtest.empty:
+        out.print(_folds_table(result.backtest, "Backtest before the test period: each fold "
+                               "fitted by the same procedure on what came before it"))  # fmt: skip
+    out.print(f"[bold]Refit:[/] {result.refit[result.family]['description']}")
+    if result.drift is not None:
+        out.print("[bold]Drift[/] (rows before the test period vs the test rows):")
+        for sentence in result.drift.sentences():
+            out.print(f"  {sentence}")
+    out.print("[bold]Verdict:[/]")
+    for sentence in result.verdict:
+        out.print(f"  {sentence}")
     out.print(f"registered [bold]{result.model_name}[/] version {result.model_version} as "
               f"@{', @'.join(result.aliases)}; run {result.run_id} at {result.tracking_uri}")  # fmt: skip
     if "champion" not in result.aliases:
@@ -229,9 +271,9 @@ def backtest(
     rules: RulesOpt = None,
     capacity: CapacityOpt = None,
 ) -> None:
-    """For each of the last N periods (quarters, or blocks of leads at the handoff): train on
-    what was known before it, test on it."""
-    from leadscore.training import BACKTEST_METRICS, BacktestConfig
+    """For each of the last N periods (quarters, or blocks of leads at the handoff): run the
+    training procedure on what was known before it (every model family), test on it."""
+    from leadscore.training import BacktestConfig
     from leadscore.training import backtest as run_backtest
 
     prepared = _prepare(contract, warehouse, as_of)
@@ -241,20 +283,40 @@ def backtest(
                        rules_path=str(rules) if rules else None, capacity=capacity),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
-    counts = ("share_captured_at_capacity", "positives", "rows", "capacity")
-    cols = [m for m in BACKTEST_METRICS if m not in counts]
-    table = Table(title="Backtest: each quarter tested on a model trained before it")
-    for c in ("quarter", "scorer", *cols, "positives", "capacity"):
-        table.add_column(c, justify="left" if c in ("quarter", "scorer") else "right")
-    for _, row in result.table.iterrows():
-        table.add_row(row["quarter"], row["scorer"], *[f"{row[c]:.4f}" if c not in (
-            "captured_at_capacity",) else f"{row[c]:.1f}" for c in cols],
+    out.print(_folds_table(result.table, "Backtest: each period tested on models fitted before "
+                           "it", summary=result.summary))  # fmt: skip
+    if result.tournament is not None:
+        for sentence in result.tournament.sentences():
+            out.print(sentence)
+    out.print(f"logged as MLflow run {result.run_id} (one child run per period)")
+
+
+def _folds_table(folds: pd.DataFrame, title: str, summary: pd.DataFrame | None = None) -> Table:
+    """Per fold and scorer: ROC AUC, PR AUC, Brier, ECE, captured at capacity, lift; then
+    each scorer's mean and standard deviation over the folds."""
+    import pandas as pd
+    from leadscore.training import BACKTEST_METRICS
+
+    cols = [m for m in BACKTEST_METRICS if m in ("roc_auc", "pr_auc", "brier", "ece",
+                                                 "captured_at_capacity", "lift_top_decile")]
+    table = Table(title=title)
+    heads = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "brier": "Brier", "ece": "ECE",
+             "captured_at_capacity": "captured", "lift_top_decile": "top-decile lift"}
+    for c in ("period", "scorer", *cols, "positives", "capacity"):
+        table.add_column(heads.get(c, c), justify="left" if c in ("period", "scorer") else "right",
+                         no_wrap=c == "period")  # fmt: skip
+    for _, row in folds.iterrows():
+        table.add_row(row["quarter"], _LABELS.get(row["scorer"], row["scorer"]), *[
+            f"{row[c]:.1f}" if c == "captured_at_capacity" else f"{row[c]:.3f}" for c in cols],
             f"{row['positives']:.0f}", f"{row['capacity']:.0f}")  # fmt: skip
-    for scorer, row in result.summary.iterrows():
-        table.add_row("mean ± sd", str(scorer), *[
-            f"{row[c + '_mean']:.4f} ± {row[c + '_std']:.4f}" for c in cols], "", "")  # fmt: skip
-    out.print(table)
-    out.print(f"logged as MLflow run {result.run_id} (one child run per quarter)")
+    if summary is None:
+        grouped = folds.groupby("scorer", sort=False)[cols]
+        summary = pd.concat([grouped.mean().add_suffix("_mean"), grouped.std().add_suffix("_std")],
+                            axis=1)  # fmt: skip
+    for scorer, row in summary.iterrows():
+        table.add_row("mean ± sd", _LABELS.get(str(scorer), str(scorer)), *[
+            f"{row[c + '_mean']:.3f} ± {row[c + '_std']:.3f}" for c in cols], "", "")  # fmt: skip
+    return table
 
 
 @app.command()
@@ -291,21 +353,26 @@ def compare(
 def promote(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     contract: ContractOpt = None,
-    gate: Annotated[
-        Path | None, typer.Option(help="Gate YAML (max_roc_auc_drop, max_captured_drop, max_ece).")
-    ] = None,
+    gate: GateOpt = None,
     as_of: AsOfOpt = None,
     name: Annotated[
         str | None, typer.Option(help="Registered model name (default: the contract's).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Move @champion to @challenger even when checks "
+                           "fail (the MLflow run records that it was forced).")
+    ] = False,
 ) -> None:
-    """Move @champion to @challenger if the promotion gate passes on the latest period."""
+    """Move @champion to @challenger if the promotion gate passes on the latest period (its
+    checks: ranking, conversions at capacity, calibration relative to the base rate, and the
+    challenger's own backtest verdict)."""
     from leadscore.training import load_gate
     from leadscore.training import promote as run_promote
 
     prepared = _prepare(contract, warehouse, as_of)
     model_name = name or prepared.contract.model_name
-    result = run_promote(warehouse, model_name=model_name, gate=load_gate(gate), as_of=as_of)
+    result = run_promote(warehouse, model_name=model_name, gate=load_gate(gate), as_of=as_of,
+                         force=force)  # fmt: skip
     if result.checks:
         period = f"{result.snapshot:%Y-%m-%d}" if result.snapshot else "the test split"
         table = Table(title=f"Promotion gate on {period}: v{result.challenger_version} vs "
@@ -448,11 +515,12 @@ def init_contract(
     """Write a starting contract by inspecting your sources (review its TODO lines, then use
     it with --contract)."""
     from leadscore.features._init_contract import write_starting_contract
+    from leadscore.training import review_columns
 
     if output.exists() and not force:
         raise ConfigError(f"{output} exists; pass --force to overwrite it")
     text = write_starting_contract(source, table=table, contract_dir=output.resolve().parent,
-                                   events=events, outcomes=outcomes)  # fmt: skip
+                                   events=events, outcomes=outcomes, review=review_columns)  # fmt: skip
     output.write_text(text)
     out.print(f"wrote {output}; review its TODO lines, then: leadscore train --contract {output}")
 
@@ -510,7 +578,10 @@ def demo(
 
     result = run_demo(workdir, contacts=contacts, seed=seed, say=lambda msg: console.log(msg))
     t = result.train
-    out.print(_metrics_table(t.metrics, t.capacity, f"test rows: {t.split.description}"))
+    out.print(_metrics_table(t.metrics, t.capacity, f"test rows: {t.split.description}",
+                             registered=t.family))  # fmt: skip
+    for sentence in t.verdict:
+        out.print(sentence)
     where = Table(title="Outputs", show_header=False)
     where.add_row("warehouse", result.warehouse)
     where.add_row("MLflow tracking URI", result.tracking_uri)
@@ -520,19 +591,27 @@ def demo(
     out.print(where)
 
 
-_LABELS = {"model": "model (LightGBM)", "rules": "rules (points)",
-           "baseline": "baseline (logistic regression)",
-           "existing_score": "your existing score", "ceiling": "ceiling (latent propensity)"}  # fmt: skip
+_LABELS = {"lightgbm": "LightGBM", "logistic": "logistic regression",
+           "rules": "rules (points)", "existing_score": "your existing score",
+           "ceiling": "ceiling (latent propensity)"}  # fmt: skip
 
 
-def _metrics_table(metrics: dict[str, dict[str, float]], capacity: int, title: str) -> Table:
+def _metrics_table(metrics: dict[str, dict[str, float]], capacity: int, title: str,
+                   registered: str | None = None) -> Table:  # fmt: skip
+    """Every scorer on the same test rows; ``model`` (the registered family) is shown once,
+    under its family's name."""
     table = Table(title=f"Every scorer, {title} (capacity {capacity:,} leads)")
     table.add_column("scorer")
     for col in ("ROC AUC", "PR AUC", "Brier", "ECE", "captured at capacity", "share captured"):
         table.add_column(col, justify="right")
     for name, m in metrics.items():
+        if name == "model":
+            continue
+        label = _LABELS.get(name, name)
+        if name == registered:
+            label = f"model ({label})"
         table.add_row(
-            _LABELS.get(name, name), f"{m['roc_auc']:.3f}", f"{m['pr_auc']:.3f}",
+            label, f"{m['roc_auc']:.3f}", f"{m['pr_auc']:.3f}",
             f"{m.get('brier', float('nan')):.4f}", f"{m.get('ece', float('nan')):.4f}",
             f"{m['captured_at_capacity']:.1f} of {m['positives']:.0f}",
             f"{m['share_captured_at_capacity']:.1%}",

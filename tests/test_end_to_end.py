@@ -270,14 +270,16 @@ def test_lifecycle_gate_refuses_a_worse_challenger_promotes_an_equal_one_and_rol
 ) -> None:
     url, _, first = trained
     client = MlflowClient()
-    # v2: a crippled model (one stump): the gate must refuse it and say why.
-    weak = train(TrainConfig(warehouse=url, as_of=AS_OF,
+    # v2: a crippled LightGBM (one stump), forced by --model-family (left to itself, the
+    # tournament would register the logistic family instead): the gate must refuse it and
+    # say why, on the latest quarter and on its own backtest.
+    weak = train(TrainConfig(warehouse=url, as_of=AS_OF, model_family="lightgbm",
                              model_params=LeadModelParams(n_estimators=1, num_leaves=2)))  # fmt: skip
-    assert weak.aliases == ["challenger"]
+    assert weak.aliases == ["challenger"] and weak.family == "lightgbm"
     refused = promote(url, as_of=AS_OF)
     assert not refused.promoted
     assert refused.reason.startswith("refused: ") and "challenger ROC AUC" in refused.reason
-    assert {c.name for c in refused.checks if not c.passed} >= {"roc_auc"}
+    assert {c.name for c in refused.checks if not c.passed} >= {"roc_auc", "backtest"}
     assert resolve_model("models:/lead-quality@champion") == ("lead-quality", first.model_version)
     gate_runs = mlflow.search_runs(
         experiment_names=["leadscore"], filter_string="tags.`leadscore.job` = 'promote'"

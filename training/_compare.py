@@ -4,8 +4,13 @@ Contract: :func:`comparison_figures` takes a fitted :class:`~models.ScoringBundl
 labelled lead frame for ONE snapshot (the comparison quarter) and returns a JSON-ready dict
 (:data:`SECTIONS` are its keys). Both scorers are measured on exactly the same rows. The
 rule score is turned into a probability with the isotonic map fitted on the *training*
-window only (inside the bundle), so calibration is compared on the same scale. The HTML
-report (:mod:`training._report`) only formats these numbers.
+window only (inside the bundle), so calibration is compared on the same scale. The headline
+states who is ahead at capacity (bootstrap interval) and in ranking (ROC AUC, DeLong
+interval), each sentence with the interval it reads (:mod:`training._intervals`). ``drift``
+measures these rows against the profile of the rows the model was fitted on (kept in its
+bundle; :mod:`training._drift`); ``reliability`` is the model's reliability table per window:
+these rows, then the windows measured when it was trained. The HTML report
+(:mod:`training._report`) only formats these numbers.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ import pandas as pd
 from leadscore.features import derive_attributes
 from leadscore.models import ExistingScore, ScoringBundle
 from leadscore.models._scoring import TIERS
-from leadscore.training._metrics import captured_at_k, classification_metrics, lift_in_top_share
+from leadscore.training._drift import drift
+from leadscore.training._intervals import auc_difference
+from leadscore.training._metrics import (
+    captured_at_k,
+    classification_metrics,
+    lift_in_top_share,
+    reliability_bins,
+)
 from numpy.typing import NDArray
 from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -35,6 +47,8 @@ SECTIONS: tuple[str, ...] = (
     "by_source",
     "speed_to_lead",
     "thresholds",
+    "drift",
+    "reliability",
 )
 SPEED_BUCKETS: tuple[tuple[str, float, float], ...] = (
     ("under 1 hour", 0.0, 1.0),
@@ -69,21 +83,6 @@ def _rate_table(
         conv = float(y[mask].sum())
         rows.append({name: key, "leads": n, "conversions": conv, "rate": conv / n if n else None})
     return rows
-
-
-def _reliability(
-    y: NDArray[np.float64], p: NDArray[np.float64], n_bins: int = 10
-) -> list[dict[str, Any]]:
-    order = np.argsort(p, kind="stable")
-    out = []
-    for i, chunk in enumerate(np.array_split(order, n_bins)):
-        if len(chunk) == 0:
-            continue
-        out.append(
-            {"bin": i + 1, "leads": len(chunk), "mean_predicted": float(p[chunk].mean()),
-             "observed": float(y[chunk].mean())}
-        )  # fmt: skip
-    return out
 
 
 def _bootstrap_difference(
@@ -155,17 +154,21 @@ def comparison_figures(
         winner = "rules"
     else:
         winner = "neither (the interval includes 0)"
-    leader = "model" if diff >= 0 else "rules"
     pace = (f"{capacity_per_week:,.0f} a week" if capacity_per_week else "the default share")
-    sentence = (
-        f"Working the top {capacity:,} leads ({pace}), "
-        f"the {leader} would have reached {abs(diff):,.1f} more conversions "
-        f"({metrics['model']['captured_at_capacity']:,.1f} for the model vs "
-        f"{metrics['rules']['captured_at_capacity']:,.1f} for the rules, of {y.sum():,.0f}); "
-        f"95% bootstrap interval of model minus rules: [{low:,.1f}, {high:,.1f}]."
-    )
-    if winner.startswith("neither"):
-        sentence += " The difference is not clear at this sample size."
+    at_capacity = (f"{metrics['model']['captured_at_capacity']:,.1f} conversions for the model "
+                   f"vs {metrics['rules']['captured_at_capacity']:,.1f} for the rules, of "
+                   f"{y.sum():,.0f}; difference {diff:+,.1f}, 95% bootstrap interval "
+                   f"[{low:+,.1f}, {high:+,.1f}]")  # fmt: skip
+    if winner == "neither (the interval includes 0)":
+        sentence = (f"Working the top {capacity:,} leads ({pace}), neither the model nor the "
+                    f"rules is clearly ahead: {at_capacity}, which includes 0.")  # fmt: skip
+    else:
+        behind = "rules" if winner == "model" else "model"
+        sentence = (f"Working the top {capacity:,} leads ({pace}), the {winner} reached "
+                    f"{abs(diff):,.1f} more conversions than the {behind}: {at_capacity}, "
+                    "which excludes 0.")  # fmt: skip
+    ranking = auc_difference([(y, prob, points)], "the model", "the rules", "these leads")
+    sentence += " " + ranking.sentence()
     headline = {
         "winner": winner,
         "capacity_per_week": capacity_per_week,
@@ -176,6 +179,7 @@ def comparison_figures(
         "ci_low": low,
         "ci_high": high,
         "bootstrap_reps": bootstrap_reps,
+        "roc_auc_difference": ranking.to_dict(),
         "sentence": sentence,
     }
 
@@ -189,9 +193,9 @@ def comparison_figures(
             curves["pr"][name] = _thin(recall[::-1], precision[::-1])
             curves["gains"][name] = _gains(y, score)
 
-    calibration = {"model": _reliability(y, prob)}
+    calibration = {"model": reliability_bins(y, prob)}
     if rule_prob is not None:
-        calibration["rules"] = _reliability(y, rule_prob)
+        calibration["rules"] = reliability_bins(y, rule_prob)
 
     # -- the disagreement quadrant: "high" = in each scorer's top `capacity` ------------------
     def top_set(score: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -261,7 +265,8 @@ def comparison_figures(
     if "hours_to_first_touch" not in rows:
         return _figures(meta, y, overall, horizon_days, headline, metrics, curves, calibration,
                         grades, tiers, quadrant, top_disagreements, by_source, speed,
-                        _thresholds(rules, points, prob, y), reference)  # fmt: skip
+                        _thresholds(rules, points, prob, y), reference,
+                        *_drift_and_windows(bundle, rows, y, prob))  # fmt: skip
     hours = rows["hours_to_first_touch"].to_numpy(dtype="float64", na_value=np.nan)
     for label, lo, hi in SPEED_BUCKETS:
         mask = (hours >= lo) & (hours < hi)
@@ -278,7 +283,8 @@ def comparison_figures(
 
     return _figures(meta, y, overall, horizon_days, headline, metrics, curves, calibration,
                     grades, tiers, quadrant, top_disagreements, by_source, speed,
-                    _thresholds(rules, points, prob, y), reference)  # fmt: skip
+                    _thresholds(rules, points, prob, y), reference,
+                    *_drift_and_windows(bundle, rows, y, prob))  # fmt: skip
 
 
 def _thresholds(rules: Any, points: NDArray[np.float64], prob: NDArray[np.float64],
@@ -298,11 +304,29 @@ def _thresholds(rules: Any, points: NDArray[np.float64], prob: NDArray[np.float6
     }
 
 
+def _drift_and_windows(bundle: ScoringBundle, rows: pd.DataFrame, y: NDArray[np.float64],
+                       prob: NDArray[np.float64]) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """Drift of these rows against the rows the model was fitted on (when its bundle keeps
+    their profile), and the model's reliability table per window: these rows, then the
+    windows measured when it was trained."""
+    profile = bundle.metadata.get("drift_reference")
+    if profile:
+        report = drift(profile, rows, bundle.spec, reference_name="rows the model was fitted on",
+                       latest_name="comparison rows").to_dict()  # fmt: skip
+    else:
+        report = {"features": [], "sentences": [
+            "This model's bundle keeps no profile of its training rows: no drift figures."]}
+    windows = {"comparison rows": reliability_bins(y, prob),
+               **bundle.metadata.get("reliability", {})}  # fmt: skip
+    return report, windows
+
+
 def _figures(meta: dict[str, Any], y: NDArray[np.float64], overall: float, horizon_days: int,
              headline: dict[str, Any], metrics: dict[str, Any], curves: dict[str, Any],
              calibration: dict[str, Any], grades: Any, tiers: Any, quadrant: list[Any],
              top_disagreements: list[Any], by_source: list[Any], speed: list[Any],
-             thresholds: dict[str, Any], reference: str) -> dict[str, Any]:  # fmt: skip
+             thresholds: dict[str, Any], reference: str, drifted: dict[str, Any],
+             windows: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     return {
         "meta": {
             **meta,
@@ -323,4 +347,6 @@ def _figures(meta: dict[str, Any], y: NDArray[np.float64], overall: float, horiz
         "by_source": by_source,
         "speed_to_lead": speed,
         "thresholds": thresholds,
+        "drift": drifted,
+        "reliability": windows,
     }

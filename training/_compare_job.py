@@ -2,9 +2,11 @@
 
 Contract of :func:`compare`: loads the model (its bundle carries both scorers), builds the
 labelled frame of the latest quarter whose outcomes are known by ``as_of``, computes every
-figure (:func:`training._compare.comparison_figures`), writes ``report`` (self-contained
-HTML) and the same figures as JSON beside it (``report`` with suffix ``.json``), and logs
-both to MLflow. If the model was trained or validated on that quarter the report says so
+figure (:func:`training._compare.comparison_figures`: both scorers, the difference in
+ranking and at capacity with their intervals, drift against the rows the model was fitted
+on, the model's reliability per window), writes ``report`` (self-contained HTML) and the
+same figures as JSON beside it (``report`` with suffix ``.json``), and logs both to MLflow
+(drift as a PSI metric per feature). If the model was trained or validated on that quarter the report says so
 in its notes: such a comparison is not out of sample.
 """
 
@@ -22,6 +24,7 @@ import mlflow
 from leadscore.features import ConfigError, Warehouse
 from leadscore.training._compare import comparison_figures
 from leadscore.training._fitting import evaluation_rows
+from leadscore.training._leakage import metric_key
 from leadscore.training._registry import load_bundle, resolve_model
 from leadscore.training._report import render_html
 from leadscore.training._tracking import configure_tracking, ensure_experiment
@@ -89,6 +92,7 @@ def compare(
         "model_uri": config.model_uri,
         "model_name": name,
         "model_version": version,
+        "model_family": bundle.lead_model.family,
         "warehouse": config.warehouse,
         "snapshot": period,
         "capacity_source": judged.capacity.source,
@@ -118,6 +122,12 @@ def compare(
         for scorer, values in figures["metrics"].items():
             mlflow.log_metrics({f"{scorer}_{k}": v for k, v in values.items() if v == v})
         mlflow.log_metrics({k: figures["headline"][k] for k in ("difference", "ci_low", "ci_high")})
+        auc = figures["headline"]["roc_auc_difference"]
+        mlflow.log_metrics({f"roc_auc_difference_{k}": float(auc[k]) for k in
+                            ("difference", "low", "high") if auc[k] == auc[k]})  # fmt: skip
+        mlflow.log_dict(figures["drift"], "comparison/drift.json")
+        for row in figures["drift"]["features"]:
+            mlflow.log_metric(metric_key("drift_psi", row["feature"]), row["psi"])
         mlflow.log_artifact(str(html_path), "comparison")
         mlflow.log_artifact(str(json_path), "comparison")
         run_id = run.info.run_id

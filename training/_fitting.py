@@ -5,14 +5,15 @@ of a :class:`~features._spec.FeatureSpec` at its decision moment, with its split
 snapshots at every quarter start whose horizon ends by ``as_of``, split by quarter; or one
 row per lead at its handoff, split by decision time (stratified-random without any time). No
 data at or after ``as_of`` is read. :func:`fit_and_evaluate` fits every scorer (the rules,
-LightGBM, the logistic baseline and the team's existing score when it has one) on the split
-and measures them on its test rows, the same rows for all.
+each model family, the team's existing score when it has one) on the rows before the
+split's test period and measures them on its test rows, the same rows for all.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,9 +32,10 @@ from leadscore.features._capacity import weekly_leads_worked
 from leadscore.features._point_in_time import build_handoff_frame
 from leadscore.features._schema import TRUTH
 from leadscore.features._spec import FeatureSpec
-from leadscore.models import ExistingScore, LeadModel, LeadModelParams, LogisticBaseline, RuleScorer
+from leadscore.models import ExistingScore, LeadModelParams, RuleScorer
 from leadscore.models._scoring import tier_thresholds_matching_grades
 from leadscore.training._metrics import classification_metrics, lift_in_top_share
+from leadscore.training._refit import FAMILIES, FinalFit, fit_family
 from leadscore.training._splits import RowSplit, TimeSplit, split_rows, split_snapshots
 
 log = logging.getLogger(__name__)
@@ -178,17 +180,23 @@ def capacity_for(wh: Warehouse, window: LabelledWindow, spec: FeatureSpec, *,
 
 @dataclass
 class Fitted:
-    """Every scorer fitted on a split, and their metrics on its test rows."""
+    """Every scorer fitted on a split, and their metrics on its test rows.
+
+    ``families`` holds each model family's final model (:func:`training._refit.fit_family`:
+    selected on the latest window, refitted on every row before the test period,
+    calibrated by cross-fitting); ``metrics`` and ``test_scores`` are keyed by scorer: the
+    family names, ``rules``, ``existing_score``, ``ceiling``."""
 
     rules: RuleScorer
-    model: LeadModel
-    baseline: LogisticBaseline | None
+    families: dict[str, FinalFit]
     existing: ExistingScore | None
     metrics: dict[str, dict[str, float]]
-    tier_thresholds: dict[str, float]
+    tier_thresholds: dict[str, dict[str, float]]  # family -> tiers matching the rule grades
     row_counts: dict[str, int]
     positives: dict[str, int]
     test_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    test_labels: np.ndarray = field(default_factory=lambda: np.empty(0))
+    latest_labels: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 def fit_and_evaluate(
@@ -200,9 +208,13 @@ def fit_and_evaluate(
     model_params: LeadModelParams,
     capacity: int,
     ceiling: np.ndarray | None = None,
+    families: Sequence[str] = FAMILIES,
     progress: Any = None,
 ) -> Fitted:
-    """Fit every scorer on the split; measure each on its test rows (the same rows)."""
+    """Fit every scorer on the rows before the split's test period and measure each on its
+    test rows (the same rows for all): the rules (points from the file, their probability
+    map fitted on those rows), each model family by select-refit-calibrate, and the team's
+    existing score when it has one."""
     say = progress or (lambda msg: log.info("%s", msg))
     train_mask, valid_mask, test_mask = split.masks_frame(frame)
     tr, va, te = frame[train_mask], frame[valid_mask], frame[test_mask]
@@ -212,28 +224,27 @@ def fit_and_evaluate(
                 f"the {name} rows have no won outcomes ({len(part)} rows); "
                 "need conversions in every window to train and measure"
             )
-    say(f"rows: {len(tr):,} train / {len(va):,} validation / {len(te):,} test")
-    rules = RuleScorer(rules_path).fit(tr, tr["label"].to_numpy(), spec=spec)
+    before = pd.concat([tr, va], ignore_index=True)
+    say(f"rows: {len(tr):,} train / {len(va):,} latest window (validation) / {len(te):,} test; "
+        f"final models refit on all {len(before):,} rows before the test period")  # fmt: skip
+    rules = RuleScorer(rules_path).fit(before, before["label"].to_numpy(), spec=spec)
     if rules.dropped_rules_:
         say(f"the packaged rules read {len(rules.dropped_rules_)} feature(s) this data does not "
             f"have; left out: {', '.join(rules.dropped_rules_[:6])}"
             + (" ..." if len(rules.dropped_rules_) > 6 else ""))  # fmt: skip
-    say("training LightGBM (early stopping on the validation rows)")
-    model = LeadModel(model_params, spec).fit(
-        tr, tr["label"].to_numpy(), validation=(va, va["label"].to_numpy())
-    )
-    baseline = LogisticBaseline(spec).fit(tr, tr["label"].to_numpy())
+    finals = {family: fit_family(family, tr, va, spec, params=model_params, progress=say)
+              for family in families}  # fmt: skip
     existing = None
     if spec.existing_score is not None:
         existing = ExistingScore(spec.existing_score).fit(te)
     say("evaluating every scorer on the test rows")
     y = te["label"].to_numpy()
-    prob = model.predict_proba(te)
-    scores: dict[str, tuple[np.ndarray, np.ndarray | None]] = {"model": (prob, prob)}
+    scores: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+    for family, final in finals.items():
+        prob = final.model.predict_proba(te)
+        scores[family] = (prob, prob)
     if rules.has_rules:
         scores["rules"] = (rules.score(te), rules.predict_proba(te))
-    base = baseline.predict_proba(te)
-    scores["baseline"] = (base, base)
     if existing is not None:
         scores["existing_score"] = (existing.score(te), None)
     if ceiling is not None:
@@ -246,14 +257,16 @@ def fit_and_evaluate(
     if existing is not None:
         metrics["existing_score"]["coverage"] = existing.coverage_
     grades = rules.grade(rules.score(va))
-    tiers = tier_thresholds_matching_grades(model.predict_proba(va), grades)
+    tiers = {family: tier_thresholds_matching_grades(final.model.predict_proba(va), grades)
+             for family, final in finals.items()}  # fmt: skip
     return Fitted(
-        rules=rules, model=model, baseline=baseline, existing=existing, metrics=metrics,
-        tier_thresholds=tiers,
+        rules=rules, families=finals, existing=existing, metrics=metrics, tier_thresholds=tiers,
         row_counts={"train": len(tr), "validation": len(va), "test": len(te)},
         positives={"train": int(tr["label"].sum()), "validation": int(va["label"].sum()),
                    "test": int(te["label"].sum())},
         test_scores={name: s for name, (s, _) in scores.items()},
+        test_labels=np.asarray(y, dtype="float64"),
+        latest_labels=va["label"].to_numpy(dtype="float64"),
     )  # fmt: skip
 
 

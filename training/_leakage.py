@@ -21,22 +21,34 @@ Contract:
   * ``missing_auc``: the ROC AUC of "is this column missing?" alone, symmetric
     (``max(auc, 1 - auc)``), on all rows: a single yes/no score has no parameter but its
     direction, so cross-validation would add only noise. 0.5 when nothing is missing.
-  * ``near_certain``: values (missing included) won in at least ``purity`` (97%) of their
-    rows, over at least ``min_rows`` (30) rows holding at least ``min_positive_share`` (1%)
-    of all won rows: the free-text status tags sales reps write after a call ("Converted",
-    "Closed - call back"). A value in 30 rows that is won 97% of the time by chance is
-    beyond belief at any won rate below about 70%; the 1% floor keeps a tiny corner of a
-    large table from stopping training. When the overall won rate is itself at or above
-    ``purity`` nothing is near-certain (every value would be).
+  * ``near_certain``: values (missing included) whose won rate is *shown* to exceed
+    ``purity`` (97%): a one-sided exact binomial test of "won in at most 97% of its rows"
+    rejects at level ``alpha`` (0.05), over at least ``min_rows`` (30) rows holding at least
+    ``min_positive_share`` (1%) of all won rows. These are the tags sales reps write after a
+    call ("Converted", "Closed - call back"). The test, not a fixed share, decides: 40 of 40
+    won (p = 0.30) or 90 of 91 (p = 0.24) could be an honest attribute's lucky run at 97%;
+    100 of 100 (p = 0.048) or 200 of 201 cannot. When the overall won rate is itself at or
+    above ``purity`` nothing is near-certain (every value would be).
+  * ``sales_values``: up to five of the column's values that read like sales' own work
+    (a call, a callback, "converted", "qualified", "closed", a meeting ...), when such
+    values cover at least 5% of the rows or number at least two (the words
+    ``leadscore init-contract`` uses, :mod:`features._init_contract`).
 
-- :meth:`LeakageReport.suspects` names the columns crossing a threshold, with the reasons:
-  ``auc >= threshold_auc`` (default 0.90: real leaks cross it, honest lead attributes
-  rarely come close), ``missing_auc >= threshold_auc``, or any near-certain value. Columns
-  declared known before contact (``known_before_contact``) or passed as ``allowed`` are
-  reported but never suspects.
-- :func:`check_leakage` raises :class:`LeakageError` (exit code 3) carrying the suspects and
-  the ranking table, unless ``allow_leaky`` is given (then it logs a warning and returns
-  the suspects).
+- :meth:`LeakageReport.suspects` (the *stop list*) names the columns crossing a threshold,
+  with the reasons: ``auc >= threshold_auc`` (default 0.90: real leaks cross it, honest lead
+  attributes rarely come close), ``missing_auc >= threshold_auc``, or any near-certain value.
+- :meth:`LeakageReport.review` (the *review list*) names the columns a person must answer
+  once in the contract, as known before contact or known after it, before training goes
+  on: a single-column ROC AUC of at least ``review_auc`` (0.75: high for an attribute known
+  when the lead arrives), a missingness that itself predicts the outcome
+  (``missing_auc >= review_missing_auc``, 0.65), a name that reads like sales' own work
+  (status, quality, stage, tags, last activity, owner, disposition ...: the team's own
+  column name, from ``labels``), or sales-like values. Stop-list columns are not repeated.
+- Columns declared known before contact (``known_before_contact``) or passed as ``allowed``
+  are reported but are never on either list.
+- :func:`check_leakage` raises :class:`LeakageError` (exit code 3) carrying the suspects, the
+  review list and the ranking table, unless ``allow_leaky`` is given (then it logs a warning
+  and returns both lists' columns).
 """
 
 from __future__ import annotations
@@ -52,8 +64,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 from leadscore.features._errors import DataValidationError, LeadscoreError
+from leadscore.features._init_contract import after_contact_name, sales_like_values
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import rankdata
+from scipy.stats import binom, rankdata
 from sklearn.model_selection import StratifiedKFold
 
 log = logging.getLogger(__name__)
@@ -68,6 +81,12 @@ DEFAULT_MIN_POSITIVE_SHARE = 0.01
 """Smallest share of all won rows a near-certain value must hold."""
 DEFAULT_SMOOTHING = 10.0
 """Weight (in rows) of the overall won rate in a category's out-of-fold encoding."""
+DEFAULT_ALPHA = 0.05
+"""Level of the one-sided binomial test that a value's won rate exceeds the purity."""
+DEFAULT_REVIEW_AUC = 0.75
+"""Single-column ROC AUC at which a column goes on the review list."""
+DEFAULT_REVIEW_MISSING_AUC = 0.65
+"""Missingness ROC AUC at which a column goes on the review list."""
 
 NUMERIC_KINDS = ("numeric", "boolean")
 CATEGORICAL_KINDS = ("categorical",)
@@ -83,14 +102,24 @@ class LeakageError(LeadscoreError):
 
     exit_code = 3
 
-    def __init__(self, suspects: list[Suspect], table: str) -> None:
+    def __init__(self, suspects: list[Suspect], table: str,
+                 review: list[Suspect] | None = None) -> None:  # fmt: skip
         self.suspects = suspects
+        self.review = list(review or [])
         self.table = table
-        names = ", ".join(repr(s.column) for s in suspects)
-        reasons = "\n".join(f"  - {s.column}: {'; '.join(s.reasons)}" for s in suspects)
+        parts = []
+        if suspects:
+            names = ", ".join(repr(s.column) for s in suspects)
+            reasons = "\n".join(f"  - {s.column}: {'; '.join(s.reasons)}" for s in suspects)
+            parts.append(f"leakage guard: {len(suspects)} column(s) predict the label too well "
+                         f"to be known before contact: {names}\n{reasons}")  # fmt: skip
+        if self.review:
+            names = ", ".join(repr(s.column) for s in self.review)
+            reasons = "\n".join(f"  - {s.column}: {'; '.join(s.reasons)}" for s in self.review)
+            parts.append(f"leakage guard: {len(self.review)} column(s) to review, answer once "
+                         f"in the contract before training: {names}\n{reasons}")  # fmt: skip
         super().__init__(
-            f"leakage guard: {len(suspects)} column(s) predict the label too well to be known "
-            f"before contact: {names}\n{reasons}\n\n{table}\n\n"
+            "\n\n".join(parts) + f"\n\n{table}\n\n"
             "If a column is filled in after contact, list it under known_after_contact in the "
             "contract (it is then never used). If it is known before contact, list it under "
             "known_before_contact. To train anyway, pass --allow-leaky."
@@ -138,6 +167,7 @@ class ColumnLeakage:
     distinct: int
     near_certain: tuple[ValueOutcome, ...]
     top_value: ValueOutcome | None
+    sales_values: tuple[str, ...] = ()
 
     @property
     def strength(self) -> float:
@@ -160,6 +190,26 @@ class ColumnLeakage:
                 f"{self.missing_auc:.2f}"
             )
         found.extend(v.describe() for v in self.near_certain)
+        return found
+
+    def review_reasons(self, review_auc: float, review_missing_auc: float,
+                       label: str | None = None) -> list[str]:  # fmt: skip
+        """Why the column must be reviewed (empty when it need not be)."""
+        found = []
+        if self.auc >= review_auc:
+            found.append(f"alone predicts the label with ROC AUC {self.auc:.2f}, high for an "
+                         "attribute known when the lead arrives")  # fmt: skip
+        if self.missing_auc >= review_missing_auc:
+            when = "lost" if self.missing_in_lost > self.missing_in_won else "won"
+            found.append(f"its missingness predicts the outcome (missing in "
+                         f"{_pct(self.missing_in_lost)} of lost rows, {_pct(self.missing_in_won)} "
+                         f"of won rows: ROC AUC {self.missing_auc:.2f}; mostly missing when "
+                         f"{when})")  # fmt: skip
+        if sales_like_name(label or self.column):
+            found.append(f"its name {label or self.column!r} reads like sales' own work")
+        if self.sales_values:
+            shown = ", ".join(repr(v) for v in self.sales_values)
+            found.append(f"its values read like sales' own work ({shown})")
         return found
 
 
@@ -185,6 +235,8 @@ class LeakageReport:
     min_rows: int
     min_positive_share: float
     known_before_contact: frozenset[str] = frozenset()
+    alpha: float = DEFAULT_ALPHA
+    labels: tuple[tuple[str, str], ...] = ()  # (column, the team's own name)
 
     def __getitem__(self, column: str) -> ColumnLeakage:
         for c in self.columns:
@@ -202,6 +254,31 @@ class LeakageReport:
         for c in self.columns:
             reasons = c.reasons(threshold_auc)
             if reasons and c.column not in skip:
+                found.append(Suspect(c.column, tuple(reasons)))
+        return found
+
+    def label_of(self, column: str) -> str:
+        """The team's own name of ``column`` (the column itself when none was given)."""
+        return dict(self.labels).get(column, column)
+
+    def review(
+        self,
+        threshold_auc: float = DEFAULT_THRESHOLD_AUC,
+        review_auc: float = DEFAULT_REVIEW_AUC,
+        review_missing_auc: float = DEFAULT_REVIEW_MISSING_AUC,
+        *,
+        allowed: Collection[str] = (),
+    ) -> list[Suspect]:
+        """The review list (see the module docstring), strongest first: columns a person
+        must answer once in the contract; never stop-list suspects, never those in
+        ``allowed`` or declared known before contact."""
+        skip = set(allowed) | self.known_before_contact
+        found = []
+        for c in self.columns:
+            if c.column in skip or c.reasons(threshold_auc):
+                continue
+            reasons = c.review_reasons(review_auc, review_missing_auc, self.label_of(c.column))
+            if reasons:
                 found.append(Suspect(c.column, tuple(reasons)))
         return found
 
@@ -228,8 +305,9 @@ class LeakageReport:
             f"{self.positives} won; {self.folds}-fold cross-validated ROC AUC, 0.50 = no "
             "signal, 1.00 = perfect).",
             f"A column is a suspect at ROC AUC >= {threshold_auc:.2f}, missingness AUC >= "
-            f"{threshold_auc:.2f}, or a value won in >= {self.purity:.0%} of >= "
-            f"{self.min_rows} rows. Check that none of these is filled in after contact.",
+            f"{threshold_auc:.2f}, or a value shown won in more than {self.purity:.0%} of its "
+            f">= {self.min_rows} rows (binomial test, p < {self.alpha:g}). Check that none of "
+            "these is filled in after contact.",
             "",
             header,
             "-" * len(header),
@@ -261,6 +339,11 @@ class LeakageReport:
         if suspects:
             lines += ["", "Suspects:"]
             lines += [f"  {s.column}: {'; '.join(s.reasons)}" for s in suspects]
+        review = self.review(threshold_auc, allowed=allowed)
+        if review:
+            lines += ["", "To review (answer in the contract: known_before_contact or "
+                      "known_after_contact):"]  # fmt: skip
+            lines += [f"  {s.column}: {'; '.join(s.reasons)}" for s in review]
         if flagged_allowed:
             lines += ["", "Flagged but allowed by the contract (not stopping):"]
             lines += [
@@ -301,6 +384,10 @@ class LeakageReport:
             "suspects": [
                 {"column": s.column, "reasons": list(s.reasons)}
                 for s in self.suspects(threshold_auc, allowed=allowed)
+            ],
+            "review": [
+                {"column": s.column, "reasons": list(s.reasons)}
+                for s in self.review(threshold_auc, allowed=allowed)
             ],
             "allowed": sorted(allowed),
         }
@@ -405,6 +492,8 @@ def leakage_report(
     min_rows: int = DEFAULT_MIN_ROWS,
     min_positive_share: float = DEFAULT_MIN_POSITIVE_SHARE,
     known_before_contact: Collection[str] = (),
+    alpha: float = DEFAULT_ALPHA,
+    labels: Mapping[str, str] | None = None,
 ) -> LeakageReport:
     """Measure each column of ``columns`` (name to kind: numeric, boolean or categorical)
     against ``label`` (0/1 values aligned with ``frame``, or the name of a column of it).
@@ -456,7 +545,8 @@ def leakage_report(
         near = tuple(
             v
             for v in big
-            if rate < purity and v.won_share >= purity and v.won >= min_positive_share * positives
+            if rate < purity and v.won >= min_positive_share * positives
+            and convincingly_above(v, purity, alpha)
         )
         measured.append(
             ColumnLeakage(
@@ -471,6 +561,7 @@ def leakage_report(
                 distinct=int(values.nunique()),
                 near_certain=near,
                 top_value=max(big, key=lambda v: v.won_share) if big else None,
+                sales_values=_sales_values(outcomes, len(y)) if kind in CATEGORICAL_KINDS else (),
             )
         )
     measured.sort(key=lambda c: (-c.strength, c.column))
@@ -485,7 +576,42 @@ def leakage_report(
         min_rows=min_rows,
         min_positive_share=min_positive_share,
         known_before_contact=frozenset(known_before_contact),
+        alpha=alpha,
+        labels=tuple((labels or {}).items()),
     )
+
+
+def convincingly_above(value: ValueOutcome, purity: float, alpha: float) -> bool:
+    """Whether a one-sided exact binomial test rejects "the value is won in at most
+    ``purity`` of its rows" at level ``alpha``: P(at least ``won`` of ``rows`` | purity)."""
+    if value.rows == 0 or value.won_share <= purity:
+        return False
+    return float(binom.sf(value.won - 1, value.rows, purity)) < alpha
+
+
+def sales_like_name(name: str) -> bool:
+    """Whether a column name reads like sales' own work (the words init-contract uses)."""
+    return after_contact_name(name)
+
+
+def _sales_values(outcomes: list[ValueOutcome], n_rows: int) -> tuple[str, ...]:
+    """Values that read like sales' own work (see :func:`features._init_contract.sales_like_values`)."""
+    return sales_like_values([(v.value, v.rows) for v in outcomes], n_rows)
+
+
+def review_columns(frame: pd.DataFrame, y: ArrayLike, kinds: Mapping[str, str],
+                   labels: Mapping[str, str] | None = None, *, min_rows: int = 200,
+                   min_class: int = 20) -> dict[str, list[str]]:  # fmt: skip
+    """The columns the guard would stop on or ask about (stop list, then review list), with
+    their reasons, for a table measured against 0/1 labels ``y``; nothing when the table has
+    fewer than ``min_rows`` rows or ``min_class`` rows of either class (a single-column AUC
+    on a few dozen rows is noise). What ``leadscore init-contract`` writes as TODOs."""
+    labels_arr = np.asarray(y)
+    won = int(labels_arr.sum())
+    if len(labels_arr) < min_rows or min(won, len(labels_arr) - won) < min_class:
+        return {}
+    report = leakage_report(frame, labels_arr, kinds, labels=labels)
+    return {s.column: list(s.reasons) for s in [*report.suspects(), *report.review()]}
 
 
 def check_leakage(
@@ -495,20 +621,23 @@ def check_leakage(
     allow_leaky: bool = False,
     threshold_auc: float = DEFAULT_THRESHOLD_AUC,
 ) -> list[Suspect]:
-    """The suspects (none allowed by the contract); raises :class:`LeakageError` when there
-    are any, unless ``allow_leaky``, in which case it logs a warning and returns them."""
+    """The suspects and the columns to review (none allowed by the contract); raises
+    :class:`LeakageError` when there are any, unless ``allow_leaky``, in which case it logs a
+    warning and returns them (suspects first)."""
     suspects = report.suspects(threshold_auc, allowed=contract_allowed)
-    if not suspects:
+    review = report.review(threshold_auc, allowed=contract_allowed)
+    if not suspects and not review:
         return []
     table = report.format_table(threshold_auc=threshold_auc, allowed=contract_allowed)
     if not allow_leaky:
-        raise LeakageError(suspects, table)
+        raise LeakageError(suspects, table, review)
+    flagged = [*suspects, *review]
     log.warning(
         "leakage guard: training with %d suspect column(s) (--allow-leaky): %s",
-        len(suspects),
-        ", ".join(s.column for s in suspects),
+        len(flagged),
+        ", ".join(s.column for s in flagged),
     )
-    return suspects
+    return flagged
 
 
 LEAKAGE_METRIC_COLUMNS = 15

@@ -88,3 +88,19 @@ def lift_in_top_share(y: ArrayLike, score: ArrayLike, share: float = 0.1) -> flo
 def as_float_array(values: ArrayLike) -> NDArray[np.float64]:
     """Values as a float64 numpy array."""
     return np.asarray(values, dtype="float64")
+
+
+def reliability_bins(y: ArrayLike, prob: ArrayLike, n_bins: int = 10) -> list[dict[str, float]]:
+    """The reliability table of ``prob`` against 0/1 ``y``: ``n_bins`` equal-count bins by
+    predicted probability (the bins of :func:`expected_calibration_error`), each with its
+    number, leads, mean predicted probability and observed conversion rate."""
+    y_arr = np.asarray(y, dtype="float64")
+    p = np.asarray(prob, dtype="float64")
+    order = np.argsort(p, kind="stable")
+    out = []
+    for i, chunk in enumerate(np.array_split(order, min(n_bins, max(len(p), 1)))):
+        if len(chunk) == 0:
+            continue
+        out.append({"bin": i + 1, "leads": len(chunk), "mean_predicted": float(p[chunk].mean()),
+                    "observed": float(y_arr[chunk].mean())})  # fmt: skip
+    return out

@@ -3,7 +3,17 @@
 The gate is data (:class:`PromotionGate`, pydantic, ``extra="forbid"``; defaults below or a
 YAML file). :func:`promote` scores champion and challenger on the same rows of the latest
 labelled quarter, evaluates every check, logs the inputs and the verdict to MLflow, and only
-then moves the ``champion`` alias (or refuses, saying which checks failed and by how much).
+then moves the ``champion`` alias (or refuses, saying which checks failed and by how much;
+``force`` moves it anyway, and the run records that it was forced).
+
+The calibration check is relative to the base rate: the expected calibration error divided
+by the rows' conversion rate (``max_relative_ece``), so a model predicting 0 for every lead
+fails at any base rate (its ECE is the base rate itself: a ratio of 1) while a 0.002 error at
+a 0.4% base rate is judged as the 50% error it is. ``max_ece`` (absolute) is optional.
+``backtest_tolerance`` is what training allows a new version below the rules (or the team's
+existing score) on the backtest before it declines to make it champion; the verdict is kept
+with the version, and the gate checks it too (``backtest``), so a version the backtest does
+not support never becomes champion without ``force``.
 """
 
 from __future__ import annotations
@@ -40,9 +50,19 @@ class PromotionGate(BaseModel):
         le=1,
         description="challenger captured >= champion captured * (1 - this)",
     )
-    max_ece: float = Field(
-        default=0.02, gt=0, description="challenger expected calibration error <= this"
+    max_relative_ece: float = Field(
+        default=0.5, gt=0,
+        description="challenger expected calibration error / the rows' base rate <= this",
     )
+    max_ece: float | None = Field(
+        default=None, gt=0,
+        description="challenger expected calibration error <= this (absolute; off by default)",
+    )
+    backtest_tolerance: float = Field(
+        default=0.01, ge=0, le=0.5,
+        description="at training, a version becomes champion only if its mean backtest ROC AUC "
+        "is at least the rules' (or existing score's) minus this",
+    )  # fmt: skip
 
 
 def load_gate(path: str | Path | None) -> PromotionGate:
@@ -84,6 +104,7 @@ class PromotionResult:
     promoted: bool = False
     reason: str = ""
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    forced: bool = False
 
 
 def evaluate_gate(
@@ -105,11 +126,38 @@ def evaluate_gate(
             f"{champion['captured_at_capacity']:.1f} conversions at capacity "
             f"(allowed drop {gate.max_captured_drop:.0%})",
         ),
-        Check(
+        _relative_ece(gate, challenger),
+        *([] if gate.max_ece is None else [Check(
             "ece", challenger["ece"], gate.max_ece, challenger["ece"] <= gate.max_ece,
-            f"challenger expected calibration error {challenger['ece']:.4f} (bound {gate.max_ece})",
-        ),
+            f"challenger expected calibration error {challenger['ece']:.4f} (bound "
+            f"{gate.max_ece})")]),
     ]  # fmt: skip
+
+
+def _relative_ece(gate: PromotionGate, challenger: dict[str, float]) -> Check:
+    """ECE over the base rate of the rows (see the module docstring)."""
+    rate = challenger["base_rate"]
+    ratio = challenger["ece"] / rate if rate > 0 else float("inf")
+    return Check(
+        "relative_ece", ratio, gate.max_relative_ece, ratio <= gate.max_relative_ece,
+        f"challenger expected calibration error {challenger['ece']:.4f} is {ratio:.0%} of the "
+        f"base rate {rate:.2%} (bound {gate.max_relative_ece:.0%})",
+    )  # fmt: skip
+
+
+def backtest_check(metadata: dict[str, Any]) -> Check | None:
+    """The challenger's own backtest verdict, recorded when it was trained: a version the
+    backtest did not support (it lost to the rules, the existing score, the other family,
+    or a coin) is never made champion without ``force``. None for versions trained before
+    the verdict was recorded."""
+    tournament = metadata.get("tournament")
+    if not tournament:
+        return None
+    ok = bool(tournament.get("champion_ok"))
+    said = " ".join(tournament.get("sentences", [])[-1:])
+    return Check("backtest", float(ok), 1.0, ok,
+                 "challenger's backtest supports it" if ok else
+                 f"challenger's own backtest does not support it as champion ({said})")  # fmt: skip
 
 
 def promote(
@@ -119,8 +167,10 @@ def promote(
     gate: PromotionGate | None = None,
     as_of: datetime | None = None,
     experiment: str = "leadscore",
+    force: bool = False,
 ) -> PromotionResult:
-    """Run the gate and move ``champion`` to ``challenger`` if it passes (module docstring)."""
+    """Run the gate and move ``champion`` to ``challenger`` if it passes, or anyway with
+    ``force`` (see the module docstring)."""
     gate = gate or PromotionGate()
     configure_tracking()
     challenger_v = alias_version(model_name, "challenger")
@@ -158,13 +208,18 @@ def promote(
             result.checks = evaluate_gate(
                 gate, result.metrics["champion"], result.metrics["challenger"]
             )
+            backtest = backtest_check(challenger.metadata)
+            if backtest is not None:
+                result.checks.append(backtest)
             failed = [c for c in result.checks if not c.passed]
-            result.promoted = not failed
+            result.promoted = not failed or force
             result.reason = (
                 f"all {len(result.checks)} checks passed on {judged.period}"
                 if not failed
-                else "refused: " + "; ".join(c.detail for c in failed)
+                else ("forced (--force) although: " if force else "refused: ")
+                + "; ".join(c.detail for c in failed)
             )
+            result.forced = bool(failed) and force
             mlflow.log_param("snapshot", judged.period)
             for who, values in result.metrics.items():
                 mlflow.log_metrics({f"{who}_{k}": v for k, v in values.items() if v == v})
@@ -172,7 +227,8 @@ def promote(
                 {"checks": [c.__dict__ for c in result.checks], "metrics": result.metrics},
                 "gate/checks.json",
             )
-        mlflow.set_tag("leadscore.verdict", "promoted" if result.promoted else "refused")
+        mlflow.set_tag("leadscore.verdict", "forced" if result.forced else
+                       "promoted" if result.promoted else "refused")  # fmt: skip
         mlflow.set_tag("leadscore.reason", result.reason[:5000])
         # the verdict is logged before any alias moves
     if result.promoted:

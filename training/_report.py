@@ -111,6 +111,13 @@ def _plots(figures: dict[str, Any]) -> dict[str, str]:
         ys = [b["observed"] for b in bins]
         top = max(top, *xs, *ys)
         ax.plot(xs, ys, marker="o", label=scorer, color=colors.get(scorer))
+    for window, bins in figures.get("reliability", {}).items():
+        if window == "comparison rows" or not bins:
+            continue  # the model's line above is these rows
+        xs = [b["mean_predicted"] for b in bins]
+        ys = [b["observed"] for b in bins]
+        top = max(top, *xs, *ys)
+        ax.plot(xs, ys, marker=".", linestyle="--", label=f"model, {window}")
     ax.plot([0, top or 1], [0, top or 1], color="#aaa", linestyle=":", label="perfect")
     ax.set(title="Reliability (10 equal-count bins)", xlabel="predicted probability",
            ylabel="observed conversion rate")  # fmt: skip
@@ -118,6 +125,42 @@ def _plots(figures: dict[str, Any]) -> dict[str, str]:
     out["calibration"] = _png(fig)
     plt.close(fig)
     return out
+
+
+def _reliability_windows(windows: dict[str, Any]) -> list[str]:
+    """The model's reliability table per window (the comparison rows, then the windows
+    measured at training)."""
+    out = ["<h3>Model reliability per window</h3>",
+           "<p class='note'>The same 10 equal-count bins on each window: the comparison rows, "
+           "and the windows measured when the model was trained (the latest window before "
+           "its test period, scored out of fold; its test period).</p>"]  # fmt: skip
+    for window, bins in windows.items():  # names without dots: the data-key is a path
+        out += [f"<h4>{html.escape(window)}</h4>",
+                _table(bins, f"reliability.{window}",
+                       [("bin", "bin", "count"), ("leads", "leads", "count"),
+                        ("mean_predicted", "mean predicted", "num"),
+                        ("observed", "observed rate", "num")])]  # fmt: skip
+    return out
+
+
+def _drift_section(drift: dict[str, Any]) -> list[str]:
+    """Drift against the rows the model was fitted on: the sentences, then per feature."""
+    rows = [{**f, "flags": ", ".join(w for w, on in (("relation changed", f["relation_changed"]),
+                                                    ("clock-like", f["clock_like"])) if on)}
+            for f in drift.get("features", [])]  # fmt: skip
+    return [
+        "<section id='drift'><h2>Drift since the model was fitted</h2>",
+        *(f"<p>{html.escape(s)}</p>" for s in drift.get("sentences", [])),
+        "<p class='note'>PSI: population stability index of each feature's bins (0.10 moderate, "
+        "0.25 major). Outside: share of these rows outside the training range (numbers) or "
+        "holding a value never seen in training (categories). ROC AUC of the feature alone, on "
+        "the training rows and on these.</p>",
+        _table(rows, "drift.features",
+               [("feature", "feature", "text"), ("kind", "kind", "text"), ("psi", "PSI", "num"),
+                ("outside", "outside", "pct"), ("auc_then", "ROC AUC then", "num"),
+                ("auc_now", "ROC AUC now", "num"), ("flags", "", "text")]),
+        "</section>",
+    ]  # fmt: skip
 
 
 def render_html(figures: dict[str, Any]) -> str:
@@ -183,6 +226,7 @@ def render_html(figures: dict[str, Any]) -> str:
                    [("bin", "bin", "count"), ("leads", "leads", "count"),
                     ("mean_predicted", "mean predicted", "num"),
                     ("observed", "observed rate", "num")])]),
+        *_reliability_windows(figures.get("reliability", {})),
         "</section>",
         "<section id='grades'><h2>Conversion by rule grade and by model tier</h2>",
         "<p class='note'>Model tiers are cut so each holds as many validation leads as the same rule grade.</p>",
@@ -232,6 +276,7 @@ def render_html(figures: dict[str, Any]) -> str:
         + _cell(thresholds["model_leads"], "thresholds.model_leads", "count")
         + _cell(thresholds["model_conversions"], "thresholds.model_conversions", "count")
         + "</tr></table></section>",
+        *_drift_section(figures.get("drift", {})),
         "</body></html>",
     ]
     return "\n".join(parts)

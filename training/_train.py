@@ -4,17 +4,30 @@ Contract of :func:`train`: reads the imported warehouse through the contract's f
 (:func:`features._spec.spec_for`), validates it and builds the labelled point-in-time frame
 and its split (:func:`training._fitting.labelled_data`: pipeline snapshots by quarter, or
 one row per lead at its handoff, by time or, without any time, stratified at random; no
-data at or after ``as_of`` is read). It runs the leakage guard on the contact attributes of
-the training rows (:func:`attribute_leakage`: they carry no timestamp; a suspect stops
-training with :class:`~training._leakage.LeakageError` and a FAILED run holding the
-ranking, unless ``allow_leaky`` or ``known_before_contact``), fits every scorer on the
-earlier rows, early-stops and calibrates LightGBM on the validation rows, and measures them
-all on the test rows. It logs params, the data window, the split in words, row counts, the
-dataset digest and every metric to one MLflow run, logs the
-:class:`~models.LeadScoringModel` pyfunc (as code, with its bundle of LightGBM text and
-versioned JSON, its signature built from the spec and an input example), registers it under
-the contract's model name with alias ``challenger``, and makes it ``champion`` too when there
-is no champion yet (the first model). Promotion of later versions goes through the gate.
+data at or after ``as_of`` is read). Then:
+
+1. **the leakage guard** ranks the contact attributes on the training rows
+   (:func:`attribute_leakage`): a suspect (stop list) or a column on the review list that
+   the contract has not answered (``known_before_contact``; ``known_after_contact`` columns
+   are never read) stops training with :class:`~training._leakage.LeakageError` and a
+   FAILED run holding the ranking, unless ``allow_leaky``;
+2. **the tournament**: the training procedure is backtested on the rows *before* the test
+   period (:mod:`training._backtest`, ``backtest_folds`` folds), every model family in every
+   fold, and :func:`training._tournament.decide` picks the family the backtest supports (or
+   ``model_family`` when given) and says whether it may be champion;
+3. **the final fit** (:func:`training._fitting.fit_and_evaluate`): every family selected on
+   the latest window before the test period, refitted on every row before it, calibrated
+   by cross-fitting, prior-shifted to the latest window's base rate when it moved
+   (:mod:`training._refit`); every scorer measured on the test rows;
+4. **drift** between the rows before the test period and the test rows
+   (:mod:`training._drift`);
+5. **MLflow**: params (the split, the selection window, the refit, the family), every
+   scorer's test metrics, the backtest folds and the tournament, drift, the leakage ranking;
+   the :class:`~models.LeadScoringModel` pyfunc (as code, its bundle LightGBM text or the
+   logistic model's JSON, and versioned JSON), registered under the contract's model name
+   as ``challenger``; ``champion`` too when the tournament allows it and there is no
+   champion yet, or with ``force``. When no scorer beats a coin on the backtest, the
+   current champion is kept. The result says in words which scorer the data supports.
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,7 +52,16 @@ from leadscore.features._contract import Contract, default_contract
 from leadscore.features._spec import FeatureSpec, spec_for
 from leadscore.models import LeadModelParams, ScoringBundle
 from leadscore.models._pyfunc import PYFUNC_CODE_PATH, lead_signature, to_model_input
-from leadscore.training._fitting import capacity_for, ceiling_for, fit_and_evaluate, labelled_data
+from leadscore.training._backtest import before_test, folds_table, plan_folds, run_folds
+from leadscore.training._drift import DriftReport, drift, reference_profile
+from leadscore.training._fitting import (
+    LabelledWindow,
+    capacity_for,
+    ceiling_for,
+    fit_and_evaluate,
+    labelled_data,
+)
+from leadscore.training._intervals import Difference, auc_difference
 from leadscore.training._leakage import (
     LeakageError,
     LeakageReport,
@@ -46,9 +69,14 @@ from leadscore.training._leakage import (
     check_leakage,
     leakage_report,
     log_leakage,
+    metric_key,
 )
+from leadscore.training._metrics import reliability_bins
+from leadscore.training._promotion import PromotionGate
+from leadscore.training._refit import FAMILIES, FAMILY_LABELS
 from leadscore.training._registry import alias_version, set_champion
 from leadscore.training._splits import RowSplit, TimeSplit
+from leadscore.training._tournament import Tournament, decide, scorer_label
 from leadscore.training._tracking import configure_tracking, ensure_experiment
 from mlflow.tracking import MlflowClient
 
@@ -73,12 +101,21 @@ class TrainConfig:
     allow_leaky: bool = False  # train even when the leakage guard finds suspects
     known_before_contact: tuple[str, ...] = ()  # attributes declared safe (reported, no stop)
     contract: Contract | None = None  # default: the packaged demo contract
+    model_family: str | None = None  # force a family; default: the one the backtest supports
+    force: bool = False  # make this version champion whatever the backtest says
+    backtest_folds: int = 3  # the tournament's folds, before the test period
+    gate: PromotionGate = field(default_factory=PromotionGate)
 
     def __post_init__(self) -> None:
         if self.horizon_days is not None and self.horizon_days <= 0:
             raise ConfigError(f"horizon_days must be positive, got {self.horizon_days!r}")
         if self.capacity is not None and self.capacity <= 0:
             raise ConfigError(f"capacity must be positive, got {self.capacity!r}")
+        if self.model_family is not None and self.model_family not in FAMILIES:
+            raise ConfigError(f"model family must be one of {list(FAMILIES)}, got "
+                              f"{self.model_family!r}")  # fmt: skip
+        if self.backtest_folds <= 0:
+            raise ConfigError(f"backtest_folds must be positive, got {self.backtest_folds!r}")
 
     @property
     def the_contract(self) -> Contract:
@@ -98,7 +135,13 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What a training run produced and measured."""
+    """What a training run produced and measured.
+
+    ``metrics`` holds every scorer's figures on the test rows: ``model`` is the registered
+    family (also under its own name, ``lightgbm`` or ``logistic``), then the other family,
+    ``rules``, ``existing_score``, ``ceiling``. ``family`` is the registered family,
+    ``tournament`` the backtest's verdict (None when the history is too short to backtest),
+    ``backtest`` its per-fold table, ``verdict`` the sentences the console prints."""
 
     run_id: str
     model_uri: str  # the exact version: models:/NAME/VERSION
@@ -115,6 +158,13 @@ class TrainResult:
     censored_rows: int = 0
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    family: str = "lightgbm"
+    tournament: Tournament | None = None
+    backtest: pd.DataFrame = field(default_factory=pd.DataFrame)
+    drift: DriftReport | None = None
+    refit: dict[str, dict[str, Any]] = field(default_factory=dict)
+    held_out: list[Difference] = field(default_factory=list)
+    verdict: list[str] = field(default_factory=list)
 
 
 def dataset_digest(frame: pd.DataFrame) -> str:
@@ -139,32 +189,77 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         capacity = capacity_for(wh, window, spec, horizon_days=horizon, per_week=config.capacity)
         test_rows = window.frame[window.masks()[2]]
         ceiling = ceiling_for(wh, test_rows, horizon) if spec.decision == "pipeline" else None
+        fold_frame, plans = plan_folds(wh, window, spec, folds=config.backtest_folds,
+                                       horizon_days=horizon, capacity_per_week=config.capacity,
+                                       pre_test=True)  # fmt: skip
     say("leakage guard: ranking the contact attributes on the training rows")
     guard = attribute_leakage(window.frame[window.masks()[0]], spec, config.known_before_contact)
     allowed = _check_guard(guard, config)
+
+    tournament: Tournament | None = None
+    fold_table = pd.DataFrame()
+    if plans:
+        say(f"tournament: backtesting the training procedure on {len(plans)} fold(s) before "
+            "the test period, every model family in each")  # fmt: skip
+        folds = run_folds(fold_frame, plans, spec, rules_path=config.rules_path,
+                          model_params=config.model_params, progress=say)  # fmt: skip
+        fold_table = folds_table(folds)
+        where = f"{len(folds)} backtest fold(s) before the test period ({_fold_span(plans)})"
+        tournament = decide(folds, where=where, tolerance=config.gate.backtest_tolerance,
+                            forced=config.model_family)  # fmt: skip
+    else:
+        say("tournament: too little history before the test period to backtest")
+    family = tournament.chosen if tournament else (config.model_family or "lightgbm")
+    say(f"fitting the final models: every family selected on the latest window, refit on all "
+        f"rows before the test period ({FAMILY_LABELS[family]} is registered)")  # fmt: skip
     fitted = fit_and_evaluate(
         window.frame, split, spec, rules_path=config.rules_path,
         model_params=config.model_params, capacity=capacity.leads, ceiling=ceiling, progress=say,
     )  # fmt: skip
-    frame, metrics = window.frame, fitted.metrics
-    row_counts = {**fitted.row_counts, "censored": window.censored_rows, "open": window.open_rows}
+    final = fitted.families[family]
+    metrics = {"model": fitted.metrics[family], **fitted.metrics}
+    held_out = _held_out(fitted.test_labels, fitted.test_scores, family, split)
+    before = before_test(window)
+    profile = reference_profile(before, spec)
+    drifted = drift(profile, test_rows, spec, reference_name="rows before the test period",
+                    latest_name="test rows")  # fmt: skip
+    frame = window.frame
+    row_counts = {**fitted.row_counts, "censored": window.censored_rows, "open": window.open_rows,
+                  "refit": final.refit_rows}  # fmt: skip
+    reliability = {
+        "latest window before the test period (cross-fitted)": reliability_bins(
+            fitted.latest_labels, final.oof_probability[-len(fitted.latest_labels):]),
+        "test period": reliability_bins(fitted.test_labels, fitted.test_scores[family]),
+    }  # fmt: skip
     metadata = {
         "model_name": name,
+        "model_family": family,
         "decision": spec.decision,
         "horizon_days": horizon,
         "data_end": window.data_end.isoformat() if window.data_end else None,
         "split": split.description,
         "test_start": _test_start(split),
+        "selection_window": _window_words(window, "validation"),
         "capacity": capacity.leads,
         "capacity_per_week": capacity.per_week,
         "trained_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
         "leadscore_version": _leadscore_version(),
         "test_metrics": metrics,
+        "refit": final.to_dict(),
+        "tournament": tournament.to_dict() if tournament else None,
+        "drift_reference": profile,
+        "drift": drifted.to_dict(),
+        "reliability": reliability,
     }
-    bundle = ScoringBundle(fitted.model, fitted.rules, fitted.tier_thresholds, metadata)
+    bundle = ScoringBundle(final.model, fitted.rules, fitted.tier_thresholds[family], metadata)
 
     uri = configure_tracking()
     experiment_id = ensure_experiment(config.experiment)
+    current = alias_version(name, "champion")
+    champion, decision = _champion_decision(tournament, config, current, family)
+    verdict = [*(tournament.sentences() if tournament else [
+        "No backtest: too little history before the test period to compare the families "
+        "over several windows."]), *(d.sentence() for d in held_out), decision]  # fmt: skip
     say(f"logging to MLflow at {uri}")
     with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tag("leadscore.job", "train")
@@ -182,10 +277,22 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
                 **_split_params(split),
                 "dataset_digest": dataset_digest(frame),
                 "features": len(spec.model_features()),
-                "best_iteration": fitted.model.best_iteration_,
-                **{f"model.{k}": v for k, v in fitted.model.get_params().items()},
+                "model_family": family,
+                "model_family_forced": config.model_family is not None,
+                "force": config.force,
+                "selection_window": _window_words(window, "validation")[:500],
+                "selection_rows": final.selection_rows,
+                "latest_window_rows": final.latest_rows,
+                "refit_rows": final.refit_rows,
+                "refit": final.description()[:500],
+                "calibration": f"platt on {final.folds}-fold cross-fitted scores",
+                "prior_shift_applied": final.prior_shift.applied,
+                "backtest_folds": len(plans),
+                **({"selected_trees": final.selected_trees, "best_iteration": final.trees}
+                   if final.trees is not None else {}),
+                **{f"model.{k}": v for k, v in final.model.get_params().items()},
             }
-        )
+        )  # fmt: skip
         log_leakage(guard, allowed)
         mlflow.log_metrics({f"rows_{k}": float(v) for k, v in row_counts.items()})
         mlflow.log_metrics({f"positives_{k}": float(v) for k, v in fitted.positives.items()})
@@ -193,13 +300,28 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
             mlflow.log_metrics(
                 {f"test_{scorer}_{k}": v for k, v in values.items() if np.isfinite(v)}
             )
+        mlflow.log_metric("prior_shift_logit", final.prior_shift.logit_shift)
         mlflow.log_dict(metrics, "evaluation/test_metrics.json")
         mlflow.log_dict(spec.to_dict(), "evaluation/feature_spec.json")
-        mlflow.log_dict({"tier_thresholds": fitted.tier_thresholds}, "evaluation/tiers.json")
-        importance = fitted.model.feature_importance()
+        mlflow.log_dict({f: fam.to_dict() for f, fam in fitted.families.items()},
+                        "evaluation/refit.json")  # fmt: skip
+        mlflow.log_dict({"held_out": [d.to_dict() for d in held_out], "verdict": verdict},
+                        "evaluation/verdict.json")  # fmt: skip
+        mlflow.log_dict({"tier_thresholds": fitted.tier_thresholds[family]},
+                        "evaluation/tiers.json")  # fmt: skip
+        mlflow.log_dict(reliability, "evaluation/reliability.json")
+        importance = final.model.feature_importance()
         mlflow.log_dict(
             {str(k): float(v) for k, v in importance.items()}, "evaluation/importance.json"
         )
+        if tournament is not None:
+            mlflow.log_dict({"folds": fold_table.to_dict(orient="records"),
+                             "tournament": tournament.to_dict()}, "backtest/tournament.json")  # fmt: skip
+            for scorer, value in tournament.mean_auc.items():
+                if math.isfinite(value):
+                    mlflow.log_metric(f"backtest_{scorer}_roc_auc_mean", value)
+            mlflow.set_tag("leadscore.supported", tournament.supported)
+        _log_drift(drifted)
         bundle_dir = bundle.save(Path(tmp) / "bundle")
         example = to_model_input(test_rows.drop(columns=["label", "as_of"]).head(5), spec)
         info = mlflow.pyfunc.log_model(
@@ -210,18 +332,25 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
             input_example=example,
             pip_requirements=_pip_requirements(),
             registered_model_name=name,
-            metadata={k: v for k, v in metadata.items() if k != "test_metrics"},
-        )
+            metadata={k: v for k, v in metadata.items()
+                      if k not in ("test_metrics", "drift_reference", "drift", "tournament",
+                                   "reliability")},
+        )  # fmt: skip
         version = str(info.registered_model_version)
         client = MlflowClient()
         client.set_model_version_tag(name, version, "test_metrics", json.dumps(metrics)[:5000])
         client.set_model_version_tag(name, version, "test_start", str(_test_start(split)))
+        client.set_model_version_tag(name, version, "model_family", family)
+        client.set_model_version_tag(
+            name, version, "backtest_supports_champion",
+            "unknown" if tournament is None else str(tournament.champion_ok).lower())  # fmt: skip
         client.set_registered_model_alias(name, "challenger", version)
         aliases = ["challenger"]
-        if alias_version(name, "champion") is None:
+        if champion:
             set_champion(name, version)
             aliases.append("champion")
         mlflow.set_tag("leadscore.registered", f"{name}/{version} @{','.join(aliases)}")
+        mlflow.set_tag("leadscore.champion_decision", decision[:5000])
         run_id = run.info.run_id
     seconds = time.perf_counter() - started
     say(f"registered {name} version {version} as @{', @'.join(aliases)} ({seconds:.0f} s)")
@@ -231,7 +360,111 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         capacity=capacity.leads, metrics=metrics, tracking_uri=uri, data_end=window.data_end,
         spec=spec, censored_rows=window.censored_rows, seconds=seconds,
         extra={"weekly_leads_worked": capacity.per_week, "capacity_source": capacity.source},
+        family=family, tournament=tournament, backtest=fold_table, drift=drifted,
+        refit={f: fam.to_dict() for f, fam in fitted.families.items()}, held_out=held_out,
+        verdict=verdict,
     )  # fmt: skip
+
+
+def _champion_decision(tournament: Tournament | None, config: TrainConfig, current: str | None,
+                       family: str) -> tuple[bool, str]:  # fmt: skip
+    """Whether this version becomes champion now, and why, in words."""
+    label = FAMILY_LABELS[family]
+    if config.force:
+        return True, (f"This version ({label}) becomes @champion because --force was given, "
+                      "whatever the backtest says.")  # fmt: skip
+    if tournament is None:
+        kept = f"version {current} stays @champion" if current else "there is no @champion yet"
+        return False, (f"This version ({label}) stays @challenger: without a backtest nothing "
+                       f"shows it beats the rules or a coin; {kept}. Pass --force to make it "
+                       "champion anyway.")  # fmt: skip
+    if not tournament.beats_coin:
+        kept = (f"the current champion (version {current}) is kept" if current
+                else "no version is made champion")  # fmt: skip
+        return False, (f"No scorer beats a coin on the later windows, so this version ({label}) "
+                       f"stays @challenger and {kept}. Pass --force to make it champion "
+                       "anyway.")  # fmt: skip
+    if not tournament.champion_ok:
+        why = _why_not(tournament)
+        return False, (f"This version ({label}) stays @challenger: {why} The data supports "
+                       f"{scorer_label(tournament.supported)}. Pass --force to make it champion "
+                       "anyway.")  # fmt: skip
+    if current is None:
+        return True, (f"This version ({label}) becomes @champion (the first): the backtest "
+                      f"supports it.")  # fmt: skip
+    return False, (f"This version ({label}) is @challenger; the backtest supports it, and "
+                   f"`leadscore promote` moves @champion from version {current} if it passes "
+                   "the gate.")  # fmt: skip
+
+
+def _why_not(t: Tournament) -> str:
+    """Why the tournament does not let the chosen family be champion."""
+    chosen = FAMILY_LABELS[t.chosen]
+    auc = t.mean_auc
+    if t.coin[t.chosen].leader != t.coin[t.chosen].a:
+        d = t.coin[t.chosen]
+        return (f"{chosen} does not beat a coin on the backtest (mean ROC AUC {d.a_value:.3f}, "
+                f"95% interval [{d.low + 0.5:.3f}, {d.high + 0.5:.3f}] includes 0.5).")  # fmt: skip
+    if t.reference is not None and auc[t.chosen] < auc[t.reference] - t.tolerance:
+        return (f"{chosen} loses to {scorer_label(t.reference)} on the backtest (mean ROC AUC "
+                f"{auc[t.chosen]:.3f} vs {auc[t.reference]:.3f}, more than the tolerance "
+                f"{t.tolerance:g} below).")  # fmt: skip
+    other = next(f for f in FAMILIES if f != t.chosen)
+    return (f"{chosen} (forced by --model-family) loses to {FAMILY_LABELS[other]} on the "
+            f"backtest (mean ROC AUC {auc[t.chosen]:.3f} vs {auc[other]:.3f}, more than the "
+            f"tolerance {t.tolerance:g} below).")  # fmt: skip
+
+
+def _held_out(y: np.ndarray, scores: dict[str, np.ndarray], family: str,
+              split: TimeSplit | RowSplit) -> list[Difference]:  # fmt: skip
+    """The registered family against the other family and the reference on the test rows,
+    with DeLong intervals."""
+    where = "held-out test rows"
+    out = []
+    for other in [*(f for f in FAMILIES if f != family), "rules", "existing_score"]:
+        if other in scores:
+            out.append(auc_difference([(y, scores[family], scores[other])],
+                                      FAMILY_LABELS[family], scorer_label(other), where))  # fmt: skip
+            if other in ("rules", "existing_score"):
+                break  # the reference: the rules, else the existing score
+    return out
+
+
+def _log_drift(report: DriftReport) -> None:
+    """Drift to the active MLflow run: PSI per feature, the base rates, the sentences."""
+    mlflow.log_dict(report.to_dict(), "drift/drift.json")
+    mlflow.log_text("\n".join(report.sentences(top=50)), "drift/summary.txt")
+    mlflow.log_metrics({"drift_base_rate_train": report.base_rate_then,
+                        "drift_base_rate_test": report.base_rate_now,
+                        "drift_base_rate_z": report.base_rate_z})  # fmt: skip
+    for f in report.features:
+        mlflow.log_metric(metric_key("drift_psi", f.feature), f.psi)
+        if f.kind == "numeric":
+            mlflow.log_metric(metric_key("drift_outside_range", f.feature), f.outside)
+    clocks = [f.feature for f in report.clocks()]
+    mlflow.set_tag("drift.clock_like", ", ".join(clocks)[:5000] or "none")
+
+
+def _fold_span(plans: list[Any]) -> str:
+    """The folds' test periods in words: the first and the last."""
+    labels = [p.label for p in plans]
+    return labels[0] if len(labels) == 1 else f"{labels[0]} .. {labels[-1]}"
+
+
+def _window_words(window: LabelledWindow, part: str) -> str:
+    """The validation (latest) window of a labelled window's split, in words."""
+    split = window.split
+    if isinstance(split, TimeSplit):
+        return f"snapshot {split.validation:%Y-%m-%d}"
+    if split.kind == "random":
+        return f"the stratified random {part} split (seed {split.seed})"
+    assert split.validation_start is not None and split.test_start is not None
+    if split.order_only:
+        ts = pd.to_datetime(window.frame["as_of"])
+        first = int((ts < pd.Timestamp(split.validation_start)).sum()) + 1
+        last = int((ts < pd.Timestamp(split.test_start)).sum())
+        return f"rows {first:,}-{last:,}"
+    return f"{split.validation_start:%Y-%m-%d %H:%M} .. {split.test_start:%Y-%m-%d %H:%M}"
 
 
 def _split_params(split: TimeSplit | RowSplit) -> dict[str, str]:
@@ -251,21 +484,23 @@ def _test_start(split: TimeSplit | RowSplit) -> str | None:
 def attribute_leakage(train_rows: pd.DataFrame, spec: FeatureSpec,
                       known_before_contact: tuple[str, ...] = ()) -> LeakageReport:  # fmt: skip
     """The leakage guard's ranking of the spec's contact attributes on the training rows
-    (labelled). Attributes carry no timestamp, so nothing but the team's word says they were
-    known at creation; engagement features are point-in-time by construction and are not
-    measured. An attribute with no values at all is skipped."""
+    (labelled), with the team's own column names for the review list's name check.
+    Attributes carry no timestamp, so nothing but the team's word says they were known at
+    creation; engagement features are point-in-time by construction and are not measured.
+    An attribute with no values at all is skipped."""
     kinds = {a.name: a.kind for a in spec.attributes if train_rows[a.name].notna().any()}
+    labels = {a.name: a.label for a in spec.attributes if a.name in kinds}
     frame = train_rows[list(kinds)].copy()
     for column, kind in kinds.items():
         if kind == "boolean":
             frame[column] = frame[column].astype("float64")
     return leakage_report(frame, train_rows["label"].to_numpy(), kinds,
-                          known_before_contact=known_before_contact)  # fmt: skip
+                          known_before_contact=known_before_contact, labels=labels)  # fmt: skip
 
 
 def _check_guard(report: LeakageReport, config: TrainConfig) -> list[Suspect]:
-    """Stop (LeakageError, logged as a FAILED MLflow run) when the guard finds suspects,
-    unless ``config.allow_leaky``; returns the suspects trained with."""
+    """Stop (LeakageError, logged as a FAILED MLflow run) when the guard finds suspects or
+    columns to review, unless ``config.allow_leaky``; returns the columns trained with."""
     try:
         return check_leakage(report, allow_leaky=config.allow_leaky)
     except LeakageError:
@@ -297,6 +532,6 @@ def _pip_requirements() -> list[str]:
     for p in pkgs:
         try:
             out.append(f"{p}=={version(p)}")
-        except PackageNotFoundError:  # pragma: no cover - a package missing here
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
             out.append(p)
     return out
