@@ -287,3 +287,19 @@ def test_every_number_on_the_handoff_section_equals_its_json_twin(
             assert shown == expected, key
     assert "data-key='at_capacity.winner' data-value='&quot;rules&quot;'" in page
     assert html.escape(figures["selective_labels"]["notes"][0]) in page
+
+
+# --- the demo's handoff view ------------------------------------------------------------------
+
+
+def test_the_demo_contract_at_the_handoff_is_registered_under_a_name_of_its_own() -> None:
+    from leadscore.features._contract import default_contract
+    from leadscore.serving._demo import handoff_contract
+
+    packaged = default_contract()
+    at_handoff = handoff_contract(packaged)
+    assert (at_handoff.decision_moment, at_handoff.model_name) == ("handoff",
+                                                                   "lead-quality-handoff")  # fmt: skip
+    assert at_handoff.decision.handoff_delay_hours == 1.0
+    # the packaged contract itself is untouched
+    assert (packaged.decision_moment, packaged.model_name) == ("pipeline", "lead-quality")
