@@ -13,6 +13,7 @@ from leadscore.features._errors import (
     ScoringError,
 )
 from leadscore.features._import import ImportResult, import_tables
+from leadscore.features._in_memory import point_in_time_values
 from leadscore.features._point_in_time import (
     LEAD_ATTRIBUTE_COLUMNS,
     LeadFrame,
@@ -57,6 +58,7 @@ __all__ = [
     "lead_frame_sql",
     "load_contract",
     "parse_title",
+    "point_in_time_values",
     "quarter_starts",
     "spec_for",
     "validate_warehouse",

@@ -4,7 +4,8 @@ Routes are thin: validation is pydantic's (422 with the field path), against the
 schema of the model being served (:func:`serving._schemas.request_models` of its feature
 spec: a team's own attributes are fields of their own, and ``/openapi.json`` shows them),
 lead rows come from
-:mod:`serving._online` (the batch path's point-in-time code, as columns without pandas),
+:mod:`serving._online` (the batch path's feature definitions evaluated in memory for a few
+leads, :func:`features.point_in_time_values`, as columns without pandas),
 scores from :func:`models._scoring.score_columns` (the code inside the pyfunc's and batch's
 ``score_leads``), and the body is one ``json.dumps`` of plain lists and dicts.
 

@@ -5,7 +5,7 @@ Timestamps arrive as naive UTC already (the request schema converts aware ones).
 Contract: :func:`request_columns` returns one lead row per request lead, in request order,
 as :class:`~features._attributes.LeadColumns` (numpy arrays; no pandas), with the columns of
 the model's :class:`~features._spec.FeatureSpec`. Leads given with raw ``events`` get their
-lead age and engagement features from :func:`features._in_memory.point_in_time_values`: the
+lead age and engagement features from :func:`features.point_in_time_values`: the
 model's own feature definitions at its decision moment (the request's ``as_of`` for a
 pipeline model; ``created_at`` plus the handoff delay, sales' own events left out, for a
 handoff model), computed in memory to the values the batch point-in-time SQL gives (an event
@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from leadscore.features import DataValidationError
+from leadscore.features import DataValidationError, point_in_time_values
 from leadscore.features._attributes import LeadColumns
-from leadscore.features._in_memory import point_in_time_values
 from leadscore.features._spec import FeatureSpec
 
 
