@@ -188,6 +188,7 @@ COMPANY_WORDS = ("acme", "globex", "initech", "umbrella", "hooli", "vandelay", "
                  "pied", "oscorp", "gringotts", "monarch", "zenith", "apex", "nimbus", "vertex",
                  "northwind", "contoso", "fabrikam", "tailspin", "adatum", "lucerne",
                  "proseware")  # fmt: skip
+COMPANIES_PER_WORD = 20  # 600 company domains: accounts have many contacts, as in B2B
 FREE_MAIL_LOGIT = -1.4  # baseline log-odds of a free-mail address
 FREE_MAIL_STUDENT_INTERN = 2.6
 FREE_MAIL_BORROWED = 1.0
@@ -683,7 +684,7 @@ def _chunk(config: GeneratorConfig, win: _Window, chunk_index: int, lo: int, hi:
     timeline[timeline_null] = None
     corporate = np.strings.add(
         np.strings.add(np.asarray(COMPANY_WORDS)[rng.integers(0, len(COMPANY_WORDS), n)],
-                       rng.integers(1, 1000, n).astype(str)),
+                       rng.integers(1, COMPANIES_PER_WORD + 1, n).astype(str)),
         ".com",
     )  # fmt: skip
     free_domain = np.asarray(FREE_DOMAIN_CHOICES)[
