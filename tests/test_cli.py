@@ -130,7 +130,10 @@ def test_single_export_train_stops_on_a_leak_then_trains(tmp_path: Path) -> None
                          text=True, cwd=tmp_path, env={**os.environ, **env_store}, timeout=600)  # fmt: skip
     assert run.returncode == 3, run.stderr
     assert "status" in run.stderr and "Converted" in run.stderr
-    contract.write_text(base + "  known_after_contact: [status]\n")
+    # the review list also asks about "signal": 0.90 alone is high for an attribute known
+    # when the lead arrives. The team answers both, once, in the contract.
+    assert "signal: alone predicts the label with ROC AUC" in run.stderr
+    contract.write_text(base + "  known_after_contact: [status]\n  known_before_contact: [signal]\n")
     run = subprocess.run([*LEADSCORE, "train", "--contract", str(contract)], capture_output=True,
                          text=True, cwd=tmp_path, env={**os.environ, **env_store}, timeout=600)  # fmt: skip
     assert run.returncode == 0, run.stderr

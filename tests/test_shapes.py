@@ -114,6 +114,14 @@ def test_single_export_without_time(tmp_path: Path) -> None:
     assert "contact_id: Lead Number" in text and "created_at: null" in text
     assert "outcome: Converted" in text and "Select" in text  # the form default is missing
     contract = tmp_path / "leadscore.yaml"
+    # The review list asks about Specialization (alone it ranks the leads at about 0.76,
+    # high for an attribute known when the lead arrives): init-contract lists it as filled in
+    # after contact until someone answers. It is a form field the lead fills in.
+    data = yaml.safe_load(text)
+    assert data["contacts"]["known_after_contact"] == ["Specialization"]
+    data["contacts"]["known_after_contact"] = []
+    data["contacts"]["known_before_contact"] = ["Specialization"]
+    contract.write_text(yaml.safe_dump(data, sort_keys=False))
     shown = _run(["validate", "--contract", str(contract), "-w", "duckdb:///wh.duckdb"], tmp_path)
     assert "Specialization (categorical)" in shown.stdout
     assert "stratified-random" in shown.stdout
@@ -206,6 +214,11 @@ def test_dated_export_with_an_existing_score_with_gaps(tmp_path: Path) -> None:
     # it listed it for review as filled in after contact. It is the outcome.
     assert "Stage" in data["contacts"]["known_after_contact"]
     data["contacts"]["known_after_contact"].remove("Stage")
+    # The leakage guard's review list would ask about Signal (alone about 0.79, high for an
+    # attribute known when the lead arrives; init-contract could not measure it without a
+    # label it could read): it is the web form's own score, known before contact.
+    assert "Signal" not in data["contacts"]["known_after_contact"]
+    data["contacts"]["known_before_contact"] = ["Signal"]
     data["contacts"]["outcome"] = "Stage"
     data["label"] = {"won_values": ["Won"], "lost_values": ["Lost"], "open_values": ["Open"],
                      "horizon_days": 90}  # fmt: skip

@@ -7,9 +7,10 @@ row before the test period, and what was done, in numbers and in words:
 
 1. **select** on the latest window: LightGBM's tree count by early stopping on ROC AUC (the
    ranking; the calibration comes later) over one half of the latest window, trees grown on
-   the training rows. Fewer than :data:`REFERENCE_TREES` trees are kept only when the latest
-   window shows they rank better: their ROC AUC there must beat that of
-   :data:`REFERENCE_TREES` trees by a paired DeLong test (one-sided, p < 0.05); otherwise
+   the training rows. Fewer than :data:`REFERENCE_TREES` trees (or the parameters' maximum,
+   if lower) are kept only when the latest window shows they rank better: their ROC AUC
+   there must beat that of :data:`REFERENCE_TREES` trees by a paired DeLong test
+   (one-sided, p < 0.05); otherwise
    the window cannot tell the counts apart (it happens when it drifts away from the
    training rows: early stopping then keeps a tree or two, a model that barely ranks) and
    :data:`REFERENCE_TREES` are kept. The logistic family has nothing to select (``C`` is
@@ -238,21 +239,22 @@ def _tree_count(chooser: LeadModel, train: pd.DataFrame, y_train: NDArray[np.flo
     training rows to test the two against each other on the latest window."""
     stopped = chooser.best_iteration_
     few = chooser.raw_probability(latest)
-    if stopped >= REFERENCE_TREES:
+    most = min(REFERENCE_TREES, chooser.params.n_estimators)  # never above the given maximum
+    if stopped >= most:
         return stopped, _auc(y, few), " by early stopping"
-    reference = LeadModel(chooser.params, chooser.spec).fit_trees(train, y_train, REFERENCE_TREES)
+    reference = LeadModel(chooser.params, chooser.spec).fit_trees(train, y_train, most)
     many = reference.raw_probability(latest)
-    d = auc_difference([(y, few, many)], f"{stopped} trees", f"{REFERENCE_TREES} trees",
+    d = auc_difference([(y, few, many)], f"{stopped} trees", f"{most} trees",
                        "the latest window")  # fmt: skip
     p_value = _one_sided_p(d)
     if p_value < 0.05:
         return stopped, d.a_value, (f" by early stopping ({stopped} rank better there than "
-                                    f"{REFERENCE_TREES}: ROC AUC {d.a_value:.3f} vs "
-                                    f"{d.b_value:.3f}, one-sided p = {p_value:.3f})")  # fmt: skip
-    return REFERENCE_TREES, d.b_value, (
+                                    f"{most}: ROC AUC {d.a_value:.3f} vs {d.b_value:.3f}, "
+                                    f"one-sided p = {p_value:.3f})")  # fmt: skip
+    return most, d.b_value, (
         f" (early stopping preferred {stopped}, which do not rank the latest window better "
-        f"than {REFERENCE_TREES}: ROC AUC {d.a_value:.3f} vs {d.b_value:.3f}, one-sided p = "
-        f"{p_value:.2f}; {REFERENCE_TREES} kept)")  # fmt: skip
+        f"than {most}: ROC AUC {d.a_value:.3f} vs {d.b_value:.3f}, one-sided p = "
+        f"{p_value:.2f}; {most} kept)")  # fmt: skip
 
 
 def _one_sided_p(d: Difference) -> float:
