@@ -344,6 +344,9 @@ def compare(
     out.print(result.figures["headline"]["sentence"])
     for note in result.figures["meta"]["notes"]:
         out.print(f"[yellow]{note}[/]")
+    out.print("[bold]Drift[/] (the rows the model was fitted on vs these):")
+    for sentence in result.figures["drift"]["sentences"]:
+        out.print(f"  {sentence}")
     out.print(
         f"report: {result.html_path}  figures: {result.json_path}  MLflow run {result.run_id}"
     )

@@ -45,7 +45,12 @@ from leadscore.training._fitting import (
 )
 from leadscore.training._promotion import PromotionGate
 from leadscore.training._refit import FAMILIES
-from leadscore.training._splits import TimeSplit, rolling_splits, split_for_test
+from leadscore.training._splits import (
+    TimeSplit,
+    rolling_splits,
+    split_for_test,
+    test_period_words,
+)
 from leadscore.training._tournament import Tournament, decide
 from leadscore.training._tracking import configure_tracking, ensure_experiment
 
@@ -119,22 +124,6 @@ class BacktestResult:
     tournament: Tournament | None = None
 
 
-def fold_label(split: Split, frame: pd.DataFrame, i: int) -> str:
-    """A fold's test period in words: its quarter or start time; the rows it covers when the
-    times only stand in for the rows' order; its number for random splits."""
-    if isinstance(split, TimeSplit):
-        return f"{split.test:%Y-%m-%d}"
-    if split.kind == "random":
-        return f"random split {i}"
-    assert split.test_start is not None
-    if split.order_only:
-        ts = pd.to_datetime(frame["as_of"])
-        first = int((ts < pd.Timestamp(split.test_start)).sum()) + 1
-        last = len(ts) if split.test_end is None else int((ts < pd.Timestamp(split.test_end)).sum())
-        return f"rows {first:,}-{last:,}"
-    return f"{split.test_start:%Y-%m-%d %H:%M}"
-
-
 def before_test(window: LabelledWindow) -> pd.DataFrame:
     """The rows of ``window`` before its own test period (random splits: the rows not in
     its test split), in their order."""
@@ -177,7 +166,7 @@ def plan_folds(
                                 per_week=capacity_per_week)  # fmt: skip
         rows = frame[split.masks_frame(frame)[2]]
         ceiling = ceiling_for(wh, rows, horizon_days) if spec.decision == "pipeline" else None
-        plans.append(FoldPlan(fold_label(split, frame, i), split, capacity.leads,
+        plans.append(FoldPlan(test_period_words(split, frame, i), split, capacity.leads,
                               capacity.source, ceiling))  # fmt: skip
     return frame, plans
 

@@ -126,12 +126,15 @@ def comparison_figures(
     if rules.has_rules or spec.existing_score is None:
         points = rules.score(rows).astype("float64")
         rule_prob: NDArray[np.float64] | None = rules.predict_proba(rows)
-        reference = "the rules"
+        reference = ref_name = "the rules"
+        if not rules.has_rules:  # every lead scores 0: the rules rank like a coin
+            ref_name = "the rules (they read none of this data: a coin)"
     else:
         existing = ExistingScore(spec.existing_score).fit(rows)
         points = existing.score(rows)
         rule_prob = None
         reference = f"the team's existing score ({existing.coverage_:.0%} of leads have one)"
+        ref_name = "the existing score"
     grades = rules.grade(points)
     tiers = bundle.tier(prob)
     if capacity is None:
@@ -167,7 +170,7 @@ def comparison_figures(
         sentence = (f"Working the top {capacity:,} leads ({pace}), the {winner} reached "
                     f"{abs(diff):,.1f} more conversions than the {behind}: {at_capacity}, "
                     "which excludes 0.")  # fmt: skip
-    ranking = auc_difference([(y, prob, points)], "the model", "the rules", "these leads")
+    ranking = auc_difference([(y, prob, points)], "the model", ref_name, "these leads")
     sentence += " " + ranking.sentence()
     headline = {
         "winner": winner,

@@ -218,7 +218,8 @@ class DriftReport:
         if clocks:
             out.append("Clock-like columns you might drop (exclude them in the contract): "
                        + "; ".join(f"{f.feature}: values outside the training range in "
-                                   f"{f.outside:.0%} of the latest rows" for f in clocks) + ".")  # fmt: skip
+                                   f"{f.outside:.0%} of the {self.latest_name}" for f in clocks)
+                       + ".")  # fmt: skip
         return out
 
     def to_dict(self) -> dict[str, Any]:

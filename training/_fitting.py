@@ -36,7 +36,13 @@ from leadscore.models import ExistingScore, LeadModelParams, RuleScorer
 from leadscore.models._scoring import tier_thresholds_matching_grades
 from leadscore.training._metrics import classification_metrics, lift_in_top_share
 from leadscore.training._refit import FAMILIES, FinalFit, fit_family
-from leadscore.training._splits import RowSplit, TimeSplit, split_rows, split_snapshots
+from leadscore.training._splits import (
+    RowSplit,
+    TimeSplit,
+    split_rows,
+    split_snapshots,
+    test_period_words,
+)
 
 log = logging.getLogger(__name__)
 
@@ -292,5 +298,5 @@ def evaluation_rows(wh: Warehouse, spec: FeatureSpec, *, as_of: datetime | None,
     test = window.masks()[2]
     rows = window.frame[test].reset_index(drop=True)
     start = window.split.test
-    period = f"{start:%Y-%m-%d}" if start is not None else "random test split"
+    period = "random test split" if start is None else test_period_words(window.split, window.frame)
     return EvaluationRows(rows, period, capacity, start)

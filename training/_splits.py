@@ -200,3 +200,20 @@ def rolling_splits(frame: pd.DataFrame, folds: int, *, dated: bool, horizon_days
         raise ConfigError(f"too few leads ({n}) to backtest over time; train needs the first "
                           "40% of them, each fold 10%")  # fmt: skip
     return out
+
+
+def test_period_words(split: TimeSplit | RowSplit, frame: pd.DataFrame, i: int = 1) -> str:
+    """A split's test period in words: its quarter or start time; the rows it covers when the
+    times only stand in for the rows' order (``frame`` holds them, in order); "random split
+    ``i``" for a random split."""
+    if isinstance(split, TimeSplit):
+        return f"{split.test:%Y-%m-%d}"
+    if split.kind == "random":
+        return f"random split {i}"
+    assert split.test_start is not None
+    if split.order_only:
+        ts = pd.to_datetime(frame["as_of"])
+        first = int((ts < pd.Timestamp(split.test_start)).sum()) + 1
+        last = len(ts) if split.test_end is None else int((ts < pd.Timestamp(split.test_end)).sum())
+        return f"rows {first:,}-{last:,}"
+    return f"{split.test_start:%Y-%m-%d %H:%M}"

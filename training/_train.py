@@ -204,7 +204,7 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         folds = run_folds(fold_frame, plans, spec, rules_path=config.rules_path,
                           model_params=config.model_params, progress=say)  # fmt: skip
         fold_table = folds_table(folds)
-        where = f"{len(folds)} backtest fold(s) before the test period ({_fold_span(plans)})"
+        where = f"{len(folds)} fold(s) before the test period ({_fold_span(plans)})"
         tournament = decide(folds, where=where, tolerance=config.gate.backtest_tolerance,
                             forced=config.model_family)  # fmt: skip
     else:
