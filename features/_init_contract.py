@@ -27,6 +27,8 @@ decide. The text loads back with :func:`features._contract.load_contract`. It gu
 from __future__ import annotations
 
 import contextlib
+import csv
+import gzip
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -177,7 +179,8 @@ def _source_for(source: str, table: str | None, delimiter: str | None,
         table = table or _only_table(f"duckdb:///{path}", source)
         return Source(kind="duckdb", path=written, table=table)
     if suffix.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")):
-        found = delimiter or ("," if suffix.endswith(".gz") else detect_delimiter(path))
+        found = delimiter or (_gzip_delimiter(path) if suffix.endswith(".gz")
+                              else detect_delimiter(path))  # fmt: skip
         if found not in CSV_DELIMITERS:
             raise ConfigError(f"delimiter {found!r} is not one of {list(CSV_DELIMITERS)}")
         return Source(kind="csv", path=written, delimiter=None if found == "," else found)
@@ -185,6 +188,17 @@ def _source_for(source: str, table: str | None, delimiter: str | None,
         f"source {source!r}: expected a .csv, .parquet or .duckdb file, or a "
         "duckdb:///... or postgresql://... URL"
     )
+
+
+def _gzip_delimiter(path: Path) -> str:
+    """The delimiter of a gzipped CSV file, sniffed on its first 64 KiB decompressed (``,``
+    when the sniffer cannot tell)."""
+    with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
+        sample = handle.read(65536)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
 
 
 def _sample(source: Source, base: Path, limit: int) -> pd.DataFrame:

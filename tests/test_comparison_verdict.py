@@ -115,10 +115,12 @@ def test_comparison_names_the_known_winner(
     rules_path.write_text(RULES)
     as_of = datetime(2025, 1, 1)
     # The named-account domain list is known before contact, but in the rules world it decides
-    # outcomes, so the leakage guard (ROC AUC 0.91 there) would stop training: the team
-    # declares it, as a contract's known_before_contact does.
+    # outcomes, so the leakage guard (ROC AUC 0.91 there) would stop training; the title,
+    # which carries most of the other points, alone ranks the leads at 0.76 there, which puts
+    # it on the guard's review list. The team declares both, as a contract's
+    # known_before_contact does.
     trained = train(TrainConfig(warehouse=url, as_of=as_of, rules_path=str(rules_path),
-                                known_before_contact=("email_domain",)))  # fmt: skip
+                                known_before_contact=("email_domain", "title")))  # fmt: skip
     result = compare(
         CompareConfig(warehouse=url, report=tracking / "report.html", model_uri=trained.model_uri,
                       as_of=as_of, capacity_per_week=3)
