@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -347,6 +348,18 @@ class Warehouse:
         """Drop ``table`` if it exists."""
         self.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
 
+    @contextmanager
+    def exclusive_job(self, job: str) -> Iterator[None]:
+        """Claim ``job`` (e.g. ``"score as_of 2025-11-15 00:00:00"``) on this warehouse for the
+        block: while one process holds the claim, another asking for the same one gets a
+        ScoringError naming the holder, before it has done anything. The claim ends with the
+        block, or with the process (a killed job never leaves it behind).
+
+        This default claims nothing: a DuckDB file is written by one process at a time
+        anyway (DuckDB's file lock), Spark jobs are claimed by their scheduler.
+        PostgreSQL overrides it with an advisory lock."""
+        yield
+
     # -- atomic partition swap -------------------------------------------------------
     def staging_table(self, table: str, partition_value: Any) -> str:
         """The staging table for ``table``'s partition ``partition_value``. The name is fixed
@@ -657,7 +670,8 @@ def _connect_duckdb(database: str, *, read_only: bool, config: dict[str, Any]) -
                 raise
             left = deadline - time.monotonic()
             if left <= 0:
-                holder = str(exc).split(": ", 1)[-1].split(". See also", 1)[0]
+                # DuckDB's words up to the holder's PID (not its hints for its own CLI)
+                holder = re.split(r"\. (?:See also|However)", str(exc).split(": ", 1)[-1])[0]
                 raise ConfigError(
                     f"DuckDB file {database!r} is held by another process, so it cannot be "
                     f"opened {'read-only' if read_only else 'for writing'}; waited {wait:g} s "
@@ -682,18 +696,7 @@ class PostgresWarehouse(Warehouse):
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         super().__init__(url, read_only=read_only)
-        try:
-            import adbc_driver_postgresql.dbapi as pg
-        except ImportError as exc:  # pragma: no cover - a core dependency
-            raise ConfigError(
-                "PostgreSQL support needs the ADBC driver: pip install adbc-driver-postgresql"
-            ) from exc
-        try:
-            self._con = pg.connect(self.parsed.database, autocommit=True)
-        except Exception as exc:
-            raise LeadscoreError(
-                f"could not connect to PostgreSQL warehouse {_redact(url)!r}: {exc}"
-            ) from exc
+        self._con = _pg_connect(self.parsed.database, url)
         self._cur = self._con.cursor()
         self._in_transaction = False
         self.schema = self.parsed.options.get("schema", "")
@@ -812,6 +815,72 @@ class PostgresWarehouse(Warehouse):
         self._run("COMMIT")
 
     replace_partitions = Warehouse._replace_in_transaction
+
+    @contextmanager
+    def exclusive_job(self, job: str) -> Iterator[None]:
+        """Claim ``job`` with a session-level advisory lock (``pg_try_advisory_lock``) on a
+        connection of its own, keyed by the schema and ``job``; the connection's
+        ``application_name`` names this process and host, so a refused job can name the
+        holder. The server releases the lock when the holder's connection ends."""
+        key = _advisory_key(self.schema or "public", job)
+        con = _pg_connect(self.parsed.database, self.url)
+        cur = con.cursor()
+        try:
+            name = f"leadscore pid {os.getpid()} on {socket.gethostname()}"[:63]
+            cur.execute(f"SET application_name = {exp.Literal.string(name).sql('postgres')}")
+            cur.execute(f"SELECT pg_try_advisory_lock({key})")
+            if not cur.fetchall()[0][0]:
+                raise ScoringError(
+                    f"another job is already running {job!r} on warehouse {_redact(self.url)}: "
+                    f"{_advisory_holder(cur, key)}; this one stopped before writing anything. "
+                    "Wait for that job to finish (or stop it), then run this one again"
+                )
+            log.info("claimed %r on %r (advisory lock %d)", job, self, key)
+            yield
+        finally:
+            cur.close()
+            con.close()  # ends the session, and with it the lock
+
+
+def _advisory_key(schema: str, job: str) -> int:
+    """A signed 64-bit advisory lock key for ``job`` in ``schema``."""
+    digest = hashlib.sha256(f"leadscore|{schema}|{job}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _advisory_holder(cur: Any, key: int) -> str:
+    """Who holds advisory lock ``key`` (a bigint key is pg_locks' classid:objid, objsubid 1)."""
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    cur.execute(
+        "SELECT a.pid, a.application_name, to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = "
+        f"'advisory' AND l.granted AND l.classid = {unsigned >> 32} AND l.objid = "
+        f"{unsigned & 0xFFFF_FFFF} AND l.objsubid = 1 AND l.database = (SELECT oid FROM "
+        "pg_database WHERE datname = current_database())"
+    )
+    rows = cur.fetchall()
+    if not rows:
+        return "it has just finished (try again)"
+    pid, application, since = rows[0]
+    who = application if application else "a session without an application name"
+    return f"{who} (PostgreSQL session {pid}, connected since {since})"
+
+
+def _pg_connect(database: str, url: str) -> Any:
+    """An ADBC connection in autocommit mode; a LeadscoreError naming the (redacted) URL when
+    the server cannot be reached."""
+    try:
+        import adbc_driver_postgresql.dbapi as pg
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise ConfigError(
+            "PostgreSQL support needs the ADBC driver: pip install adbc-driver-postgresql"
+        ) from exc
+    try:
+        return pg.connect(database, autocommit=True)
+    except Exception as exc:
+        raise LeadscoreError(
+            f"could not connect to PostgreSQL warehouse {_redact(url)!r}: {exc}"
+        ) from exc
 
 
 _ARROW_TYPES: dict[str, pa.DataType] = {

@@ -22,6 +22,27 @@ job in :mod:`serving._spark_score` with the same guarantees):
   readers see the old scores or the new ones, never a mix; a rerun for the same ``as_of``
   replaces, never duplicates; a failed job rolls back and a killed one's open transaction
   is rolled back by the engine, so the previous scores stay intact.
+* ``as_of`` after now is a :class:`~features.ConfigError` (:func:`check_as_of`) unless
+  ``allow_future_as_of``; an ``as_of`` months after the data's last timestamp is a warning.
+
+Concurrency. The job validates, builds features and scores on a read-only connection, and
+opens the warehouse for writing only for the swap, which recounts the leads to score: when
+an import changed them meanwhile it rolls back with a :class:`~features.ScoringError`.
+
+* PostgreSQL: a second job for the same warehouse (schema) and ``as_of`` is refused at its
+  start with a ScoringError naming the running one (process, host, session: an advisory
+  lock, :meth:`features.Warehouse.exclusive_job`); readers are never blocked and see the
+  old scores until the commit.
+* DuckDB lets one process write a file, or several read it. What a reader in another
+  process sees: while the job validates, builds features and scores (nearly all of its
+  time), the previous scores, if it opened the file read-only; during the swap (delete,
+  append, check, commit: seconds) nothing, since no other process can open the file then
+  (leadscore's commands wait up to ``LEADSCORE_LOCK_WAIT_SECONDS``, default 10; other tools
+  get DuckDB's "Could not set lock" and must retry); after the commit, the new scores; never
+  a mix. A process holding the file when the job opens it (for writing at any time, or
+  read-only at the swap) makes the job wait up to that long, then exit 2 naming the holder's
+  PID, having written nothing. Two jobs for one file swap one after the other; the later
+  commit wins.
 
 Reasons (exact SHAP from LightGBM's ``pred_contrib``, ~150x the cost of a prediction) are
 computed only for the leads sales will work by default: the top ``capacity`` leads by
@@ -134,7 +155,8 @@ class ScoreConfig:
     the data), ``"all"``, ``"none"``, or a number N (the N highest-probability leads).
     ``required``: attributes without which a lead is not scored (it goes to
     ``lead_score_errors``). ``features_table``: read the lead frame from this table (written
-    by :func:`materialise_features`) instead of computing it.
+    by :func:`materialise_features`) instead of computing it. ``allow_future_as_of``: score
+    as of a moment after now (refused otherwise, see :func:`check_as_of`).
     """
 
     warehouse: str
@@ -144,6 +166,7 @@ class ScoreConfig:
     chunk_rows: int = 100_000
     required: tuple[str, ...] = ()
     features_table: str | None = None
+    allow_future_as_of: bool = False
 
     def __post_init__(self) -> None:
         if self.chunk_rows <= 0:
@@ -214,6 +237,29 @@ class ScoreResult:
     reasons_rows: int = 0
     error_reasons: Mapping[str, int] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
+
+
+def check_as_of(as_of: datetime, now: datetime, *, allow_future: bool = False) -> None:
+    """A ConfigError when ``as_of`` is after ``now`` (both naive UTC) unless ``allow_future``:
+    no data exists yet for the time between, so the scores would be today's labelled with a
+    date to come (``--as-of 2999-01-01`` once wrote such a partition without a word)."""
+    if as_of > now and not allow_future:
+        raise ConfigError(
+            f"as_of {as_of:%Y-%m-%d %H:%M:%S} is in the future (now: {now:%Y-%m-%d %H:%M:%S} "
+            "UTC): no data exists yet after now, so its scores would be today's under a date "
+            "to come; score as of now or a past moment (or, to mean it, allow_future_as_of)"
+        )
+
+
+# as_of this long after the data's last timestamp gets a warning: are the tables up to date?
+STALE_DATA = timedelta(days=90)
+
+
+def _warn_if_after_the_data(as_of: datetime, data_end: datetime | None) -> None:
+    if data_end is not None and as_of - data_end > STALE_DATA:
+        log.warning("as_of %s is %d days after the data's last timestamp (%s): the scores see "
+                    "no activity since then; are the tables up to date?", f"{as_of:%Y-%m-%d}",
+                    (as_of - data_end).days, f"{data_end:%Y-%m-%d}")  # fmt: skip
 
 
 def check_required(required: tuple[str, ...], spec: FeatureSpec) -> None:
@@ -447,11 +493,19 @@ def score_warehouse(
     bundle = load_bundle(config.model_uri)
     now = datetime.now(UTC).replace(tzinfo=None)
     as_of = config.as_of or now
+    check_as_of(as_of, now, allow_future=config.allow_future_as_of)
     spec = bundle.spec
     check_required(config.required, spec)
-    with Warehouse(config.warehouse) as wh:
+    # Read and score on a read-only connection (on DuckDB other processes may read the file
+    # meanwhile); open for writing only to swap the partition in. The claim refuses a second
+    # job for the same as_of while this one runs (PostgreSQL; see Warehouse.exclusive_job).
+    with (
+        Warehouse(config.warehouse, read_only=True) as wh,
+        wh.exclusive_job(f"score as_of {as_of:%Y-%m-%d %H:%M:%S}"),
+    ):
         mark = time.perf_counter()
-        validate_warehouse(wh, now=max(now, as_of), dated=spec.has_time)
+        report = validate_warehouse(wh, now=max(now, as_of), dated=spec.has_time)
+        _warn_if_after_the_data(as_of, report.data_end)
         absent = check_columns(wh, spec)
         if absent:
             spec = spec.without(absent)
@@ -506,9 +560,11 @@ def score_warehouse(
             rows = pd.Index(scored["contact_id"]).get_indexer(top.rows["contact_id"])
             scored.loc[rows, "reasons"] = explained["reasons"].to_numpy()
         timings["score"] = time.perf_counter() - mark
+        wh.close()  # DuckDB: one process writes a file only when no other has it open
         mark = time.perf_counter()
-        written = _write_partition(wh, scored[list(LEAD_SCORES_COLUMNS)], errors, as_of,
-                                   expected, id_type, hold)  # fmt: skip
+        with Warehouse(config.warehouse) as writer:
+            written = _write_partition(writer, scored[list(LEAD_SCORES_COLUMNS)], errors,
+                                       as_of, expected, id_type, hold, spec)  # fmt: skip
         timings["write"] = time.perf_counter() - mark
     reasons_by = {str(k): int(v) for k, v in errors["reason"].value_counts().items()}
     if len(errors):
@@ -580,12 +636,20 @@ def _error_rows(leads: pd.DataFrame, problems: pd.DataFrame, good: pd.DataFrame,
 
 def _write_partition(wh: Warehouse, scores: pd.DataFrame, errors: pd.DataFrame,
                      as_of: datetime, expected: int, id_type: str,
-                     hold: Hold) -> dict[str, int]:  # fmt: skip
+                     hold: Hold, spec: FeatureSpec) -> dict[str, int]:  # fmt: skip
     """Replace the ``as_of`` partition of ``lead_scores`` and ``lead_score_errors`` at once
     (:meth:`~features.Warehouse.replace_partitions`: one transaction on DuckDB and
-    PostgreSQL), checking scored + unscorable = open contacts before the commit."""
+    PostgreSQL), checking before the commit that the leads to score are still the
+    ``expected`` ones counted before scoring, and scored + unscorable = that count."""
 
     def check(counts: Mapping[str, int]) -> None:
+        now_open = leads_to_score(wh, spec, as_of)
+        if now_open != expected:
+            raise ScoringError(
+                f"the leads to score as of {as_of} changed while this job ran ({expected} when "
+                f"it started, {now_open} now: the tables were imported or edited meanwhile); "
+                "rolled back, previous scores kept: run it again"
+            )
         erred = int(wh.scalar(f"SELECT count(DISTINCT contact_id) FROM {LEAD_SCORE_ERRORS} "
                               "WHERE as_of = CAST(? AS TIMESTAMP)", [as_of]) or 0)  # fmt: skip
         if counts[LEAD_SCORES] + erred != expected:
