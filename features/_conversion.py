@@ -4,7 +4,9 @@ Contract: :func:`build` creates a stage table of standard columns from a source 
 converting each mapped column to its kind (ids, timestamps with offsets turned into UTC,
 numbers written as ``1,200``, yes/no flags, text); it returns every value that does not
 convert as a :class:`~features._errors.DataValidationError` naming the source, the column,
-up to five examples and the rows affected, and creates nothing then. :func:`recode` maps a
+up to five examples and the rows affected, and creates nothing then (numbers must also be
+finite and at most :data:`MAX_NUMBER` in magnitude: ``inf`` or ``1e308`` is no head count and
+overflows the models' arithmetic). :func:`recode` maps a
 column's values through a lookup; :func:`check_named` checks mapped columns exist, naming
 the closest match when one does not.
 """
@@ -30,6 +32,10 @@ _FALSE = ("false", "no", "n", "f", "0", "0.0")
 INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
                   "USMALLINT", "UTINYINT")  # fmt: skip
 _NUMBER_TYPES = (*INTEGER_TYPES, "DOUBLE", "FLOAT", "DECIMAL")
+# The largest magnitude a number may have (1e15: beyond any head count, revenue or amount in
+# cents, and still an exact integer as a double); 1e308 once passed the import and overflowed
+# the logistic baseline's arithmetic in train.
+MAX_NUMBER = 1e15
 _TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS",
                "TIMESTAMP_S")  # fmt: skip
 
@@ -65,7 +71,9 @@ def quoted(column: str) -> str:
 
 def convert(column: str, duck_type: str, kind: Kind, id_type: str) -> tuple[str, str | None]:
     """SQL for the converted value of ``column`` and for "it did not convert" (None when
-    every value converts); raises ValueError when the type cannot hold such values."""
+    every value converts; a number converts when it is finite and at most
+    :data:`MAX_NUMBER` in magnitude); raises ValueError when the type cannot hold such
+    values."""
     q = quoted(column)
     base = base_type(duck_type)
     text = f"NULLIF(trim(CAST({q} AS VARCHAR)), '')"
@@ -85,11 +93,12 @@ def convert(column: str, duck_type: str, kind: Kind, id_type: str) -> tuple[str,
             return value, f"{text} IS NOT NULL AND {value} IS NULL"
         raise ValueError("expected timestamps (or ISO 8601 text such as 2024-01-31 14:05:00)")
     if kind == "number":
-        if base in _NUMBER_TYPES:
-            return f"CAST({q} AS DOUBLE)", None
+        if base in _NUMBER_TYPES:  # a double can hold inf and nan, a HUGEINT 1e38
+            value = f"CAST({q} AS DOUBLE)"
+            return value, f"{q} IS NOT NULL AND NOT {_sane(value)}"
         if base == "VARCHAR":
             value = f"try_cast(replace({text}, ',', '') AS DOUBLE)"
-            return value, f"{text} IS NOT NULL AND {value} IS NULL"
+            return value, f"{text} IS NOT NULL AND NOT coalesce({_sane(value)}, FALSE)"
         raise ValueError("expected numbers")
     # a yes/no flag
     if base == "BOOLEAN":
@@ -101,6 +110,12 @@ def convert(column: str, duck_type: str, kind: Kind, id_type: str) -> tuple[str,
         value = f"CASE WHEN {token} IN ({true}) THEN TRUE WHEN {token} IN ({false}) THEN FALSE END"
         return value, f"{text} IS NOT NULL AND {value} IS NULL"
     raise ValueError("expected yes/no values (true/false, yes/no, 1/0)")
+
+
+def _sane(value: str) -> str:
+    """SQL: ``value`` is a finite number of magnitude at most :data:`MAX_NUMBER` (NULL when
+    ``value`` is NULL)."""
+    return f"(isfinite({value}) AND abs({value}) <= {MAX_NUMBER!r})"
 
 
 def build(stage: Warehouse, table: str, source_table: str, source: Source,
@@ -144,7 +159,7 @@ def build(stage: Warehouse, table: str, source_table: str, source: Source,
 
 _KIND_WORDS = {
     "time": "timestamps (ISO 8601, e.g. 2024-01-31 or 2024-01-31 14:05:00)",
-    "number": "numbers",
+    "number": "finite numbers of magnitude at most 1e15",
     "flag": "yes/no values (true/false, yes/no, y/n, 1/0)",
     "id": "ids",
     "text": "text",

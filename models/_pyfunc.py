@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from leadscore.features import DataValidationError
 from leadscore.features._spec import FeatureSpec, demo_spec
 from leadscore.models._scoring import SCORE_COLUMNS, ScoringBundle, score_leads
 from mlflow.models import ModelSignature
@@ -76,10 +77,16 @@ def lead_signature(spec: FeatureSpec) -> ModelSignature:
 def to_model_input(leads: pd.DataFrame, spec: FeatureSpec | None = None) -> pd.DataFrame:
     """Lead rows cast to what the scorers read: ``contact_id`` as given, categorical
     attributes as text (missing stays missing), every other input column as float64
-    (booleans 1.0/0.0; unreadable values missing); columns the spec does not read are
-    dropped (``spec`` default: the demo's). A new frame; ``leads`` is not changed."""
+    (booleans 1.0/0.0); columns the spec does not read are dropped (``spec`` default: the
+    demo's). A new frame; ``leads`` is not changed.
+
+    A value that is there but cannot be read is a DataValidationError naming the column and
+    the values, as batch scoring rejects it (never scored as missing): a yes/no attribute
+    holding anything but true/false, yes/no or 1/0 (``"maybe"``), a number column holding
+    text that is not a number."""
     spec = spec or demo_spec()
     text = spec.text_columns()
+    flags = {a.name for a in spec.attributes if a.kind == "boolean"}
     out = pd.DataFrame(index=leads.index)
     if "contact_id" in leads.columns:
         out["contact_id"] = leads["contact_id"]
@@ -90,8 +97,27 @@ def to_model_input(leads: pd.DataFrame, spec: FeatureSpec | None = None) -> pd.D
         if col in text:
             obj = values.astype("object")
             out[col] = obj.where(obj.isna(), obj.astype(str)).astype("object")
-        elif values.dtype == bool or str(values.dtype) == "boolean":
-            out[col] = values.astype("float64")
+            continue
+        if values.dtype == bool or str(values.dtype) == "boolean":
+            numbers = values.astype("float64")
+        elif col in flags and not pd.api.types.is_numeric_dtype(values):
+            tokens = values.map(lambda v: _FLAG_TOKENS.get(str(v).strip().lower(), v)
+                                if isinstance(v, str) else v)  # fmt: skip
+            numbers = pd.to_numeric(tokens, errors="coerce").astype("float64")
         else:
-            out[col] = pd.to_numeric(values, errors="coerce").astype("float64")
+            numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+        unread = values.notna() & numbers.isna()
+        if col in flags:
+            unread |= numbers.notna() & ~numbers.isin((0.0, 1.0))
+        if unread.any():
+            problem = (f"{col} must be true/false (1/0)" if col in flags
+                       else f"{col} must be a number")  # fmt: skip
+            raise DataValidationError("lead rows", col, problem, count=int(unread.sum()),
+                                      examples=[str(v) for v in pd.unique(values[unread])])  # fmt: skip
+        out[col] = numbers
     return out
+
+
+# Text a yes/no attribute may hold (besides booleans and the numbers 1 and 0).
+_FLAG_TOKENS = {"true": 1.0, "yes": 1.0, "y": 1.0, "t": 1.0,
+                "false": 0.0, "no": 0.0, "n": 0.0, "f": 0.0}  # fmt: skip

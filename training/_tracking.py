@@ -6,9 +6,12 @@ embedded default is ``sqlite:///mlflow.db`` in the working directory, with artif
 same runs and registered models.
 
 A new sqlite store is created under an exclusive lock on ``<file>.lock`` beside the sqlite
-file, so two processes starting at once do not both run MLflow's schema migrations. Runs
-started with :func:`start_run_tags` record their process id and host; a run left RUNNING by
-a process that has gone (killed, crashed) is marked FAILED by :func:`fail_orphaned_runs`.
+file, so two processes starting at once do not both run MLflow's schema migrations.
+
+Runs started with :func:`start_run` (``mlflow.start_run`` plus :func:`start_run_tags`) record
+their process id and host. A run left RUNNING by a process that has gone (killed, crashed)
+is marked FAILED by :func:`fail_orphaned_runs`, which :func:`ensure_experiment` calls, so
+every job that looks up its experiment first cleans up after the jobs before it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -82,7 +85,16 @@ def _store_lock(db_path: Path) -> Iterator[None]:
 
 
 def ensure_experiment(name: str = DEFAULT_EXPERIMENT) -> str:
-    """Create the experiment if needed (with local artifacts for a sqlite store); returns its id."""
+    """Create the experiment if needed (with local artifacts for a sqlite store) and mark
+    FAILED its runs whose process is gone (:func:`fail_orphaned_runs`); returns its id."""
+    experiment_id = _experiment_id(name)
+    fail_orphaned_runs(experiment_id)
+    return experiment_id
+
+
+def _experiment_id(name: str) -> str:
+    """The id of experiment ``name``, created if needed (another process may create it at
+    the same moment: then its id)."""
     client = MlflowClient()
     existing = client.get_experiment_by_name(name)
     if existing is not None:
@@ -105,6 +117,16 @@ def start_run_tags() -> dict[str, str]:
     """Tags for a new run naming this process and host, so :func:`fail_orphaned_runs` can
     tell later whether the process that owns a RUNNING run is still alive."""
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def start_run(experiment_id: str, *, run_name: str | None = None, nested: bool = False,
+              tags: Mapping[str, str] | None = None) -> mlflow.ActiveRun:  # fmt: skip
+    """``mlflow.start_run`` with :func:`start_run_tags` (and ``tags``), so that if this
+    process dies before the run ends, the next :func:`ensure_experiment` marks it FAILED.
+    Use it as ``mlflow.start_run`` is used: ``with start_run(experiment_id) as run: ...``
+    (an exception in the block ends the run FAILED)."""
+    return mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested,
+                            tags={**start_run_tags(), **(tags or {})})  # fmt: skip
 
 
 def fail_orphaned_runs(experiment_id: str) -> list[str]:
