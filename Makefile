@@ -9,7 +9,8 @@ WORKDIR ?= demo-output
 
 help:
 	@echo "make demo   - create $(VENV), install, run the whole job on the embedded default (DuckDB + MLflow/sqlite)"
-	@echo "make test   - create $(VENV), install, run lint, type checks and the test suite"
+	@echo "make test   - create $(VENV), install, run lint, type checks and the test suite on every"
+	@echo "              engine the machine can run (starts a private PostgreSQL server if it can)"
 	@echo "make bench  - run the benchmarks in benchmarks/ (slow; prints figures and ratios)"
 
 $(BIN)/python:
@@ -39,8 +40,12 @@ lint: $(STAMP) .typecheck/leadscore/__init__.py
 	$(BIN)/ruff check features models training serving tests benchmarks
 	$(BIN)/mypy
 
+# The suite runs on every engine the machine can run: PostgreSQL at LEADSCORE_TEST_POSTGRES_URL,
+# else on the private server of .ci/postgres.sh, started for the run (and stopped after) where
+# PostgreSQL's binaries are installed or root can install them; Spark where Java 17+ is. The
+# summary's "engines" section says which engines ran and which were skipped, and why.
 test: lint
-	$(BIN)/python -m pytest
+	bash .ci/with-postgres.sh $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

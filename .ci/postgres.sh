@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A private PostgreSQL server for the test suite: `start` prints the URL to export as
-# LEADSCORE_TEST_POSTGRES_URL, `stop` stops it and removes its data directory.
+# LEADSCORE_TEST_POSTGRES_URL, `stop` stops it and removes its data directory, `status`
+# exits 0 when it is running.
 #   eval "$(bash .ci/postgres.sh start)"   # exports LEADSCORE_TEST_POSTGRES_URL
 #   bash .ci/postgres.sh stop
-# Installs Debian's postgresql package when its binaries are missing (needs root and apt).
-# PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
+# Installs Debian's postgresql package when its binaries are missing (needs root and apt;
+# without them `start` fails at once saying so). PostgreSQL refuses to run as root, so as
+# root the server runs as the `postgres` user.
 set -euo pipefail
 PGPORT="${LEADSCORE_PGPORT:-55432}"
 PGDATA="${LEADSCORE_PGDATA:-/tmp/leadscore-pg-$PGPORT}"
@@ -23,6 +25,11 @@ as_owner() {
 case "${1:-}" in
 start)
     if ! BIN="$(find_bin)"; then
+        if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+            echo "PostgreSQL's binaries are not installed (no /usr/lib/postgresql/*/bin/initdb)" \
+                "and installing Debian's postgresql package needs root and apt-get" >&2
+            exit 1
+        fi
         echo "installing postgresql (Debian package)" >&2
         apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
         BIN="$(find_bin)"
@@ -42,6 +49,9 @@ start)
     fi
     echo "export LEADSCORE_TEST_POSTGRES_URL=postgresql://leadscore@127.0.0.1:$PGPORT/postgres"
     ;;
+status)
+    BIN="$(find_bin)" && [ -f "$PGDATA/PG_VERSION" ] && as_owner "$BIN/pg_ctl" -D "$PGDATA" status
+    ;;
 stop)
     if BIN="$(find_bin)" && [ -f "$PGDATA/PG_VERSION" ]; then
         as_owner "$BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >&2 || true
@@ -49,7 +59,7 @@ stop)
     rm -rf "$PGDATA"
     ;;
 *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start|stop|status" >&2
     exit 2
     ;;
 esac

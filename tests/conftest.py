@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from leadscore.features import Warehouse
 
-from tests.engines import ENGINES, empty_warehouse
+from tests.engines import ENGINES, empty_warehouse, engine_summary, record_report
 
 CONTACT_DEFAULTS = {
     "title": "VP Sales",
@@ -71,6 +71,27 @@ def open_contacts(url: str, as_of: datetime) -> set[int]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("all_engines"):
         metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
+_ENGINE_OF: dict[str, str] = {}  # test node id -> its ``engine`` parameter
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("engine") in ENGINES:
+            _ENGINE_OF[item.nodeid] = params["engine"]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    record_report(report, _ENGINE_OF.get(report.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Which engines ran and which were skipped, and why (tests/engines.py)."""
+    terminalreporter.section("engines")
+    for line in engine_summary():
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture
