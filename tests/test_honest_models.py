@@ -458,3 +458,49 @@ def test_the_tournament_on_folds_whose_answer_is_known() -> None:
     t = decide(coins, where="3 folds", tolerance=0.01)
     assert not t.beats_coin and not t.champion_ok and t.supported == "none"
     assert any(s.startswith("No scorer beats a coin on the later windows") for s in t.sentences())
+
+
+# --------------------------------------------------------------------------- the logistic family as data
+
+
+def test_a_saved_logistic_model_is_json_and_scores_and_explains_the_same(tmp_path: Path) -> None:
+    # 2,000 leads: the segment moves the odds, a numeric signal with some gaps raises them
+    rng = np.random.default_rng(12)
+    segment = rng.choice(["smb", "mid-market", "enterprise"], size=2000)
+    signal = rng.normal(size=2000)
+    signal[rng.random(2000) < 0.1] = np.nan
+    logit = -1.0 + np.nan_to_num(signal) + np.select([segment == "enterprise"], [1.0], 0.0)
+    frame = pd.DataFrame({"segment": segment, "signal": signal,
+                          "label": _logistic(logit, rng)})  # fmt: skip
+    spec = _spec(("segment", "categorical"), ("signal", "numeric"))
+    from leadscore.models import LogisticBaseline
+
+    model = LogisticBaseline(spec).fit(frame, frame["label"])
+    model.save(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["logistic_model.json"]
+    state = json.loads((tmp_path / "logistic_model.json").read_text())
+    # one column per segment, the signal standardised, its missing indicator
+    assert (state["format_version"], state["family"]) == (1, "logistic")
+    assert state["categories"] == {"segment": {"enterprise": 0, "mid-market": 1, "smb": 2}}
+    assert state["numbers"]["signal"]["indicator"] == 4 and len(state["coef"]) == 5
+    again = LogisticBaseline.load(tmp_path, spec)
+    leads = frame.head(50).assign(segment=["a-new-segment", *segment[1:50]])
+    np.testing.assert_array_equal(again.predict_proba(leads), model.predict_proba(leads))
+    assert again.explain(leads) == model.explain(leads)
+    # by hand for the first lead: an unseen segment sets no column; the signal standardised
+    n = state["numbers"]["signal"]
+    x = leads["signal"].iloc[0]
+    z = state["intercept"] + state["coef"][3] * (
+        ((n["median"] if np.isnan(x) else x) - n["mean"]) / n["scale"]) + state["coef"][4] * float(np.isnan(x))  # fmt: skip
+    assert model.predict_proba(leads.head(1))[0] == pytest.approx(1 / (1 + math.exp(-z)), abs=1e-12)
+
+
+def test_init_contract_reads_a_gzipped_semicolon_export(tmp_path: Path) -> None:
+    import gzip
+
+    with gzip.open(tmp_path / "calls.csv.gz", "wt") as handle:
+        handle.write("age;job;y\n" + "".join(f"{30 + i % 9};admin.;{'yes' if i % 4 else 'no'}\n"
+                                            for i in range(40)))  # fmt: skip
+    text = write_starting_contract(str(tmp_path / "calls.csv.gz"), contract_dir=tmp_path)
+    assert "    path: calls.csv.gz\n    delimiter: \";\"  # detected\n" in text
+    assert '  outcome: "y"' in text

@@ -661,3 +661,5 @@ def log_leakage(report: LeakageReport, allowed: list[Suspect]) -> None:
         mlflow.log_metric(metric_key("leakage_missing_auc", c.column), float(c.missing_auc))
     suspects = report.suspects()
     mlflow.set_tag("leakage.suspects", ", ".join(s.column for s in suspects)[:5000] or "none")
+    review = report.review()
+    mlflow.set_tag("leakage.review", ", ".join(s.column for s in review)[:5000] or "none")

@@ -189,7 +189,8 @@ def render_html(figures: dict[str, Any]) -> str:
         f"<style>{_STYLE}</style></head><body>",
         "<h1>Lead scoring: model vs rules</h1>",
         f"<p class='note'>Model {html.escape(str(meta.get('model_uri')))} (version "
-        f"{html.escape(str(meta.get('model_version')))}), warehouse "
+        f"{html.escape(str(meta.get('model_version')))}, family "
+        f"{html.escape(str(meta.get('model_family', 'lightgbm')))}), warehouse "
         f"{html.escape(str(meta.get('warehouse')))}. Comparison quarter: open leads as of "
         f"{html.escape(str(meta.get('snapshot')))}, outcomes over the next "
         f"{meta['horizon_days']} days. Generated {html.escape(str(meta.get('generated_at')))}.</p>",
