@@ -4,8 +4,10 @@ Contract of :func:`decide`: given the folds of a backtest (every scorer measured
 fold's test rows, see :mod:`training._backtest`), it
 
 * ranks the scorers by their mean ROC AUC over the folds;
-* picks the family to register: the one with the higher mean ROC AUC (on a tie the simpler,
-  logistic regression), or the family ``forced`` by ``--model-family``;
+* picks the family to register: LightGBM only when the backtest shows it ranks better than
+  the logistic regression (the DeLong interval of the difference of their mean ROC AUC lies
+  above 0), otherwise the simpler logistic regression (a tree model that cannot beat the
+  baseline is not the model); or the family ``forced`` by ``--model-family``;
 * compares, with DeLong intervals over the folds (:mod:`training._intervals`), the families
   with each other, the chosen family with the *reference* (the rules when they read any of
   the data's features, else the team's existing score, else none), and every scorer with a
@@ -69,6 +71,10 @@ class Tournament:
         out = [f"Backtest over {self.where}: mean ROC AUC {shown}."]
         if self.family_difference is not None:
             out.append(self.family_difference.sentence())
+            if not self.forced:
+                out.append("LightGBM is registered only when it ranks the later leads clearly "
+                           f"better than the logistic regression: {FAMILY_LABELS[self.chosen]} "
+                           "is registered.")  # fmt: skip
         if self.reference_difference is not None:
             out.append(self.reference_difference.sentence())
         else:
@@ -113,23 +119,26 @@ def decide(results: Sequence[FoldResult], *, where: str, tolerance: float,
     mean_auc = {s: _mean([r.fitted.metrics[s]["roc_auc"] for r in results
                           if s in r.fitted.metrics]) for s in scorers}  # fmt: skip
     present = [f for f in families if f in mean_auc]
-    if forced is not None:
-        chosen = forced
-    else:  # the higher mean ROC AUC; on a tie the simpler family (the last of FAMILIES)
-        chosen = max(present, key=lambda f: (_or(mean_auc[f]), FAMILIES.index(f)))
     reference = next((s for s in ("rules", "existing_score") if s in mean_auc), None)
 
     def folds_of(*names: str) -> list[tuple[Any, ...]]:
         return [(r.fitted.test_labels, *(r.fitted.test_scores[n] for n in names))
                 for r in results if all(n in r.fitted.test_scores for n in names)]  # fmt: skip
 
+    trees = None
+    if {"lightgbm", "logistic"} <= set(present):
+        trees = auc_difference(folds_of("lightgbm", "logistic"), FAMILY_LABELS["lightgbm"],
+                               FAMILY_LABELS["logistic"], f"mean over {where}")  # fmt: skip
+    if forced is not None:
+        chosen = forced
+    elif trees is not None:  # LightGBM only when clearly ahead of the baseline
+        chosen = "lightgbm" if trees.leader == trees.a else "logistic"
+    else:
+        chosen = present[0]
     t = Tournament(len(results), where, mean_auc, chosen, forced is not None, reference,
                    tolerance)  # fmt: skip
     others = [f for f in present if f != chosen]
-    if others:
-        other = others[0]
-        t.family_difference = auc_difference(folds_of(chosen, other), FAMILY_LABELS[chosen],
-                                             FAMILY_LABELS[other], f"mean over {where}")  # fmt: skip
+    t.family_difference = trees
     if reference is not None:
         t.reference_difference = auc_difference(folds_of(chosen, reference),
                                                 FAMILY_LABELS[chosen], scorer_label(reference),
