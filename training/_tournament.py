@@ -4,10 +4,10 @@ Contract of :func:`decide`: given the folds of a backtest (every scorer measured
 fold's test rows, see :mod:`training._backtest`), it
 
 * ranks the scorers by their mean ROC AUC over the folds;
-* picks the family to register: LightGBM only when the backtest shows it ranks better than
-  the logistic regression (the DeLong interval of the difference of their mean ROC AUC lies
-  above 0), otherwise the simpler logistic regression (a tree model that cannot beat the
-  baseline is not the model); or the family ``forced`` by ``--model-family``;
+* picks the family to register: the one with the higher mean ROC AUC over the folds (the
+  point estimate, as the promotion gate judges; on an exact tie the simpler logistic
+  regression), or the family ``forced`` by ``--model-family``; the sentence about the two
+  says whether the difference is clear, with its interval;
 * compares, with DeLong intervals over the folds (:mod:`training._intervals`), the families
   with each other, the chosen family with the *reference* (the rules when they read any of
   the data's features, else the team's existing score, else none), and every scorer with a
@@ -72,9 +72,8 @@ class Tournament:
         if self.family_difference is not None:
             out.append(self.family_difference.sentence())
             if not self.forced:
-                out.append("LightGBM is registered only when it ranks the later leads clearly "
-                           f"better than the logistic regression: {FAMILY_LABELS[self.chosen]} "
-                           "is registered.")  # fmt: skip
+                out.append(f"{FAMILY_LABELS[self.chosen]} has the higher mean ROC AUC over the "
+                           "folds and is registered.")  # fmt: skip
         if self.reference_difference is not None:
             out.append(self.reference_difference.sentence())
         else:
@@ -131,10 +130,8 @@ def decide(results: Sequence[FoldResult], *, where: str, tolerance: float,
                                FAMILY_LABELS["logistic"], f"mean over {where}")  # fmt: skip
     if forced is not None:
         chosen = forced
-    elif trees is not None:  # LightGBM only when clearly ahead of the baseline
-        chosen = "lightgbm" if trees.leader == trees.a else "logistic"
-    else:
-        chosen = present[0]
+    else:  # the higher mean ROC AUC; on an exact tie the simpler family (the last of FAMILIES)
+        chosen = max(present, key=lambda f: (_or(mean_auc[f]), FAMILIES.index(f)))
     t = Tournament(len(results), where, mean_auc, chosen, forced is not None, reference,
                    tolerance)  # fmt: skip
     others = [f for f in present if f != chosen]
