@@ -185,7 +185,7 @@ def test_a_duckdb_reader_sees_the_old_scores_while_score_scores_and_the_new_afte
 ) -> None:
     before = _scores(scored)
     log = tmp_path / "job.log"
-    hold = 20  # the job sleeps this long after its first chunk, then goes on by itself
+    hold = 10  # the job sleeps this long after its first chunk, then goes on by itself
     job = _start(_score_cmd(scored), _env(source, **{HOLD_ENV: f"scoring:{hold}"}), log)
     try:
         _wait_for(log, f"holding {hold:.1f} s at 'scoring'", job)
