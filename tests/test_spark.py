@@ -139,7 +139,8 @@ def test_failed_count_check_leaves_the_previous_scores(
     before = _rows(crm.spark_url, LEAD_SCORES), _rows(crm.spark_url, LEAD_SCORE_ERRORS)
     # One more open contact than the job finds (as if one arrived while it ran): the count
     # check must stop the job before anything is written.
-    monkeypatch.setattr(spark_score, "open_contacts", lambda wh, as_of: crm.open_contacts + 1)
+    monkeypatch.setattr(spark_score, "leads_to_score",
+                        lambda wh, spec, as_of: crm.open_contacts + 1)  # fmt: skip
     with pytest.raises(ScoringError, match=f"but {crm.open_contacts + 1} contacts are open; "
                                            "nothing was written"):  # fmt: skip
         spark_score.score_spark(ScoreConfig(crm.spark_url, as_of=AS_OF, reasons="none"))
