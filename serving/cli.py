@@ -439,6 +439,9 @@ def score(
     chunk_rows: Annotated[
         int, typer.Option(help="Leads scored per chunk (progress and peak memory per chunk).")
     ] = 100_000,
+    allow_future_as_of: Annotated[
+        bool, typer.Option(help="Score at an --as-of later than now (refused by default).")
+    ] = False,
 ) -> None:
     """Score the leads of the model's decision moment (open leads at --as-of, or each new
     lead at its handoff) and write table lead_scores (atomic per as_of)."""
@@ -451,7 +454,8 @@ def score(
     required = tuple(c.strip() for c in (require or "").split(",") if c.strip())
     config = ScoreConfig(warehouse=warehouse, model_uri=_model_uri(model, prepared.contract),
                          as_of=as_of, reasons=reasons, required=required,
-                         features_table=features_table, chunk_rows=chunk_rows)  # fmt: skip
+                         features_table=features_table, chunk_rows=chunk_rows,
+                         allow_future_as_of=allow_future_as_of)  # fmt: skip
     if warehouse.startswith("spark://"):
         # Spark: features in Spark SQL, scores in the executors (mapInPandas, broadcast model)
         from leadscore.serving._spark_score import score_spark
