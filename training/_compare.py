@@ -128,7 +128,7 @@ def comparison_figures(
         rule_prob: NDArray[np.float64] | None = rules.predict_proba(rows)
         reference = ref_name = "the rules"
         if not rules.has_rules:  # every lead scores 0: the rules rank like a coin
-            ref_name = "the rules (they read none of this data: a coin)"
+            ref_name = "the rules (a coin here)"
     else:
         existing = ExistingScore(spec.existing_score).fit(rows)
         points = existing.score(rows)
