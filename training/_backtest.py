@@ -52,7 +52,7 @@ from leadscore.training._splits import (
     test_period_words,
 )
 from leadscore.training._tournament import Tournament, decide
-from leadscore.training._tracking import configure_tracking, ensure_experiment
+from leadscore.training._tracking import configure_tracking, ensure_experiment, start_run
 
 log = logging.getLogger(__name__)
 
@@ -236,9 +236,7 @@ def backtest(
                         tolerance=config.gate.backtest_tolerance, families=config.families)  # fmt: skip
     configure_tracking()
     experiment_id = ensure_experiment(config.experiment)
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"backtest-{len(plans)}"
-    ) as parent:
+    with start_run(experiment_id, run_name=f"backtest-{len(plans)}") as parent:
         mlflow.set_tag("leadscore.job", "backtest")
         mlflow.log_params(
             {"warehouse": config.warehouse, "quarters": len(plans), "decision": spec.decision,
@@ -247,9 +245,7 @@ def backtest(
              "rules_file": config.rules_path or "default_rules.yaml"}
         )  # fmt: skip
         for result in results:
-            with mlflow.start_run(
-                experiment_id=experiment_id, run_name=f"fold-{result.plan.label}", nested=True
-            ):
+            with start_run(experiment_id, run_name=f"fold-{result.plan.label}", nested=True):
                 mlflow.log_params({"test": result.plan.label,
                                    "split": result.plan.split.description[:500],
                                    "capacity_source": result.plan.capacity_source[:500]})  # fmt: skip

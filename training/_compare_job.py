@@ -27,7 +27,7 @@ from leadscore.training._fitting import evaluation_rows
 from leadscore.training._leakage import metric_key
 from leadscore.training._registry import load_bundle, resolve_model
 from leadscore.training._report import render_html
-from leadscore.training._tracking import configure_tracking, ensure_experiment
+from leadscore.training._tracking import configure_tracking, ensure_experiment, start_run
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +112,7 @@ def compare(
     html_path.write_text(render_html(figures), encoding="utf-8")
     json_path.write_text(json.dumps(figures, indent=2), encoding="utf-8")
     experiment_id = ensure_experiment(config.experiment)
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"compare-{period}"
-    ) as run:
+    with start_run(experiment_id, run_name=f"compare-{period}") as run:
         mlflow.set_tag("leadscore.job", "compare")
         mlflow.set_tag("leadscore.winner", figures["headline"]["winner"])
         mlflow.log_params({"model_uri": config.model_uri, "model_version": version,

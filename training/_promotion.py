@@ -30,7 +30,7 @@ from leadscore.features import ConfigError, Warehouse
 from leadscore.training._fitting import evaluation_rows
 from leadscore.training._metrics import classification_metrics
 from leadscore.training._registry import alias_version, load_bundle, set_champion
-from leadscore.training._tracking import configure_tracking, ensure_experiment
+from leadscore.training._tracking import configure_tracking, ensure_experiment, start_run
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def promote(
     champion_v = alias_version(model_name, "champion")
     result = PromotionResult(model_name, champion_v, challenger_v, None)
     experiment_id = ensure_experiment(experiment)
-    with mlflow.start_run(experiment_id=experiment_id, run_name="promotion-gate"):
+    with start_run(experiment_id, run_name="promotion-gate"):
         mlflow.set_tag("leadscore.job", "promote")
         mlflow.log_params({"champion_version": str(champion_v), "challenger_version": challenger_v,
                            **{f"gate.{k}": v for k, v in gate.model_dump().items()}})  # fmt: skip

@@ -77,7 +77,7 @@ from leadscore.training._refit import FAMILIES, FAMILY_LABELS
 from leadscore.training._registry import alias_version, set_champion
 from leadscore.training._splits import RowSplit, TimeSplit
 from leadscore.training._tournament import Tournament, decide, scorer_label
-from leadscore.training._tracking import configure_tracking, ensure_experiment
+from leadscore.training._tracking import configure_tracking, ensure_experiment, start_run
 from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         "No backtest: too little history before the test period to compare the families "
         "over several windows."]), *(d.sentence() for d in held_out), decision]  # fmt: skip
     say(f"logging to MLflow at {uri}")
-    with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
+    with start_run(experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tag("leadscore.job", "train")
         mlflow.log_params(
             {
@@ -506,7 +506,7 @@ def _check_guard(report: LeakageReport, config: TrainConfig) -> list[Suspect]:
     except LeakageError:
         configure_tracking()
         experiment_id = ensure_experiment(config.experiment)
-        with mlflow.start_run(experiment_id=experiment_id):
+        with start_run(experiment_id):
             mlflow.set_tag("leadscore.job", "train")
             mlflow.set_tag("leadscore.stopped", "leakage guard")
             log_leakage(report, [])
