@@ -127,6 +127,17 @@ def _as_labels(y: ArrayLike, name: str) -> NDArray[np.float64]:
     return arr
 
 
+def _check_training_rows(X: pd.DataFrame, y: NDArray[np.float64]) -> None:
+    """As many labels as rows, and both classes among them."""
+    if len(X) != len(y):
+        raise ModelError(f"X has {len(X)} rows but y has {len(y)}")
+    if y.sum() == 0 or y.sum() == len(y):
+        raise ModelError(
+            f"training labels have a single class ({int(y.sum())} positives in "
+            f"{len(y)} rows); need both won and not-won leads"
+        )
+
+
 def _validation_halves(ids: pd.Series | None, y: NDArray[np.float64]) -> NDArray[np.bool_]:
     """Deterministic half split of the validation rows (True: early stopping): within each
     class, rows ordered by a hash of their contact id (their position without ids) go to
@@ -227,13 +238,7 @@ class LeadModel:
         y_train = _as_labels(y, "y")
         X_valid, y_valid_raw = validation
         y_valid = _as_labels(y_valid_raw, "validation labels")
-        if len(X) != len(y_train):
-            raise ModelError(f"X has {len(X)} rows but y has {len(y_train)}")
-        if y_train.sum() == 0 or y_train.sum() == len(y_train):
-            raise ModelError(
-                f"training labels have a single class ({int(y_train.sum())} positives in "
-                f"{len(y_train)} rows); need both won and not-won leads"
-            )
+        _check_training_rows(X, y_train)
         X_tr = self._learn_categories(X)
         X_va = self.encode(X_valid)
         ids = X_valid.get("contact_id", None)
@@ -279,13 +284,7 @@ class LeadModel:
         if n_trees <= 0:
             raise ModelError(f"n_trees must be positive, got {n_trees!r}")
         y_train = _as_labels(y, "y")
-        if len(X) != len(y_train):
-            raise ModelError(f"X has {len(X)} rows but y has {len(y_train)}")
-        if y_train.sum() == 0 or y_train.sum() == len(y_train):
-            raise ModelError(
-                f"training labels have a single class ({int(y_train.sum())} positives in "
-                f"{len(y_train)} rows); need both won and not-won leads"
-            )
+        _check_training_rows(X, y_train)
         X_tr = self._learn_categories(X)
         train_set = lgb.Dataset(X_tr, y_train,
                                 feature_name=[f"f{j}" for j in range(len(self.feature_names))],
