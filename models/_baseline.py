@@ -40,6 +40,7 @@ from leadscore.features._spec import FeatureSpec
 from leadscore.models._calibration import Calibrator
 from leadscore.models._lead_model import _MISSING_CATEGORY, Reason, _category_key, describe
 from numpy.typing import ArrayLike, NDArray
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 _HUGE = 1e12
@@ -226,8 +227,11 @@ class LogisticBaseline:
 
     # -- scoring -------------------------------------------------------------------------
     def _raw(self, design: NDArray[np.float64]) -> NDArray[np.float64]:
-        z = design @ self.coef_ + self.intercept_
-        return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype="float64")
+        # Row by row, not a matrix product: BLAS sums a lone row in another order than a
+        # batch, and a lead must get the same number over HTTP as in batch, to the last bit.
+        terms = np.ascontiguousarray(design) * self.coef_
+        z = terms.sum(axis=1) + self.intercept_
+        return np.asarray(expit(z), dtype="float64")  # no overflow for extreme inputs
 
     def raw_probability(self, X: pd.DataFrame | LeadColumns) -> NDArray[np.float64]:
         """The regression's own probability, before any calibration, one per row."""
