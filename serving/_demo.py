@@ -61,12 +61,14 @@ def handoff_lines(figures: dict[str, object]) -> list[str]:
     lines = [f"handoff comparison (new leads, each at its own handoff): winner at capacity: "
              f"{head['winner']}. {head['sentence']}"]  # fmt: skip
     for row in sel["scorers"]:
+        versus = ("" if row["scorer"] == "rules" else  # the reference itself: no difference
+                  f", wins vs rules {row['wins_minus_reference']:+,} "
+                  f"[{row['ci_low']:+,.0f}, {row['ci_high']:+,.0f}]")  # fmt: skip
         lines.append(
             f"  {row['scorer']:>8}: ROC AUC {metrics[row['scorer']]['roc_auc']:.3f}; top "
             f"{sel['per_week']}/week: {row['picked']:,} picked, {row['wins']:,} won, "
             f"{row['never_worked']:,} never worked, conversion among worked "
-            f"{row['conversion_among_worked']:.1%}, wins vs rules {row['wins_minus_reference']:+,} "
-            f"[{row['ci_low']:+,.0f}, {row['ci_high']:+,.0f}]"
+            f"{row['conversion_among_worked']:.1%}{versus}"
         )
     lines += [f"  note: {n}" for n in sel["notes"]]
     return lines
