@@ -165,7 +165,7 @@ def plan_folds(
         capacity = capacity_for(wh, fold, spec, horizon_days=horizon_days,
                                 per_week=capacity_per_week)  # fmt: skip
         rows = frame[split.masks_frame(frame)[2]]
-        ceiling = ceiling_for(wh, rows, horizon_days) if spec.decision == "pipeline" else None
+        ceiling = ceiling_for(wh, rows, horizon_days, spec.decision)
         plans.append(FoldPlan(test_period_words(split, frame, i), split, capacity.leads,
                               capacity.source, ceiling))  # fmt: skip
     return frame, plans

@@ -124,16 +124,25 @@ def _check_labelled(frame: pd.DataFrame) -> None:
         )
 
 
-def ceiling_for(wh: Warehouse, rows: pd.DataFrame, horizon_days: int) -> np.ndarray | None:
+def ceiling_for(wh: Warehouse, rows: pd.DataFrame, horizon_days: int,
+                decision: str = "pipeline") -> np.ndarray | None:  # fmt: skip
     """The synthetic generator's own Bayes-optimal score for these rows, if the warehouse
-    has a ``_truth`` table (demo data only; never a feature)."""
+    has a ``_truth`` table (demo data only; never a feature): at a quarter-start snapshot
+    (``decision="pipeline"``) or at each lead's handoff (``"handoff"``)."""
     if not wh.has_table(TRUTH):
         return None
-    from leadscore.features._generator import ceiling_scores
+    from leadscore.features._generator import ceiling_scores, handoff_ceiling_scores
 
     truth = wh.query(f"SELECT * FROM {TRUTH}")
     contacts = wh.query("SELECT contact_id, created_at FROM contacts")
-    return np.asarray(ceiling_scores(rows[["contact_id", "as_of"]], truth, contacts, horizon_days))
+    keyed = rows[["contact_id", "as_of"]]
+    if decision == "handoff":
+        try:
+            return np.asarray(handoff_ceiling_scores(keyed, truth, contacts, horizon_days))
+        except ConfigError as exc:  # a horizon past the generator's recycling review
+            log.info("no handoff ceiling: %s", exc)
+            return None
+    return np.asarray(ceiling_scores(keyed, truth, contacts, horizon_days))
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,7 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
             f"{window.open_rows:,} still open); split {split.description}")  # fmt: skip
         capacity = capacity_for(wh, window, spec, horizon_days=horizon, per_week=config.capacity)
         test_rows = window.frame[window.masks()[2]]
-        ceiling = ceiling_for(wh, test_rows, horizon) if spec.decision == "pipeline" else None
+        ceiling = ceiling_for(wh, test_rows, horizon, spec.decision)
         fold_frame, plans = plan_folds(wh, window, spec, folds=config.backtest_folds,
                                        horizon_days=horizon, capacity_per_week=config.capacity,
                                        pre_test=True)  # fmt: skip
