@@ -152,13 +152,20 @@ class LogisticBaseline:
         return out
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y: ArrayLike) -> LogisticBaseline:
-        """Fit on every row of ``(X, y)``; raises :class:`ModelError` without both classes.
-        A logistic regression is calibrated on its own rows: the calibration is the
-        identity until :meth:`calibrate` gives another."""
+    def fit(self, X: pd.DataFrame, y: ArrayLike,
+            sample_weight: ArrayLike | None = None) -> LogisticBaseline:  # fmt: skip
+        """Fit on every row of ``(X, y)`` (weighted by ``sample_weight`` when given: a sample
+        of the negatives weighted up to their number); raises :class:`ModelError` without
+        both classes. A logistic regression is calibrated on its own rows: the calibration
+        is the identity until :meth:`calibrate` gives another. The column scales are those
+        of the rows given (weights do not enter them)."""
         labels = np.asarray(y, dtype="float64")
         if len(labels) != len(X):
             raise ModelError(f"X has {len(X)} rows but y has {len(labels)}")
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype="float64")
+        if weights is not None and weights.shape != labels.shape:
+            raise ModelError(f"sample_weight must hold one weight per row ({len(labels)}), got "
+                             f"shape {weights.shape}")  # fmt: skip
         if labels.sum() == 0 or labels.sum() == len(labels):
             raise ModelError(
                 f"the baseline needs won and lost rows; got {int(labels.sum())} won in "
@@ -170,7 +177,7 @@ class LogisticBaseline:
         self._learn_columns(columns)
         design = self.encode(columns)
         lr = LogisticRegression(C=self.params.C, max_iter=self.params.max_iter)
-        lr.fit(design, labels)
+        lr.fit(design, labels, sample_weight=weights)
         self.coef_ = np.asarray(lr.coef_[0], dtype="float64")
         self.intercept_ = float(lr.intercept_[0])
         self.calibrator_ = Calibrator("identity")

@@ -48,20 +48,25 @@ class Calibrator:
     shift: float = 0.0  # added to the logit after the map (prior-shift correction)
 
     @classmethod
-    def platt(cls, raw: ArrayLike, y: ArrayLike) -> Calibrator:
-        """Platt scaling of ``raw`` probabilities against 0/1 labels ``y``."""
+    def platt(cls, raw: ArrayLike, y: ArrayLike, weight: ArrayLike | None = None) -> Calibrator:
+        """Platt scaling of ``raw`` probabilities against 0/1 labels ``y`` (rows weighted by
+        ``weight`` when given: a sample of the negatives weighted up to their number)."""
         target = np.asarray(y, dtype="float64")
         if target.min(initial=1.0) == target.max(initial=0.0):
             raise ModelError("calibration rows need both won and not-won leads")
         lr = LogisticRegression(C=1e6)
-        lr.fit(logit(raw).reshape(-1, 1), target)
+        lr.fit(logit(raw).reshape(-1, 1), target,
+               sample_weight=None if weight is None else np.asarray(weight, dtype="float64"))
         return cls("platt", a=float(lr.coef_[0, 0]), b=float(lr.intercept_[0]))
 
     @classmethod
-    def isotonic(cls, raw: ArrayLike, y: ArrayLike) -> Calibrator:
-        """A non-decreasing step map of ``raw`` scores against 0/1 labels ``y``."""
+    def isotonic(cls, raw: ArrayLike, y: ArrayLike, weight: ArrayLike | None = None
+                 ) -> Calibrator:  # fmt: skip
+        """A non-decreasing step map of ``raw`` scores against 0/1 labels ``y`` (rows
+        weighted by ``weight`` when given)."""
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        iso.fit(np.asarray(raw, dtype="float64"), np.asarray(y, dtype="float64"))
+        iso.fit(np.asarray(raw, dtype="float64"), np.asarray(y, dtype="float64"),
+                sample_weight=None if weight is None else np.asarray(weight, dtype="float64"))
         return cls("isotonic", x=tuple(map(float, iso.X_thresholds_)),
                    y=tuple(map(float, iso.y_thresholds_)))  # fmt: skip
 

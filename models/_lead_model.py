@@ -127,6 +127,18 @@ def _as_labels(y: ArrayLike, name: str) -> NDArray[np.float64]:
     return arr
 
 
+def _as_weights(weights: ArrayLike | None, n_rows: int, name: str) -> NDArray[np.float64] | None:
+    """Row weights as float64 (None stays None): one per row, each positive and finite."""
+    if weights is None:
+        return None
+    arr = np.asarray(weights, dtype="float64")
+    if arr.shape != (n_rows,):
+        raise ModelError(f"{name} must hold one weight per row ({n_rows}), got shape {arr.shape}")
+    if not (np.isfinite(arr) & (arr > 0)).all():
+        raise ModelError(f"{name} must be positive and finite, got {arr[~(arr > 0)][:5].tolist()}")
+    return arr
+
+
 def _check_training_rows(X: pd.DataFrame, y: NDArray[np.float64]) -> None:
     """As many labels as rows, and both classes among them."""
     if len(X) != len(y):
@@ -184,15 +196,16 @@ class LeadModel:
             return columns
         return columns.with_columns(derive_columns(columns, wanted))
 
-    def encode(self, X: pd.DataFrame | LeadColumns) -> NDArray[np.float64]:
+    def encode(self, X: pd.DataFrame | LeadColumns, dtype: str = "float64") -> NDArray[Any]:
         """The numeric matrix LightGBM sees (columns in :attr:`feature_names` order; stored
-        column by column, which LightGBM reads as it is)."""
+        column by column, which LightGBM reads as it is). Training encodes its rows as
+        ``float32`` (half the memory; the training frame's values are float32 already)."""
         self._check_fitted()
         columns = self._prepared(X)
         cats = self.categorical_features
         names = self.feature_names
         counts = self.spec.count_features()
-        out = np.empty((columns.n_rows, len(names)), dtype="float64", order="F")
+        out = np.empty((columns.n_rows, len(names)), dtype=dtype, order="F")
         for j, name in enumerate(cats):
             out[:, j] = self._category_codes(name, columns)
         for j, name in enumerate(names[len(cats):], start=len(cats)):
@@ -233,14 +246,20 @@ class LeadModel:
         y: ArrayLike,
         *,
         validation: tuple[pd.DataFrame, ArrayLike],
+        sample_weight: ArrayLike | None = None,
+        validation_weight: ArrayLike | None = None,
     ) -> LeadModel:
-        """Fit on ``(X, y)``; early-stop and calibrate on the later ``validation`` window."""
+        """Fit on ``(X, y)``; early-stop and calibrate on the later ``validation`` window.
+        ``sample_weight`` / ``validation_weight`` weigh the rows (negative sampling: see
+        :mod:`training._sampling`); calibration uses the validation weights too."""
         y_train = _as_labels(y, "y")
         X_valid, y_valid_raw = validation
         y_valid = _as_labels(y_valid_raw, "validation labels")
         _check_training_rows(X, y_train)
+        w_train = _as_weights(sample_weight, len(y_train), "sample_weight")
+        w_valid = _as_weights(validation_weight, len(y_valid), "validation_weight")
         X_tr = self._learn_categories(X)
-        X_va = self.encode(X_valid)
+        X_va = self.encode(X_valid, dtype="float32")
         ids = X_valid.get("contact_id", None)
         stop_mask = _validation_halves(ids, y_valid)
         if y_valid[stop_mask].sum() == 0 or y_valid[~stop_mask].sum() == 0:
@@ -253,10 +272,14 @@ class LeadModel:
         lgb_params["metric"] = p.stopping_metric
         cat_idx = list(range(len(self.categorical_features)))
         # LightGBM's own names are positional: a team's column names may hold any character
-        train_set = lgb.Dataset(X_tr, y_train,
+        n_train = len(X_tr)
+        train_set = lgb.Dataset(X_tr, y_train, weight=w_train,
                                 feature_name=[f"f{j}" for j in range(len(self.feature_names))],
-                                categorical_feature=cat_idx, free_raw_data=False)  # fmt: skip
-        stop_set = lgb.Dataset(X_va[stop_mask], y_valid[stop_mask], reference=train_set)
+                                categorical_feature=cat_idx, free_raw_data=True,
+                                params=lgb_params).construct()  # fmt: skip
+        del X_tr  # binned now: the raw matrix is not needed while the trees grow
+        stop_set = lgb.Dataset(X_va[stop_mask], y_valid[stop_mask], reference=train_set,
+                               weight=None if w_valid is None else w_valid[stop_mask])  # fmt: skip
         self.booster_ = lgb.train(
             lgb_params,
             train_set,
@@ -269,31 +292,38 @@ class LeadModel:
         log.info("LightGBM stopped at %d trees", self.best_iteration_)
         calib_raw = self._raw_probability(X_va[~stop_mask])
         calib_y = y_valid[~stop_mask]
+        calib_w = None if w_valid is None else w_valid[~stop_mask]
         if p.calibration == "isotonic":
-            self.calibrator_ = Calibrator.isotonic(calib_raw, calib_y)
+            self.calibrator_ = Calibrator.isotonic(calib_raw, calib_y, calib_w)
         else:
-            self.calibrator_ = Calibrator.platt(calib_raw, calib_y)
-        self.n_train_rows_ = len(X_tr)
+            self.calibrator_ = Calibrator.platt(calib_raw, calib_y, calib_w)
+        self.n_train_rows_ = n_train
         self.n_validation_rows_ = len(X_va)
         return self
 
-    def fit_trees(self, X: pd.DataFrame, y: ArrayLike, n_trees: int) -> LeadModel:
+    def fit_trees(self, X: pd.DataFrame, y: ArrayLike, n_trees: int,
+                  sample_weight: ArrayLike | None = None) -> LeadModel:  # fmt: skip
         """Fit exactly ``n_trees`` trees on every row of ``(X, y)`` (no validation rows, no
-        early stopping). The probabilities are uncalibrated until :meth:`calibrate` is
-        given a map fitted on scores of rows this model did not see."""
+        early stopping), weighted by ``sample_weight`` when given. The probabilities are
+        uncalibrated until :meth:`calibrate` is given a map fitted on scores of rows this
+        model did not see."""
         if n_trees <= 0:
             raise ModelError(f"n_trees must be positive, got {n_trees!r}")
         y_train = _as_labels(y, "y")
         _check_training_rows(X, y_train)
+        weights = _as_weights(sample_weight, len(y_train), "sample_weight")
         X_tr = self._learn_categories(X)
-        train_set = lgb.Dataset(X_tr, y_train,
+        n_train = len(X_tr)
+        lgb_params = self._lgb_params(n_train)
+        train_set = lgb.Dataset(X_tr, y_train, weight=weights,
                                 feature_name=[f"f{j}" for j in range(len(self.feature_names))],
                                 categorical_feature=list(range(len(self.categorical_features))),
-                                free_raw_data=False)  # fmt: skip
-        self.booster_ = lgb.train(self._lgb_params(len(X_tr)), train_set, num_boost_round=n_trees)
+                                free_raw_data=True, params=lgb_params).construct()  # fmt: skip
+        del X_tr  # binned now: the raw matrix is not needed while the trees grow
+        self.booster_ = lgb.train(lgb_params, train_set, num_boost_round=n_trees)
         self.best_iteration_ = int(n_trees)
         self.calibrator_ = Calibrator("identity")
-        self.n_train_rows_ = len(X_tr)
+        self.n_train_rows_ = n_train
         self.n_validation_rows_ = 0
         return self
 
@@ -309,8 +339,9 @@ class LeadModel:
         self._check_fitted()
         return self._raw_probability(self.encode(X))
 
-    def _learn_categories(self, X: pd.DataFrame) -> NDArray[np.float64]:
-        """Learn the category lists of ``X`` (the training rows); their encoded matrix."""
+    def _learn_categories(self, X: pd.DataFrame) -> NDArray[np.float32]:
+        """Learn the category lists of ``X`` (the training rows); their encoded matrix
+        (float32)."""
         rows = self._prepared(X)
         self.__dict__.pop("_inverse", None)  # a refit has new categories
         self.categories_: dict[str, dict[str, int]] = {}
@@ -320,7 +351,7 @@ class LeadModel:
             seen = sorted(dict.fromkeys(coded.values[c] if c >= 0 else _MISSING_CATEGORY
                                         for c in used))  # fmt: skip
             self.categories_[name] = {str(v): i for i, v in enumerate(seen)}
-        return self.encode(rows)
+        return self.encode(rows, dtype="float32")
 
     def _lgb_params(self, n_rows: int) -> dict[str, Any]:
         """LightGBM's parameters for ``n_rows`` training rows."""

@@ -24,6 +24,7 @@ from leadscore.training._promotion import (
 from leadscore.training._refit import FAMILIES, FinalFit, fit_family
 from leadscore.training._registry import load_bundle, resolve_model, rollback
 from leadscore.training._report import render_html
+from leadscore.training._sampling import NegativeSampling, Sample
 from leadscore.training._splits import TimeSplit, split_for_test, split_snapshots
 from leadscore.training._tournament import Tournament, decide
 from leadscore.training._tracking import DEFAULT_TRACKING_URI, configure_tracking, tracking_uri
@@ -43,8 +44,10 @@ __all__ = [
     "DriftReport",
     "FinalFit",
     "LeakageError",
+    "NegativeSampling",
     "PromotionGate",
     "PromotionResult",
+    "Sample",
     "TimeSplit",
     "Tournament",
     "TrainConfig",

@@ -45,6 +45,7 @@ from leadscore.training._fitting import (
 )
 from leadscore.training._promotion import PromotionGate
 from leadscore.training._refit import FAMILIES
+from leadscore.training._sampling import NegativeSampling
 from leadscore.training._splits import (
     TimeSplit,
     rolling_splits,
@@ -86,6 +87,7 @@ class BacktestConfig:
     contract: Contract | None = None  # default: the packaged demo contract
     families: tuple[str, ...] = FAMILIES
     gate: PromotionGate = field(default_factory=PromotionGate)
+    sampling: NegativeSampling = field(default_factory=NegativeSampling)
 
     def __post_init__(self) -> None:
         if self.quarters <= 0:
@@ -137,7 +139,9 @@ def plan_folds(
 ) -> tuple[pd.DataFrame, list[FoldPlan]]:  # fmt: skip
     """The frame the folds index and the folds (see the module docstring); fewer folds than
     asked when the history is short (none at all when it is too short)."""
-    frame = before_test(window) if pre_test else window.frame
+    # The snapshot folds read only snapshots before the test period (by ``as_of``), so at
+    # the pipeline decision they index the window's own frame: no copy of its rows.
+    frame = before_test(window) if pre_test and spec.decision != "pipeline" else window.frame
     splits: list[Split] = []
     if spec.decision == "pipeline":
         final = window.split
@@ -174,7 +178,7 @@ def plan_folds(
 def run_folds(
     frame: pd.DataFrame, plans: Sequence[FoldPlan], spec: FeatureSpec, *, rules_path: str | None,
     model_params: LeadModelParams, families: Sequence[str] = FAMILIES,
-    progress: Callable[[str], None] | None = None,
+    sampling: NegativeSampling | None = None, progress: Callable[[str], None] | None = None,
 ) -> list[FoldResult]:  # fmt: skip
     """The training procedure in every fold (see the module docstring)."""
     say = progress or (lambda msg: log.info("%s", msg))
@@ -184,7 +188,7 @@ def run_folds(
         fitted = fit_and_evaluate(
             frame, plan.split, spec, rules_path=rules_path, model_params=model_params,
             capacity=plan.capacity, ceiling=plan.ceiling, families=families,
-            progress=lambda _msg: None,
+            sampling=sampling, progress=lambda _msg: None,
         )  # fmt: skip
         results.append(FoldResult(plan, fitted))
     return results
@@ -229,7 +233,7 @@ def backtest(
         say(f"only {len(plans)} periods can be backtested; backtesting those")
     results = run_folds(frame, plans, spec, rules_path=config.rules_path,
                         model_params=config.model_params, families=config.families,
-                        progress=say)  # fmt: skip
+                        sampling=config.sampling, progress=say)  # fmt: skip
     table = folds_table(results)
     summary = summary_of(table)
     tournament = decide(results, where=f"{len(results)} backtest periods",

@@ -24,18 +24,19 @@ from leadscore.features import (
     ConfigError,
     ValidationReport,
     Warehouse,
-    build_lead_frame,
     quarter_starts,
     validate_warehouse,
 )
 from leadscore.features._capacity import weekly_leads_worked
+from leadscore.features._matrix import build_training_frame
 from leadscore.features._point_in_time import build_handoff_frame
 from leadscore.features._schema import TRUTH
 from leadscore.features._spec import FeatureSpec
 from leadscore.models import ExistingScore, LeadModelParams, RuleScorer
 from leadscore.models._scoring import tier_thresholds_matching_grades
 from leadscore.training._metrics import classification_metrics, lift_in_top_share
-from leadscore.training._refit import FAMILIES, FinalFit, fit_family
+from leadscore.training._refit import FAMILIES, FinalFit, fit_family_rows
+from leadscore.training._sampling import NegativeSampling
 from leadscore.training._splits import (
     RowSplit,
     TimeSplit,
@@ -108,10 +109,12 @@ def labelled_data(wh: Warehouse, spec: FeatureSpec, *, as_of: datetime | None, h
         )
     if last is not None:
         labelled = labelled[-last:]
-    pf = build_lead_frame(wh, labelled, with_labels=True, horizon_days=horizon_days,
-                          data_end=data_end, spec=spec)  # fmt: skip
+    # compact (float32, narrow integers), fetched as Arrow a few snapshots at a time; every
+    # snapshot here has its outcomes observed, so none of its rows is censored
+    frame = build_training_frame(wh, labelled, horizon_days=horizon_days, data_end=data_end,
+                                 spec=spec)  # fmt: skip
     snapshot_split = split_snapshots(labelled, horizon_days)
-    return LabelledWindow(pf.frame, snapshot_split, report.data_start, data_end, pf.censored_rows, report,
+    return LabelledWindow(frame, snapshot_split, report.data_start, data_end, 0, report,
                           snapshots=labelled)  # fmt: skip
 
 
@@ -224,30 +227,40 @@ def fit_and_evaluate(
     capacity: int,
     ceiling: np.ndarray | None = None,
     families: Sequence[str] = FAMILIES,
+    sampling: NegativeSampling | None = None,
     progress: Any = None,
 ) -> Fitted:
     """Fit every scorer on the rows before the split's test period and measure each on its
     test rows (the same rows for all): the rules (points from the file, their probability
-    map fitted on those rows), each model family by select-refit-calibrate, and the team's
-    existing score when it has one."""
+    map fitted on those rows), each model family by select-refit-calibrate (its models
+    fitted on a weighted sample of the negatives when ``sampling`` says so), and the team's
+    existing score when it has one. The rows before the test period are copied once (the
+    training rows, then the latest window's), whatever the number of families."""
     say = progress or (lambda msg: log.info("%s", msg))
-    train_mask, valid_mask, test_mask = split.masks_frame(frame)
-    tr, va, te = frame[train_mask], frame[valid_mask], frame[test_mask]
-    for name, part in (("training", tr), ("validation", va), ("test", te)):
-        if part["label"].sum() == 0:
+    train_mask, valid_mask, test_mask = (np.asarray(m, dtype=bool)
+                                         for m in split.masks_frame(frame))  # fmt: skip
+    label = frame["label"].to_numpy()
+    for name, mask in (("training", train_mask), ("validation", valid_mask), ("test", test_mask)):
+        if label[mask].sum() == 0:
             raise ConfigError(
-                f"the {name} rows have no won outcomes ({len(part)} rows); "
+                f"the {name} rows have no won outcomes ({int(mask.sum())} rows); "
                 "need conversions in every window to train and measure"
             )
-    before = pd.concat([tr, va], ignore_index=True)
-    say(f"rows: {len(tr):,} train / {len(va):,} latest window (validation) / {len(te):,} test; "
+    n_train, n_valid = int(train_mask.sum()), int(valid_mask.sum())
+    order = np.concatenate([np.flatnonzero(train_mask), np.flatnonzero(valid_mask)])
+    before = frame.iloc[order].reset_index(drop=True)
+    del order
+    is_latest = np.arange(len(before)) >= n_train
+    te = frame[test_mask]
+    say(f"rows: {n_train:,} train / {n_valid:,} latest window (validation) / {len(te):,} test; "
         f"final models refit on all {len(before):,} rows before the test period")  # fmt: skip
     rules = RuleScorer(rules_path).fit(before, before["label"].to_numpy(), spec=spec)
     if rules.dropped_rules_:
         say(f"the packaged rules read {len(rules.dropped_rules_)} feature(s) this data does not "
             f"have; left out: {', '.join(rules.dropped_rules_[:6])}"
             + (" ..." if len(rules.dropped_rules_) > 6 else ""))  # fmt: skip
-    finals = {family: fit_family(family, tr, va, spec, params=model_params, progress=say)
+    finals = {family: fit_family_rows(family, before, is_latest, spec, params=model_params,
+                                      sampling=sampling, progress=say)
               for family in families}  # fmt: skip
     existing = None
     if spec.existing_score is not None:
@@ -271,13 +284,15 @@ def fit_and_evaluate(
         metrics[name] = values
     if existing is not None:
         metrics["existing_score"]["coverage"] = existing.coverage_
+    va = before[is_latest]
+    del before
     grades = rules.grade(rules.score(va))
     tiers = {family: tier_thresholds_matching_grades(final.model.predict_proba(va), grades)
              for family, final in finals.items()}  # fmt: skip
     return Fitted(
         rules=rules, families=finals, existing=existing, metrics=metrics, tier_thresholds=tiers,
-        row_counts={"train": len(tr), "validation": len(va), "test": len(te)},
-        positives={"train": int(tr["label"].sum()), "validation": int(va["label"].sum()),
+        row_counts={"train": n_train, "validation": n_valid, "test": len(te)},
+        positives={"train": int(label[train_mask].sum()), "validation": int(label[valid_mask].sum()),
                    "test": int(te["label"].sum())},
         test_scores={name: s for name, (s, _) in scores.items()},
         test_labels=np.asarray(y, dtype="float64"),

@@ -47,6 +47,7 @@ from leadscore.features._spec import FeatureSpec
 from leadscore.models import Calibrator, LeadModel, LeadModelParams, LogisticBaseline
 from leadscore.models._baseline import LogisticParams
 from leadscore.training._intervals import Z_95, Difference, auc_difference
+from leadscore.training._sampling import NegativeSampling, Sample
 from numpy.typing import NDArray
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
@@ -106,6 +107,7 @@ class FinalFit:
     selection_auc: float  # the selection model's ROC AUC on the latest window
     oof_probability: NDArray[np.float64]  # calibrated out-of-fold, rows before the test period
     selection_note: str = ""  # how the tree count was chosen, when early stopping was overruled
+    sample: Sample | None = None  # the negative sampling of the rows the models were fitted on
 
     @property
     def label(self) -> str:
@@ -127,8 +129,13 @@ class FinalFit:
                       f"standardised columns; ROC AUC {self.selection_auc:.3f} on the latest "
                       f"window when fitted on the {self.selection_rows:,} rows before it); "
                       f"refit on all {self.refit_rows:,} rows before the test period")  # fmt: skip
+        sampled = ""
+        if self.sample is not None and self.sample.applied:
+            sampled = (f" Fitted on {self.sample.description()}; the calibration on every "
+                       "row's out-of-fold score.")  # fmt: skip
         return (f"{self.label}: {chosen}; calibrated by Platt scaling on {self.folds}-fold "
-                f"cross-fitted scores of those rows. {self.prior_shift.sentence()}")  # fmt: skip
+                f"cross-fitted scores of those rows.{sampled} "
+                f"{self.prior_shift.sentence()}")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures (MLflow, the bundle's metadata)."""
@@ -137,6 +144,7 @@ class FinalFit:
             "latest_rows": self.latest_rows, "selected_trees": self.selected_trees,
             "trees": self.trees, "refit_rows": self.refit_rows, "calibration_folds": self.folds,
             "selection_auc": self.selection_auc,
+            "sampling": None if self.sample is None else self.sample.to_dict(),
             "prior_shift": {"rows": self.prior_shift.rows, "observed": self.prior_shift.observed,
                             "predicted": self.prior_shift.predicted, "z": self.prior_shift.z,
                             "applied": self.prior_shift.applied,
@@ -168,9 +176,30 @@ def fit_family(
     params: LeadModelParams | None = None,
     logistic: LogisticParams | None = None,
     folds: int = CALIBRATION_FOLDS,
+    sampling: NegativeSampling | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> FinalFit:
     """The family's final model on ``train`` + ``latest`` (see the module docstring)."""
+    rows = pd.concat([train, latest], ignore_index=True)
+    is_latest = np.arange(len(rows)) >= len(train)
+    return fit_family_rows(family, rows, is_latest, spec, params=params, logistic=logistic,
+                           folds=folds, sampling=sampling, progress=progress)  # fmt: skip
+
+
+def fit_family_rows(
+    family: str,
+    rows: pd.DataFrame,
+    is_latest: NDArray[np.bool_],
+    spec: FeatureSpec,
+    *,
+    params: LeadModelParams | None = None,
+    logistic: LogisticParams | None = None,
+    folds: int = CALIBRATION_FOLDS,
+    sampling: NegativeSampling | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FinalFit:
+    """As :func:`fit_family`, on the rows before the test period in one frame: ``is_latest``
+    marks the latest window's rows, the others are the training rows (no copy of either)."""
     say = progress or (lambda msg: log.info("%s", msg))
     if family not in FAMILIES:
         raise ConfigError(f"model family must be one of {list(FAMILIES)}, got {family!r}")
@@ -178,28 +207,47 @@ def fit_family(
         raise ConfigError(f"calibration folds must be 2 or more, got {folds!r}")
     params = replace(params or LeadModelParams(), stopping_metric=SELECTION_METRIC)
     logistic = logistic or LogisticParams()
-    y_train = train["label"].to_numpy(dtype="float64")
-    y_latest = latest["label"].to_numpy(dtype="float64")
-    rows = pd.concat([train, latest], ignore_index=True)
+    is_latest = np.asarray(is_latest, dtype=bool)
     y = rows["label"].to_numpy(dtype="float64")
+    n_train = int((~is_latest).sum())
+    # 0. negative sampling: every model below is fitted on these rows with these weights;
+    #    the calibration is fitted on every row (the original scale)
+    sample = (sampling or NegativeSampling()).plan(y)
+    kept = np.zeros(len(rows), dtype=bool)
+    kept[sample.rows] = True
+    weight = np.ones(len(rows), dtype="float64")
+    weight[sample.rows] = sample.weights
+    if sample.applied:
+        say(f"{FAMILY_LABELS[family]}: {sample.description()}")
 
-    def make(n_rows: int) -> Callable[[pd.DataFrame, NDArray[np.float64]], FamilyModel]:
+    def weights(mask: NDArray[np.bool_]) -> NDArray[np.float64] | None:
+        return weight[mask] if sample.applied else None
+
+    def make(n_rows: int) -> Callable[[pd.DataFrame, NDArray[np.float64],
+                                       NDArray[np.float64] | None], FamilyModel]:  # fmt: skip
         """A fitter for ``n_rows`` rows (LightGBM: the chosen trees scaled to them)."""
         if family == "logistic":
-            return lambda X, t: LogisticBaseline(spec, logistic).fit(X, t)
-        n_trees = max(1, round(selected * n_rows / len(train)))
-        return lambda X, t: LeadModel(params, spec).fit_trees(X, t, n_trees)
+            return lambda X, t, w: LogisticBaseline(spec, logistic).fit(X, t, w)
+        n_trees = max(1, round(selected * n_rows / n_train))
+        return lambda X, t, w: LeadModel(params, spec).fit_trees(X, t, n_trees, w)
 
     # 1. select on the latest window
     selected: int = 0
     note = ""
+    on_train, on_latest = kept & ~is_latest, kept & is_latest
+    train, latest = rows[on_train], rows[on_latest]
+    y_train, y_latest = y[on_train], y[on_latest]
     if family == "lightgbm":
         say(f"LightGBM: choosing the tree count on the latest window ({len(latest):,} rows)")
-        chooser = LeadModel(params, spec).fit(train, y_train, validation=(latest, y_latest))
-        selected, selection_auc, note = _tree_count(chooser, train, y_train, latest, y_latest)
+        chooser = LeadModel(params, spec).fit(train, y_train, validation=(latest, y_latest),
+                                              sample_weight=weights(on_train),
+                                              validation_weight=weights(on_latest))  # fmt: skip
+        selected, selection_auc, note = _tree_count(chooser, train, y_train, latest, y_latest,
+                                                    weights(on_train))  # fmt: skip
     else:
-        chooser_lr = LogisticBaseline(spec, logistic).fit(train, y_train)
+        chooser_lr = LogisticBaseline(spec, logistic).fit(train, y_train, weights(on_train))
         selection_auc = _auc(y_latest, chooser_lr.raw_probability(latest))
+    del train, latest
     # 3. calibrate by cross-fitting over every row before the test period
     part = fold_of(rows, folds)
     oof_raw = np.empty(len(rows), dtype="float64")
@@ -211,28 +259,46 @@ def fit_family(
                 f"parts of the {len(rows):,} rows before the test period; part {k + 1} has "
                 f"{int(y[held].sum())} won of {int(held.sum())}"
             )
-        fitted = make(int((~held).sum()))(rows[~held], y[~held])
-        oof_raw[held] = fitted.raw_probability(rows[held])
-    calibrator = Calibrator.platt(oof_raw, y)
+        fit_on = kept & ~held
+        fitted = make(int((~held).sum()))(rows[fit_on], y[fit_on], weights(fit_on))
+        oof_raw[held] = _raw_probability(fitted, rows, np.flatnonzero(held))
+        del fitted
+    calibrator = Calibrator.platt(oof_raw, y)  # every row: no weights, the original scale
     # 4. prior shift to the latest window when its base rate moved
-    is_latest = np.arange(len(rows)) >= len(train)
-    shift = _prior_shift(calibrator, oof_raw[is_latest], y_latest)
+    shift = _prior_shift(calibrator, oof_raw[is_latest], y[is_latest])
     if shift.applied:
         calibrator = calibrator.shifted(shift.logit_shift)
     # 2. refit on every row before the test period
-    say(f"{FAMILY_LABELS[family]}: refitting on all {len(rows):,} rows before the test period")
-    model = make(len(rows))(rows, y).calibrate(calibrator)
+    say(f"{FAMILY_LABELS[family]}: refitting on all {len(rows):,} rows before the test period"
+        + (f" ({len(sample.rows):,} after negative sampling)" if sample.applied else ""))
+    model = make(len(rows))(rows[kept], y[kept], weights(kept)).calibrate(calibrator)
     trees = model.best_iteration_ if isinstance(model, LeadModel) else None
     return FinalFit(
-        family=family, model=model, selection_rows=len(train), latest_rows=len(latest),
+        family=family, model=model, selection_rows=n_train, latest_rows=int(is_latest.sum()),
         selected_trees=selected if family == "lightgbm" else None, trees=trees,
         refit_rows=len(rows), folds=folds, prior_shift=shift, selection_auc=selection_auc,
-        oof_probability=calibrator.apply(oof_raw), selection_note=note,
+        oof_probability=calibrator.apply(oof_raw), selection_note=note, sample=sample,
     )  # fmt: skip
 
 
+SCORE_CHUNK_ROWS = 250_000
+"""Rows encoded and scored at a time when every row before the test period is scored."""
+
+
+def _raw_probability(model: FamilyModel, rows: pd.DataFrame,
+                     positions: NDArray[np.intp]) -> NDArray[np.float64]:  # fmt: skip
+    """``model``'s uncalibrated probability of the rows at ``positions``, a chunk at a time
+    (the encoded matrix of every row would be as large as the training frame)."""
+    out = np.empty(len(positions), dtype="float64")
+    for start in range(0, len(positions), SCORE_CHUNK_ROWS):
+        chunk = positions[start:start + SCORE_CHUNK_ROWS]
+        out[start:start + len(chunk)] = model.raw_probability(rows.iloc[chunk])
+    return out
+
+
 def _tree_count(chooser: LeadModel, train: pd.DataFrame, y_train: NDArray[np.float64],
-                latest: pd.DataFrame, y: NDArray[np.float64]) -> tuple[int, float, str]:  # fmt: skip
+                latest: pd.DataFrame, y: NDArray[np.float64],
+                weight: NDArray[np.float64] | None = None) -> tuple[int, float, str]:  # fmt: skip
     """The tree count, its ROC AUC on the latest window, and how it was chosen (see the
     module docstring). ``chooser`` is early-stopped on the latest window; when it keeps
     fewer than :data:`REFERENCE_TREES`, a model of that many trees is grown on the same
@@ -242,7 +308,7 @@ def _tree_count(chooser: LeadModel, train: pd.DataFrame, y_train: NDArray[np.flo
     most = min(REFERENCE_TREES, chooser.params.n_estimators)  # never above the given maximum
     if stopped >= most:
         return stopped, _auc(y, few), " by early stopping"
-    reference = LeadModel(chooser.params, chooser.spec).fit_trees(train, y_train, most)
+    reference = LeadModel(chooser.params, chooser.spec).fit_trees(train, y_train, most, weight)
     many = reference.raw_probability(latest)
     d = auc_difference([(y, few, many)], f"{stopped} trees", f"{most} trees",
                        "the latest window")  # fmt: skip

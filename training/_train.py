@@ -73,8 +73,9 @@ from leadscore.training._leakage import (
 )
 from leadscore.training._metrics import reliability_bins
 from leadscore.training._promotion import PromotionGate
-from leadscore.training._refit import FAMILIES, FAMILY_LABELS
+from leadscore.training._refit import FAMILIES, FAMILY_LABELS, FinalFit
 from leadscore.training._registry import alias_version, set_champion
+from leadscore.training._sampling import NegativeSampling
 from leadscore.training._splits import RowSplit, TimeSplit
 from leadscore.training._tournament import Tournament, decide, scorer_label
 from leadscore.training._tracking import configure_tracking, ensure_experiment, start_run
@@ -105,6 +106,9 @@ class TrainConfig:
     force: bool = False  # make this version champion whatever the backtest says
     backtest_folds: int = 3  # the tournament's folds, before the test period
     gate: PromotionGate = field(default_factory=PromotionGate)
+    # below a positive rate, the models are fitted on every won row and a weighted sample of
+    # the others (training._sampling); NegativeSampling(below_rate=0) fits on every row
+    sampling: NegativeSampling = field(default_factory=NegativeSampling)
 
     def __post_init__(self) -> None:
         if self.horizon_days is not None and self.horizon_days <= 0:
@@ -193,7 +197,9 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
                                        horizon_days=horizon, capacity_per_week=config.capacity,
                                        pre_test=True)  # fmt: skip
     say("leakage guard: ranking the contact attributes on the training rows")
-    guard = attribute_leakage(window.frame[window.masks()[0]], spec, config.known_before_contact)
+    attributes = [a.name for a in spec.attributes if a.name in window.frame.columns]
+    guard = attribute_leakage(window.frame.loc[window.masks()[0], [*attributes, "label"]], spec,
+                              config.known_before_contact)  # fmt: skip
     allowed = _check_guard(guard, config)
 
     tournament: Tournament | None = None
@@ -202,25 +208,29 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         say(f"tournament: backtesting the training procedure on {len(plans)} fold(s) before "
             "the test period, every model family in each")  # fmt: skip
         folds = run_folds(fold_frame, plans, spec, rules_path=config.rules_path,
-                          model_params=config.model_params, progress=say)  # fmt: skip
+                          model_params=config.model_params, sampling=config.sampling,
+                          progress=say)  # fmt: skip
         fold_table = folds_table(folds)
         where = f"{len(folds)} fold(s) before the test period ({_fold_span(plans)})"
         tournament = decide(folds, where=where, tolerance=config.gate.backtest_tolerance,
                             forced=config.model_family)  # fmt: skip
     else:
         say("tournament: too little history before the test period to backtest")
+    del fold_frame  # the folds' own rows (a copy of the window's only at the handoff)
     family = tournament.chosen if tournament else (config.model_family or "lightgbm")
     say(f"fitting the final models: every family selected on the latest window, refit on all "
         f"rows before the test period ({FAMILY_LABELS[family]} is registered)")  # fmt: skip
     fitted = fit_and_evaluate(
         window.frame, split, spec, rules_path=config.rules_path,
-        model_params=config.model_params, capacity=capacity.leads, ceiling=ceiling, progress=say,
+        model_params=config.model_params, capacity=capacity.leads, ceiling=ceiling,
+        sampling=config.sampling, progress=say,
     )  # fmt: skip
     final = fitted.families[family]
     metrics = {"model": fitted.metrics[family], **fitted.metrics}
     held_out = _held_out(fitted.test_labels, fitted.test_scores, family, split)
     before = before_test(window)
     profile = reference_profile(before, spec)
+    del before
     drifted = drift(profile, test_rows, spec, reference_name="rows before the test period",
                     latest_name="test rows")  # fmt: skip
     frame = window.frame
@@ -250,6 +260,7 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         "drift_reference": profile,
         "drift": drifted.to_dict(),
         "reliability": reliability,
+        "sampling": _sampling_of(final),
     }
     bundle = ScoringBundle(final.model, fitted.rules, fitted.tier_thresholds[family], metadata)
 
@@ -263,6 +274,8 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
     say(f"logging to MLflow at {uri}")
     with start_run(experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tag("leadscore.job", "train")
+        if final.sample is not None:
+            mlflow.set_tag("leadscore.sampling", final.sample.description()[:5000])
         mlflow.log_params(
             {
                 "warehouse": config.warehouse,
@@ -287,6 +300,7 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
                 "refit": final.description()[:500],
                 "calibration": f"platt on {final.folds}-fold cross-fitted scores",
                 "prior_shift_applied": final.prior_shift.applied,
+                **_sampling_params(final),
                 "backtest_folds": len(plans),
                 **({"selected_trees": final.selected_trees, "best_iteration": final.trees}
                    if final.trees is not None else {}),
@@ -359,11 +373,32 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         model_version=version, aliases=aliases, split=split, row_counts=row_counts,
         capacity=capacity.leads, metrics=metrics, tracking_uri=uri, data_end=window.data_end,
         spec=spec, censored_rows=window.censored_rows, seconds=seconds,
-        extra={"weekly_leads_worked": capacity.per_week, "capacity_source": capacity.source},
+        extra={"weekly_leads_worked": capacity.per_week, "capacity_source": capacity.source,
+               "sampling": _sampling_of(final)},
         family=family, tournament=tournament, backtest=fold_table, drift=drifted,
         refit={f: fam.to_dict() for f, fam in fitted.families.items()}, held_out=held_out,
         verdict=verdict,
     )  # fmt: skip
+
+
+def _sampling_of(final: FinalFit) -> dict[str, Any] | None:
+    """The registered family's negative sampling (its final refit's rows), JSON-ready."""
+    return None if final.sample is None else final.sample.to_dict()
+
+
+def _sampling_params(final: FinalFit) -> dict[str, Any]:
+    """The negative sampling as MLflow params: whether it applied, the share of negatives
+    kept, their weight, the rows kept and the settings."""
+    s = final.sample
+    if s is None:
+        return {}
+    return {"sampling_applied": s.applied, "sampling_negative_rate": s.negative_rate,
+            "sampling_negative_weight": s.negative_weight, "sampling_positive_weight": 1.0,
+            "sampling_kept_rows": len(s.rows), "sampling_kept_negatives": s.kept_negatives,
+            "sampling_negatives": s.negatives, "sampling_positives": s.positives,
+            "sampling_below_rate": s.config.below_rate,
+            "sampling_negatives_per_positive": s.config.negatives_per_positive,
+            "sampling_min_negatives": s.config.min_negatives, "sampling_seed": s.config.seed}
 
 
 def _champion_decision(tournament: Tournament | None, config: TrainConfig, current: str | None,
