@@ -49,6 +49,19 @@ LOGISTIC_FORMAT_VERSION = 1
 LOGISTIC_FILE = "logistic_model.json"
 
 
+def _weighted_median(values: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
+    """The median of ``values`` each repeated ``weights`` times (exactly ``np.median`` of the
+    repeated values for whole-number weights): the mean of the values at positions
+    ``floor((W - 1) / 2)`` and ``floor(W / 2)`` of the repeated, sorted values, W the total."""
+    order = np.argsort(values, kind="stable")
+    ends = np.cumsum(weights[order])  # the repeated positions of value i are [ends[i-1], ends[i])
+    total = float(ends[-1])
+    last = len(values) - 1
+    lo = min(int(np.searchsorted(ends, math.floor((total - 1) / 2), side="right")), last)
+    hi = min(int(np.searchsorted(ends, math.floor(total / 2), side="right")), last)
+    return (float(values[order[lo]]) + float(values[order[hi]])) / 2
+
+
 @dataclass(frozen=True)
 class LogisticParams:
     """Hyper-parameters of the logistic family."""
@@ -157,8 +170,9 @@ class LogisticBaseline:
         """Fit on every row of ``(X, y)`` (weighted by ``sample_weight`` when given: a sample
         of the negatives weighted up to their number); raises :class:`ModelError` without
         both classes. A logistic regression is calibrated on its own rows: the calibration
-        is the identity until :meth:`calibrate` gives another. The column scales are those
-        of the rows given (weights do not enter them)."""
+        is the identity until :meth:`calibrate` gives another. With weights, the design
+        columns (category counts, medians, means and scales) are those of the rows repeated
+        by their weights, so a fit on a weighted sample matches one on the full rows."""
         labels = np.asarray(y, dtype="float64")
         if len(labels) != len(X):
             raise ModelError(f"X has {len(X)} rows but y has {len(labels)}")
@@ -174,7 +188,7 @@ class LogisticBaseline:
         if not self.feature_names:
             raise ModelError("the baseline needs at least one feature column, got none")
         columns = self._columns(X)
-        self._learn_columns(columns)
+        self._learn_columns(columns, weights)
         design = self.encode(columns)
         lr = LogisticRegression(C=self.params.C, max_iter=self.params.max_iter)
         lr.fit(design, labels, sample_weight=weights)
@@ -188,13 +202,16 @@ class LogisticBaseline:
             self.importance_[owner] += abs(float(self.coef_[j])) * float(spread[j])
         return self
 
-    def _learn_columns(self, columns: LeadColumns) -> None:
-        """The design columns of the training rows: category lists, medians, scales."""
+    def _learn_columns(self, columns: LeadColumns,
+                       weights: NDArray[np.float64] | None = None) -> None:  # fmt: skip
+        """The design columns of the training rows (repeated by their ``weights``, when
+        given): category lists, medians, scales."""
         position = 0
         self.categories_: dict[str, dict[str, int]] = {}
         for name in self.spec.categorical_features():
             keys = pd.Series(self._keys(name, columns), dtype=object)
-            counts = keys.value_counts()
+            counts: pd.Series = (keys.value_counts() if weights is None else
+                                 pd.Series(weights).groupby(keys.to_numpy()).sum())  # fmt: skip
             kept = sorted(str(k) for k, n in counts.items() if n >= self.params.min_category_rows)
             self.categories_[name] = {k: position + i for i, k in enumerate(kept)}
             position += len(kept)
@@ -202,9 +219,16 @@ class LogisticBaseline:
         for name in self.spec.numeric_features():
             values = self._numbers(name, columns)
             missing = np.isnan(values)
-            median = float(np.median(values[~missing])) if (~missing).any() else 0.0
-            filled = np.where(missing, median, values)
-            mean, sd = float(filled.mean()), float(filled.std())
+            if weights is None:
+                median = float(np.median(values[~missing])) if (~missing).any() else 0.0
+                filled = np.where(missing, median, values)
+                mean, sd = float(filled.mean()), float(filled.std())
+            else:
+                median = (_weighted_median(values[~missing], weights[~missing])
+                          if (~missing).any() else 0.0)  # fmt: skip
+                filled = np.where(missing, median, values)
+                mean = float(np.average(filled, weights=weights))
+                sd = math.sqrt(float(np.average((filled - mean) ** 2, weights=weights)))
             indicator = position + 1 if missing.any() else None
             self.numbers_[name] = _Number(position, median, mean, sd if sd > 0 else 1.0, indicator)
             position += 2 if indicator is not None else 1
