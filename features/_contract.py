@@ -550,6 +550,33 @@ class Contract(_Strict):
         slugged = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
         return f"{slugged or 'leads'}-leads" if not slugged.endswith("leads") else slugged
 
+    def at_decision(self, moment: Literal["handoff", "pipeline"] | None = None, *,
+                    handoff_delay_hours: float | None = None) -> Contract:  # fmt: skip
+        """This contract scored at ``moment`` (default: its own), ``handoff_delay_hours``
+        after creation at the handoff (``0``: at creation). At a moment other than its own
+        the model registers under a name of its own, :meth:`name_at` of that moment, so the
+        two decisions' champions live side by side. A delay with the pipeline decision is
+        an error: a pipeline snapshot has no handoff."""
+        target = moment or self.decision_moment
+        if handoff_delay_hours is not None and target != "handoff":
+            raise ConfigError("--handoff-after applies to the handoff decision only; this "
+                              f"contract is scored at the {target} decision (add --decision "
+                              "handoff)")  # fmt: skip
+        if handoff_delay_hours is not None and not 0 <= handoff_delay_hours <= 24 * 365:
+            raise ConfigError(f"--handoff-after must be between 0 and {24 * 365} hours, got "
+                              f"{handoff_delay_hours!r}")  # fmt: skip
+        decision = self.decision.model_copy(update={
+            "moment": target,
+            "handoff_delay_hours": (self.decision.handoff_delay_hours if handoff_delay_hours
+                                    is None else float(handoff_delay_hours))})  # fmt: skip
+        return self.model_copy(update={"decision": decision, "name": self.name_at(target)})
+
+    def name_at(self, moment: Literal["handoff", "pipeline"]) -> str:
+        """The registered model name at ``moment``: :attr:`model_name` at the contract's own
+        decision, ``<model_name>-<moment>`` at the other."""
+        own = self.decision_moment
+        return self.model_name if moment == own else f"{self.model_name}-{moment}"
+
     @property
     def decision_moment(self) -> Literal["handoff", "pipeline"]:
         """The decision moment (see :class:`DecisionMoment` for the default)."""

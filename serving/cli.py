@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from leadscore.features import DEFAULT_WAREHOUSE, ConfigError, LeadscoreError
@@ -64,6 +64,30 @@ CapacityOpt = Annotated[
 ModelOpt = Annotated[
     str | None, typer.Option(help="MLflow model URI (default: the contract's model @champion).")
 ]
+DecisionOpt = Annotated[
+    str | None,
+    typer.Option("--decision", help="Score at this decision instead of the contract's own: "
+                 "'handoff' (each new lead once, when marketing passes it to sales, with only "
+                 "what marketing knows then) or 'pipeline' (open leads at each quarter start). "
+                 "At the other decision the model registers as <name>-<decision>."),
+]  # fmt: skip
+HandoffAfterOpt = Annotated[
+    float | None,
+    typer.Option("--handoff-after", help="Hours from a lead's creation to its handoff (default: "
+                 "the contract's decision.handoff_delay_hours, 1); 0 scores at creation. "
+                 "Implies --decision handoff."),
+]  # fmt: skip
+
+
+def _at_decision(contract: Contract, decision: str | None, handoff_after: float | None
+                 ) -> Contract:  # fmt: skip
+    """``contract`` at ``--decision`` / ``--handoff-after`` (see Contract.at_decision)."""
+    if decision is None and handoff_after is None:
+        return contract
+    if decision not in (None, "handoff", "pipeline"):
+        raise ConfigError(f"--decision must be 'handoff' or 'pipeline', got {decision!r}")
+    moment = "handoff" if decision is None else decision
+    return contract.at_decision(moment, handoff_delay_hours=handoff_after)  # type: ignore[arg-type]
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -225,6 +249,8 @@ def train_cmd(
                           "family and decide whether it may be champion.")
     ] = 3,
     gate: GateOpt = None,
+    decision: DecisionOpt = None,
+    handoff_after: HandoffAfterOpt = None,
 ) -> None:
     """Train on the contract's data at its decision moment: backtest every model family on
     the periods before the test period, refit the one the backtest supports on every row
@@ -234,7 +260,8 @@ def train_cmd(
 
     prepared = _prepare(contract, warehouse, as_of)
     result = train(
-        TrainConfig(warehouse=warehouse, contract=prepared.contract, as_of=as_of,
+        TrainConfig(warehouse=warehouse, as_of=as_of,
+                    contract=_at_decision(prepared.contract, decision, handoff_after),
                     horizon_days=horizon_days, rules_path=str(rules) if rules else None,
                     capacity=capacity, allow_leaky=allow_leaky,
                     known_before_contact=tuple(prepared.imported.known_before_contact),
@@ -270,6 +297,8 @@ def backtest(
     horizon_days: HorizonOpt = None,
     rules: RulesOpt = None,
     capacity: CapacityOpt = None,
+    decision: DecisionOpt = None,
+    handoff_after: HandoffAfterOpt = None,
 ) -> None:
     """For each of the last N periods (quarters, or blocks of leads at the handoff): run the
     training procedure on what was known before it (every model family), test on it."""
@@ -279,7 +308,8 @@ def backtest(
     prepared = _prepare(contract, warehouse, as_of)
     result = run_backtest(
         BacktestConfig(warehouse=warehouse, quarters=quarters, as_of=as_of,
-                       horizon_days=horizon_days, contract=prepared.contract,
+                       horizon_days=horizon_days,
+                       contract=_at_decision(prepared.contract, decision, handoff_after),
                        rules_path=str(rules) if rules else None, capacity=capacity),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
@@ -319,6 +349,40 @@ def _folds_table(folds: pd.DataFrame, title: str, summary: pd.DataFrame | None =
     return table
 
 
+CompareModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--model", help="MLflow model URI; give it twice for one model per decision. "
+                 "Default: the contract's champion, and its sibling at the other decision "
+                 "(<name>-handoff or <name>-pipeline) when one is registered."),
+]  # fmt: skip
+
+
+def _compare_models(given: list[str] | None, contract: Contract
+                    ) -> tuple[list[str], tuple[tuple[str, str], ...]]:  # fmt: skip
+    """The models to compare and, per decision left without one, why."""
+    from leadscore.training._registry import alias_version
+
+    if given:
+        if len(given) > 2:
+            raise ConfigError(f"--model: at most two models (one per decision), got {len(given)}")
+        return list(given), ()
+    own = contract.decision_moment
+    other: Literal["handoff", "pipeline"] = "pipeline" if own == "handoff" else "handoff"
+    uris = [f"models:/{contract.model_name}@champion"]
+    sibling = contract.name_at(other)
+    if alias_version(sibling, "champion") is not None:
+        uris.append(f"models:/{sibling}@champion")
+        return uris, ()
+    if not contract.has_time:
+        why = (f"The data has no time, so there is no {other} decision to compare: the "
+               f"{own} section is the whole comparison.")  # fmt: skip
+    else:
+        where = f" --contract {contract.path}" if contract.path else ""
+        why = (f"No model trained at the {other} decision is registered ({sibling}@champion). "
+               f"Train one: leadscore train{where} --decision {other}")  # fmt: skip
+    return uris, ((other, why),)
+
+
 @app.command()
 def compare(
     report: Annotated[
@@ -326,27 +390,38 @@ def compare(
     ],
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     contract: ContractOpt = None,
-    model: ModelOpt = None,
+    model: CompareModelsOpt = None,
     as_of: AsOfOpt = None,
     capacity: CapacityOpt = None,
 ) -> None:
-    """Model vs rules (or your existing score) on the latest labelled period: HTML + JSON."""
+    """Model vs rules (or your existing score) on the latest labelled period, at the handoff
+    (new leads, as marketing passes them to sales) and in the pipeline (open leads): one
+    HTML report, handoff first, and its JSON twin."""
     from leadscore.training import CompareConfig
     from leadscore.training import compare as run_compare
+    from leadscore.training._report import SECTION_TITLES
 
     prepared = _prepare(contract, warehouse, as_of)
+    uris, missing = _compare_models(model, prepared.contract)
     result = run_compare(
-        CompareConfig(warehouse=warehouse, report=report,
-                      model_uri=_model_uri(model, prepared.contract), as_of=as_of,
-                      capacity_per_week=capacity),
+        CompareConfig(warehouse=warehouse, report=report, model_uri=uris[0],
+                      other_model_uri=uris[1] if len(uris) > 1 else None, as_of=as_of,
+                      capacity_per_week=capacity, contract_name=prepared.contract.model_name,
+                      missing=missing),
         progress=lambda msg: console.log(msg),
     )  # fmt: skip
-    out.print(result.figures["headline"]["sentence"])
-    for note in result.figures["meta"]["notes"]:
-        out.print(f"[yellow]{note}[/]")
-    out.print("[bold]Drift[/] (the rows the model was fitted on vs these):")
-    for sentence in result.figures["drift"]["sentences"]:
-        out.print(f"  {sentence}")
+    for kind, section in result.sections():
+        out.print(f"[bold]{SECTION_TITLES[kind]}[/]")
+        out.print(section["headline"]["sentence"])
+        for note in section["meta"]["notes"] + section.get("selective_labels", {}).get("notes", []):
+            out.print(f"[yellow]{note}[/]")
+        if "sales_actions" in section and section["sales_actions"]["sales_only"]:
+            out.print(f"[yellow]{section['sales_actions']['sentence']}[/]")
+        out.print("[bold]Drift[/] (the rows the model was fitted on vs these):")
+        for sentence in section["drift"]["sentences"]:
+            out.print(f"  {sentence}")
+    for _, why in missing:
+        out.print(f"[yellow]{why}[/]")
     out.print(
         f"report: {result.html_path}  figures: {result.json_path}  MLflow run {result.run_id}"
     )
@@ -580,19 +655,25 @@ def demo(
     contacts: Annotated[int, typer.Option(help="Synthetic contacts to generate.")] = 50_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Generate a synthetic CRM, train and register, batch-score, and print the comparison."""
-    from leadscore.serving._demo import run_demo
+    """Generate a synthetic CRM, train at the handoff and in the pipeline, compare both with
+    the rules (the handoff first), batch-score the open leads."""
+    from leadscore.serving._demo import comparison_lines, run_demo
 
     result = run_demo(workdir, contacts=contacts, seed=seed, say=lambda msg: console.log(msg))
-    t = result.train
-    out.print(_metrics_table(t.metrics, t.capacity, f"test rows: {t.split.description}",
-                             registered=t.family))  # fmt: skip
-    for sentence in t.verdict:
-        out.print(sentence)
+    for line in comparison_lines(result.compared.figures):
+        out.print(line, highlight=False)
+    for t in (result.handoff, result.train):
+        out.print(f"[bold]Verdict at the {t.spec.decision}:[/]")
+        for sentence in t.verdict:
+            out.print(f"  {sentence}")
     where = Table(title="Outputs", show_header=False)
     where.add_row("warehouse", result.warehouse)
     where.add_row("MLflow tracking URI", result.tracking_uri)
-    where.add_row("registered model", f"{t.model_name} v{t.model_version} (@{', @'.join(t.aliases)})")
+    for t in (result.handoff, result.train):
+        where.add_row(f"registered model ({t.spec.decision})",
+                      f"{t.model_name} v{t.model_version} (@{', @'.join(t.aliases)})")  # fmt: skip
+    out.print(f"report: {result.compared.html_path} (figures: {result.compared.json_path})",
+              soft_wrap=True, highlight=False)  # fmt: skip
     where.add_row("scores table", f"{result.score.table}: {result.score.rows:,} rows as of "
                   f"{result.score.as_of:%Y-%m-%d}")  # fmt: skip
     out.print(where)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -66,9 +67,17 @@ def test_unknown_warehouse_url_exits_2(tmp_path: Path) -> None:
 def test_demo_end_to_end(tmp_path: Path) -> None:
     done = _run(["demo", "--workdir", "out", "--contacts", "8000", "--seed", "2"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    # the registered family (the one the backtest supports) heads the table under its name
-    assert ("model (LightGBM)" in done.stdout or "model (logistic regression)" in done.stdout)
-    assert "ceiling (latent propensity)" in done.stdout and "The data supports" in done.stdout
+    text = " ".join(done.stdout.split())
+    # the handoff comparison first (model, rules, ceiling, each week's picks), then the pipeline
+    assert text.index("1. the handoff") < text.index("2. the pipeline")
+    for scorer in ("model: ROC AUC", "rules: ROC AUC", "ceiling: ROC AUC"):
+        assert scorer in text
+    assert "Verdict at the handoff:" in text and "Verdict at the pipeline:" in text
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["meta"]["headline_section"] == "handoff"
+    assert report["handoff"]["meta"]["model_name"] == "lead-quality-handoff"
+    assert report["pipeline"]["meta"]["model_name"] == "lead-quality"
+    assert str(tmp_path / "out" / "report.html") in text
     con = duckdb.connect(str(tmp_path / "out" / "leadscore.duckdb"), read_only=True)
     scores = con.sql("SELECT contact_id, as_of FROM lead_scores").df()
     open_now = con.sql(

@@ -125,14 +125,15 @@ def test_comparison_names_the_known_winner(
         CompareConfig(warehouse=url, report=tracking / "report.html", model_uri=trained.model_uri,
                       as_of=as_of, capacity_per_week=3)
     )  # fmt: skip
-    head = result.figures["headline"]
-    metrics = result.figures["metrics"]
+    assert "missing" in result.figures["handoff"]  # a pipeline model only
+    section = result.figures["pipeline"]
+    head, metrics = section["headline"], section["metrics"]
     assert head["winner"] == winner, head["sentence"]
     if winner == "rules":
         # the rules reproduce the label exactly: perfect ranking, every lead worked converts
         assert metrics["rules"]["roc_auc"] == 1.0
         assert head["capacity_leads"] == 39  # 3 a week for 13 weeks
-        assert head["rules_captured"] == min(39, result.figures["meta"]["positives"])
+        assert head["rules_captured"] == min(39, section["meta"]["positives"])
         assert head["ci_high"] < 0
     else:
         assert metrics["model"]["roc_auc"] > metrics["rules"]["roc_auc"] + 0.2

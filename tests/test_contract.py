@@ -535,3 +535,21 @@ def test_duplicate_keys_and_bad_yaml_name_the_file(tmp_path: Path) -> None:
     assert _error("contacts: [x\n").startswith("contract file 'c.yaml': not valid YAML:")
     with pytest.raises(ConfigError, match=r"contract file '.*nowhere\.yaml': cannot read it"):
         load_contract(tmp_path / "nowhere.yaml")
+
+
+def test_at_another_decision_a_contract_registers_a_sibling_and_a_delay_needs_the_handoff() -> None:
+    packaged = default_contract()
+    assert packaged.decision_moment == "pipeline" and packaged.model_name == "lead-quality"
+    handoff = packaged.at_decision("handoff")
+    assert (handoff.decision_moment, handoff.model_name) == ("handoff", "lead-quality-handoff")
+    assert handoff.decision.handoff_delay_hours == 1.0
+    at_creation = packaged.at_decision("handoff", handoff_delay_hours=0)
+    assert at_creation.decision.handoff_delay_hours == 0.0
+    # its own decision keeps its name; the sibling of the sibling is the pipeline's
+    assert packaged.at_decision().model_name == "lead-quality"
+    assert packaged.name_at("handoff") == "lead-quality-handoff"
+    assert packaged.name_at("pipeline") == "lead-quality"
+    with pytest.raises(ConfigError, match="handoff decision only"):
+        packaged.at_decision("pipeline", handoff_delay_hours=2)
+    with pytest.raises(ConfigError, match="between 0 and 8760 hours, got -1"):
+        packaged.at_decision("handoff", handoff_delay_hours=-1)

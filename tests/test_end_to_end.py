@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from leadscore.features import ScoringError, Warehouse, build_lead_frame
+from leadscore.features._contract import default_contract
 from leadscore.models import LeadModelParams, score_leads, to_model_input
 from leadscore.serving import LEAD_SCORES_COLUMNS, ScoreConfig, score_warehouse
 from leadscore.training import (
@@ -222,47 +223,87 @@ def _lookup(figures: dict[str, Any], key: str) -> Any:
     return node
 
 
-def test_compare_report_has_every_section_and_matches_its_json(
-    trained: tuple[str, Path, TrainResult], tmp_path: Path
-) -> None:
-    url, _, result = trained
-    out = compare(
-        CompareConfig(warehouse=url, report=tmp_path / "report.html", model_uri=result.model_uri,
-                      as_of=AS_OF, bootstrap_reps=200)
-    )  # fmt: skip
-    page = out.html_path.read_text()
-    figures = json.loads(out.json_path.read_text())
-    assert tuple(figures) == SECTIONS
-    for section in ("headline", "metrics", "curves", "calibration", "grades", "quadrant",
-                    "sources", "speed", "thresholds"):  # fmt: skip
-        assert f"<section id='{section}'>" in page
-    assert page.count("data:image/png;base64,") == 4  # ROC, PR, gains, reliability
-    assert "http://" not in page and "https://" not in page  # opens offline
+def _assert_cells_equal_json(page: str, figures: dict[str, Any]) -> set[str]:
+    """Every number on the page equals the JSON value its data-key names; the keys."""
     cells = re.findall(r'data-key="([^"]+)" data-value="([^"]*)"', page)
-    assert len(cells) > 150
     for key, raw in cells:
         shown, expected = json.loads(html.unescape(raw)), _lookup(figures, key)
         if isinstance(expected, float) and math.isnan(expected):
             assert math.isnan(shown), key
         else:
             assert shown == expected, key
-    # every cell of every table section is there
-    keys = {k for k, _ in cells}
-    assert {f"by_grade.{i}.rate" for i in range(4)} <= keys
-    assert {f"top_disagreements.{i}.probability" for i in range(20)} <= keys
-    assert {f"speed_to_lead.{i}.leads" for i in range(7)} <= keys
-    # internal consistency of the figures themselves
-    head, meta = figures["headline"], figures["meta"]
+    return {k for k, _ in cells}
+
+
+def test_compare_report_holds_both_decisions_handoff_first_and_matches_its_json(
+    trained: tuple[str, Path, TrainResult], tmp_path: Path
+) -> None:
+    url, _, result = trained
+    at_handoff = train(TrainConfig(warehouse=url, as_of=AS_OF, backtest_folds=1,
+                                   contract=default_contract().at_decision("handoff")))  # fmt: skip
+    assert at_handoff.model_name == "lead-quality-handoff" and at_handoff.spec.decision == "handoff"
+    out = compare(
+        CompareConfig(warehouse=url, report=tmp_path / "report.html", model_uri=result.model_uri,
+                      other_model_uri=at_handoff.model_uri, as_of=AS_OF, bootstrap_reps=200)
+    )  # fmt: skip
+    page = out.html_path.read_text()
+    figures = json.loads(out.json_path.read_text())
+    assert tuple(figures) == ("meta", "handoff", "pipeline")
+    assert tuple(figures["pipeline"]) == SECTIONS
+    assert set(figures["handoff"]) == set(SECTIONS) - {"speed_to_lead"} | {"selective_labels"}
+    assert page.index("<section id='handoff'>") < page.index("<section id='pipeline'>")
+    for kind in ("handoff", "pipeline"):
+        for section in ("headline", "metrics", "curves", "calibration", "grades", "quadrant",
+                        "sources", "thresholds", "drift"):  # fmt: skip
+            assert f"<section id='{kind}-{section}'>" in page
+    assert "<section id='pipeline-speed'>" in page and "handoff-speed" not in page
+    assert page.count("data:image/png;base64,") == 8  # ROC, PR, gains, reliability per section
+    assert "http://" not in page and "https://" not in page  # opens offline
+    keys = _assert_cells_equal_json(page, figures)
+    assert len(keys) > 300
+    for kind in ("handoff", "pipeline"):  # every cell of every table section is there
+        assert {f"{kind}.by_grade.{i}.rate" for i in range(4)} <= keys
+        assert {f"{kind}.top_disagreements.{i}.probability" for i in range(20)} <= keys
+    assert {f"pipeline.speed_to_lead.{i}.leads" for i in range(7)} <= keys
+    assert {f"handoff.selective_labels.scorers.{i}.never_worked" for i in range(3)} <= keys
+    assert {"handoff.thresholds.rule_never_worked", "handoff.metrics.ceiling.roc_auc"} <= keys
+
+    # the pipeline section: internal consistency of the figures themselves
+    pipe = figures["pipeline"]
+    head, meta = pipe["headline"], pipe["meta"]
     assert head["difference"] == pytest.approx(head["model_captured"] - head["rules_captured"])
     assert head["ci_low"] <= head["difference"] <= head["ci_high"]
-    quads = {q["quadrant"]: q for q in figures["quadrant"]}
+    quads = {q["quadrant"]: q for q in pipe["quadrant"]}
     assert sum(q["leads"] for q in quads.values()) == meta["rows"]
     assert quads["both high"]["leads"] + quads["model only high"]["leads"] == head["capacity_leads"]
     assert sum(q["conversions"] for q in quads.values()) == meta["positives"]
-    assert sum(s["leads"] for s in figures["speed_to_lead"]) == meta["rows"]
-    assert sum(g["leads"] for g in figures["by_grade"]) == meta["rows"]
-    assert figures["thresholds"]["model_leads"] == figures["thresholds"]["rule_leads"]
+    assert sum(s["leads"] for s in pipe["speed_to_lead"]) == meta["rows"]
+    assert sum(g["leads"] for g in pipe["by_grade"]) == meta["rows"]
+    assert pipe["thresholds"]["model_leads"] == pipe["thresholds"]["rule_leads"]
     assert meta["snapshot"] == "2025-10-01" and "out of sample" in meta["notes"][0]
+    # ... and it names the model's top features that are sales' own actions
+    actions = pipe["sales_actions"]
+    reads = {r["feature"]: r["reads"] for r in actions["top_features"]}
+    assert set(actions["sales_only"]) == {f for f, r in reads.items() if r == "sales' own actions"}
+    for feature in actions["sales_only"]:
+        assert feature.startswith(("sales_touch", "meeting_held", "hours_to_first_touch"))
+        assert feature in actions["sentence"]
+
+    # the handoff section: each week's picks, as the decision is made
+    hand = figures["handoff"]
+    head, sel = hand["headline"], hand["selective_labels"]
+    picks = {r["scorer"]: r for r in sel["scorers"]}
+    assert head["model_wins"] == picks["model"]["wins"] == hand["metrics"]["model"][
+        "captured_at_capacity"]  # fmt: skip
+    assert head["rules_wins"] == picks["rules"]["wins"]
+    assert head["ceiling_wins"] == picks["ceiling"]["wins"]
+    assert head["difference"] == head["model_wins"] - head["rules_wins"]
+    assert head["capacity_leads"] == picks["model"]["picked"] <= head["per_week"] * head["weeks"]
+    assert sum(g["leads"] for g in hand["by_grade"]) == hand["meta"]["rows"] == head["leads"]
+    assert sum(t["conversions"] for t in hand["by_tier"]) == hand["meta"]["positives"]
+    assert hand["thresholds"]["model_leads"] == hand["thresholds"]["rule_leads"]
+    assert not hand["sales_actions"]["sales_only"] and not hand["sales_actions"]["sales_mixed"]
+    assert f"Winner at capacity: <b>{html.escape(head['winner'])}</b>" in page
 
 
 def test_lifecycle_gate_refuses_a_worse_challenger_promotes_an_equal_one_and_rolls_back(

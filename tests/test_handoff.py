@@ -3,10 +3,7 @@ to sales, which leads each scorer would have passed, and whether sales ever work
 
 from __future__ import annotations
 
-import html
-import json
 import math
-import re
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -16,7 +13,7 @@ from leadscore.features import Warehouse, build_handoff_frame, demo_spec
 from leadscore.features._contract import parse_contract
 from leadscore.features._spec import spec_for
 from leadscore.models import LeadModel, LeadModelParams
-from leadscore.training._handoff_compare import render_handoff_section, worked_flags
+from leadscore.training._handoff_compare import worked_flags
 from leadscore.training._selective_labels import selective_label_figures, weekly_top_k
 
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
@@ -260,33 +257,45 @@ def _lookup(figures: object, key: str) -> object:
     return figures
 
 
-def test_every_number_on_the_handoff_section_equals_its_json_twin(
-    week_of_leads: tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray],
+def test_the_mql_line_and_the_model_line_pass_the_same_volume_and_count_never_worked_leads(
 ) -> None:
-    frame, scores, worked = week_of_leads
-    selective = selective_label_figures(frame, scores, worked, per_week=9, bootstrap_reps=200)
-    figures = json.loads(json.dumps({
-        "meta": {"rows": len(frame)},
-        "metrics": {"model": {"roc_auc": 0.61}, "rules": {"roc_auc": float("nan")}},
-        "at_capacity": {"winner": "rules", "per_week": 9, "weeks": 7, "leads": len(frame),
-                        "wins": int(frame["label"].sum()), "sentence": "a sentence."},
-        "selective_labels": selective,
-    }))  # fmt: skip
-    page = render_handoff_section(figures)
-    cells = re.findall(r'data-key="([^"]+)" data-value="([^"]*)"', page)
-    keys = {k for k, _ in cells}
-    columns = ("picked", "wins", "never_worked", "worked_share", "conversion_among_worked",
-               "wins_minus_reference", "ci_low", "ci_high")  # fmt: skip
-    assert {f"selective_labels.scorers.{i}.{c}" for i in range(2) for c in columns} <= keys
-    assert {"metrics.model.roc_auc", "metrics.rules.roc_auc", "at_capacity.per_week"} <= keys
-    for key, raw in cells:
-        shown, expected = json.loads(html.unescape(raw)), _lookup(figures, key)
-        if isinstance(expected, float) and math.isnan(expected):
-            assert math.isnan(shown), key
-        else:
-            assert shown == expected, key
-    assert "data-key='at_capacity.winner' data-value='&quot;rules&quot;'" in page
-    assert html.escape(figures["selective_labels"]["notes"][0]) in page
+    # Six new leads. The MQL line (50 points) passes leads 0, 2 and 5; the model's line
+    # passing the same volume is its top three: 1 (0.9), then 0 and 4 (tied at 0.5; row
+    # order breaks the tie, and both fit).
+    from types import SimpleNamespace
+
+    from leadscore.training._compare import _thresholds
+
+    points = np.array([60.0, 10.0, 55.0, 0.0, 20.0, 50.0])
+    prob = np.array([0.5, 0.9, 0.3, 0.1, 0.5, 0.2])
+    y = np.array([1.0, 1.0, 0.0, 0.0, 1.0, 0.0])
+    worked = np.array([True, False, True, False, False, True])
+    rules = SimpleNamespace(rules_=SimpleNamespace(mql_threshold=50.0))
+    out = _thresholds(rules, points, prob, y, worked)
+    # rules pass {0, 2, 5}: 1 win, all worked. The model passes {1, 0, 4}: 3 wins, and
+    # sales never worked 1 and 4.
+    assert out == {"mql_threshold": 50.0, "rule_leads": 3, "rule_conversions": 1.0,
+                   "model_threshold": 0.5, "model_leads": 3, "model_conversions": 3.0,
+                   "rule_never_worked": 0, "model_never_worked": 2}  # fmt: skip
+
+
+def test_features_of_sales_own_work_are_named_at_the_pipeline_and_absent_at_the_handoff() -> None:
+    from leadscore.training._compare import SALES_MIXED, SALES_ONLY, sales_action_kinds
+
+    pipeline = sales_action_kinds(demo_spec())
+    # every feature of a sales-owned type, and speed to lead, reads sales' own work
+    assert pipeline["sales_touch_30d"] == pipeline["meeting_held_180d"] == SALES_ONLY
+    assert pipeline["hours_to_first_touch"] == SALES_ONLY
+    # all-activity counts include sales' events at the pipeline decision
+    assert pipeline["events_30d"] == pipeline["days_since_last_event"] == SALES_MIXED
+    assert pipeline["activity_trend"] == SALES_MIXED
+    # marketing's own types are not sales' work
+    assert "pricing_page_view_30d" not in pipeline and "high_intent_7d" not in pipeline
+    # at the handoff no feature reads sales' work: none exists, and all-activity ones exclude it
+    handoff = sales_action_kinds(HANDOFF)
+    assert handoff == {}
+    assert not set(HANDOFF.model_features()) & set(pipeline) - {
+        f for f, k in pipeline.items() if k == SALES_MIXED}  # fmt: skip
 
 
 # --- the demo's handoff view ------------------------------------------------------------------

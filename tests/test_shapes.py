@@ -160,7 +160,9 @@ def test_single_export_without_time(tmp_path: Path) -> None:
 
     _run(["compare", "--contract", str(contract), "-w", "duckdb:///wh.duckdb", "--report",
           "report.html"], tmp_path)  # fmt: skip
-    figures = json.loads((tmp_path / "report.json").read_text())
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert "no time" in report["pipeline"]["missing"]  # one decision: the whole comparison
+    figures = report["handoff"]
     labelled = (export["Converted"] != "").sum()
     won_total = (export["Converted"] == "1").sum()
     # the stratified test split: 20% of each class, rounded
@@ -247,7 +249,7 @@ def test_dated_export_with_an_existing_score_with_gaps(tmp_path: Path) -> None:
 
     _run(["compare", "--contract", str(contract), "-w", "duckdb:///wh.duckdb", "--report",
           "report.html"], tmp_path)  # fmt: skip
-    figures = json.loads((tmp_path / "report.json").read_text())
+    figures = json.loads((tmp_path / "report.json").read_text())["handoff"]
     decided = export.loc[~still_open].sort_values("Created Date").reset_index(drop=True)
     test = decided.iloc[round(0.8 * len(decided)):]  # the latest 20% of decided leads
     assert figures["meta"]["rows"] == len(test)
@@ -325,7 +327,7 @@ def test_contacts_with_their_own_event_types_at_the_handoff(tmp_path: Path) -> N
 
     _run(["compare", "--contract", str(contract), "-w", "duckdb:///wh.duckdb", "--report",
           "report.html"], tmp_path)  # fmt: skip
-    figures = json.loads((tmp_path / "report.json").read_text())
+    figures = json.loads((tmp_path / "report.json").read_text())["handoff"]
     assert figures["meta"]["rows"] > 0 and figures["meta"]["reference"] == "the rules"
 
 
@@ -342,5 +344,7 @@ def test_the_demo_warehouse_through_the_packaged_contract(tmp_path: Path) -> Non
     assert len(_scores(tmp_path)) == open_at
     _run(["compare", "-w", "duckdb:///wh.duckdb", "--report", "report.html", "--as-of",
           "2026-01-01"], tmp_path)  # fmt: skip
-    figures = json.loads((tmp_path / "report.json").read_text())
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert "--decision handoff" in report["handoff"]["missing"]  # none trained there
+    figures = report["pipeline"]
     assert figures["meta"]["reference"] == "the rules"

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from leadscore.features import derive_attributes
+from leadscore.features import FeatureSpec, derive_attributes
+from leadscore.features._definitions import TREND_FEATURE, HoursToFirst
 from leadscore.models import ExistingScore, ScoringBundle
 from leadscore.models._scoring import TIERS
 from leadscore.training._drift import drift
@@ -49,6 +50,7 @@ SECTIONS: tuple[str, ...] = (
     "thresholds",
     "drift",
     "reliability",
+    "sales_actions",
 )
 SPEED_BUCKETS: tuple[tuple[str, float, float], ...] = (
     ("under 1 hour", 0.0, 1.0),
@@ -104,6 +106,24 @@ def _bootstrap_difference(
     return float(low), float(high)
 
 
+def reference_scores(
+    bundle: ScoringBundle, rows: pd.DataFrame
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, str, str]:
+    """The scorer the model is measured against, on ``rows`` (derived attributes): the
+    rules, or the team's existing score when the rules read none of the data's features.
+    Returns its scores, its probability on the training window's isotonic map (None for an
+    existing score), the sentence naming it, and its short name."""
+    rules = bundle.rule_scorer
+    spec = bundle.spec
+    if rules.has_rules or spec.existing_score is None:
+        name = "the rules" if rules.has_rules else "the rules (a coin here)"  # every lead: 0
+        return (rules.score(rows).astype("float64"), rules.predict_proba(rows), "the rules",
+                name)  # fmt: skip
+    existing = ExistingScore(spec.existing_score).fit(rows)
+    reference = f"the team's existing score ({existing.coverage_:.0%} of leads have one)"
+    return existing.score(rows), None, reference, "the existing score"
+
+
 def comparison_figures(
     bundle: ScoringBundle,
     frame: pd.DataFrame,
@@ -114,27 +134,18 @@ def comparison_figures(
     bootstrap_reps: int = 500,
     seed: int = 0,
     capacity: int | None = None,
+    worked: NDArray[np.bool_] | None = None,
 ) -> dict[str, Any]:
     """Every figure of the comparison (see the module docstring). ``capacity`` (leads worked
     in the period) defaults to ``capacity_per_week`` over the horizon. The reference is the
-    rules, or the team's existing score when the rules read none of the data's features."""
+    rules, or the team's existing score when the rules read none of the data's features.
+    ``worked`` (per row: did sales ever work the lead?) adds the never-worked counts to the
+    thresholds."""
     rows = derive_attributes(frame.reset_index(drop=True))
     y = rows["label"].to_numpy(dtype="float64")
     prob = bundle.lead_model.predict_proba(rows)
     rules = bundle.rule_scorer
-    spec = bundle.spec
-    if rules.has_rules or spec.existing_score is None:
-        points = rules.score(rows).astype("float64")
-        rule_prob: NDArray[np.float64] | None = rules.predict_proba(rows)
-        reference = ref_name = "the rules"
-        if not rules.has_rules:  # every lead scores 0: the rules rank like a coin
-            ref_name = "the rules (a coin here)"
-    else:
-        existing = ExistingScore(spec.existing_score).fit(rows)
-        points = existing.score(rows)
-        rule_prob = None
-        reference = f"the team's existing score ({existing.coverage_:.0%} of leads have one)"
-        ref_name = "the existing score"
+    points, rule_prob, reference, ref_name = reference_scores(bundle, rows)
     grades = rules.grade(points)
     tiers = bundle.tier(prob)
     if capacity is None:
@@ -268,8 +279,8 @@ def comparison_figures(
     if "hours_to_first_touch" not in rows:
         return _figures(meta, y, overall, horizon_days, headline, metrics, curves, calibration,
                         grades, tiers, quadrant, top_disagreements, by_source, speed,
-                        _thresholds(rules, points, prob, y), reference,
-                        *_drift_and_windows(bundle, rows, y, prob))  # fmt: skip
+                        _thresholds(rules, points, prob, y, worked), reference,
+                        *_drift_and_windows(bundle, rows, y, prob), sales_actions(bundle))  # fmt: skip
     hours = rows["hours_to_first_touch"].to_numpy(dtype="float64", na_value=np.nan)
     for label, lo, hi in SPEED_BUCKETS:
         mask = (hours >= lo) & (hours < hi)
@@ -286,25 +297,82 @@ def comparison_figures(
 
     return _figures(meta, y, overall, horizon_days, headline, metrics, curves, calibration,
                     grades, tiers, quadrant, top_disagreements, by_source, speed,
-                    _thresholds(rules, points, prob, y), reference,
-                    *_drift_and_windows(bundle, rows, y, prob))  # fmt: skip
+                    _thresholds(rules, points, prob, y, worked), reference,
+                    *_drift_and_windows(bundle, rows, y, prob), sales_actions(bundle))  # fmt: skip
 
 
 def _thresholds(rules: Any, points: NDArray[np.float64], prob: NDArray[np.float64],
-                y: NDArray[np.float64]) -> dict[str, Any]:  # fmt: skip
-    """The MQL line, and the model line passing the same number of leads."""
+                y: NDArray[np.float64], worked: NDArray[np.bool_] | None = None,
+                ) -> dict[str, Any]:  # fmt: skip
+    """The MQL line, and the model line passing the same number of leads (the model's
+    ``n`` highest, ties broken by row order); with ``worked``, how many of each side's
+    leads sales never worked (their outcome is unknown, not a loss)."""
     mql = float(rules.rules_.mql_threshold)
     passed = points >= mql
     n_pass = int(passed.sum())
-    model_threshold = float(np.sort(prob)[::-1][n_pass - 1]) if n_pass else None
-    return {
+    order = np.lexsort((np.arange(len(prob)), -prob))
+    model_passed = np.zeros(len(prob), dtype=bool)
+    model_passed[order[:n_pass]] = True
+    out: dict[str, Any] = {
         "mql_threshold": mql,
         "rule_leads": n_pass,
         "rule_conversions": float(y[passed].sum()),
-        "model_threshold": model_threshold,
+        "model_threshold": float(prob[order[n_pass - 1]]) if n_pass else None,
         "model_leads": n_pass,
-        "model_conversions": captured_at_k(y, prob, n_pass),
+        "model_conversions": float(y[model_passed].sum()),
     }
+    if worked is not None:
+        out["rule_never_worked"] = int((passed & ~worked).sum())
+        out["model_never_worked"] = int((model_passed & ~worked).sum())
+    return out
+
+
+SALES_ONLY = "sales' own actions"
+SALES_MIXED = "all activity, sales' actions included"
+
+
+def sales_action_kinds(spec: FeatureSpec) -> dict[str, str]:
+    """Which model features read sales' own work: :data:`SALES_ONLY` for features of
+    sales-owned event types only (and speed to lead), :data:`SALES_MIXED` for all-activity
+    features (and the activity trend) at a decision that lets sales' events in."""
+    owned = set(spec.events.sales_owned) if spec.events is not None else set()
+    if not owned:
+        return {}
+    kinds: dict[str, str] = {}
+    for feature in spec.engagement():
+        types = ((feature.event_type,) if isinstance(feature, HoursToFirst)
+                 else getattr(feature, "event_types", ()))  # fmt: skip
+        if types and set(types) <= owned:
+            kinds[feature.name] = SALES_ONLY
+        elif not types and not spec.excluded_event_types():
+            kinds[feature.name] = SALES_MIXED
+    if TREND_FEATURE in spec.model_features() and not spec.excluded_event_types():
+        kinds[TREND_FEATURE] = SALES_MIXED
+    return kinds
+
+
+def sales_actions(bundle: ScoringBundle, top_n: int = 10) -> dict[str, Any]:
+    """The model's ``top_n`` features by importance (LightGBM: total gain; logistic:
+    |coefficient| x spread), each with its share of the total and whether it reads sales'
+    own actions (:func:`sales_action_kinds`), and a sentence naming those that do."""
+    importance = bundle.lead_model.feature_importance()
+    total = float(importance.sum())
+    kinds = sales_action_kinds(bundle.spec)
+    top = [{"feature": str(name), "importance_share": float(value / total) if total else 0.0,
+            "reads": kinds.get(str(name), "marketing's events or the contact's attributes")}
+           for name, value in importance.head(top_n).items()]  # fmt: skip
+    own = [str(r["feature"]) for r in top if r["reads"] == SALES_ONLY]
+    mixed = [str(r["feature"]) for r in top if r["reads"] == SALES_MIXED]
+    if own or mixed:
+        sentence = (f"Of the model's top {len(top)} features, {len(own)} read sales' own actions"
+                    + (f" ({', '.join(own)})" if own else "")
+                    + f" and {len(mixed)} count all activity, sales' included"
+                    + (f" ({', '.join(mixed)})" if mixed else "")
+                    + ". At this decision they say whom sales already chose to work, not whom "
+                    "to call next; the handoff view scores without them.")  # fmt: skip
+    else:
+        sentence = f"None of the model's top {len(top)} features reads sales' own actions."
+    return {"top_features": top, "sales_only": own, "sales_mixed": mixed, "sentence": sentence}
 
 
 def _drift_and_windows(bundle: ScoringBundle, rows: pd.DataFrame, y: NDArray[np.float64],
@@ -329,7 +397,7 @@ def _figures(meta: dict[str, Any], y: NDArray[np.float64], overall: float, horiz
              calibration: dict[str, Any], grades: Any, tiers: Any, quadrant: list[Any],
              top_disagreements: list[Any], by_source: list[Any], speed: list[Any],
              thresholds: dict[str, Any], reference: str, drifted: dict[str, Any],
-             windows: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+             windows: dict[str, Any], actions: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     return {
         "meta": {
             **meta,
@@ -352,4 +420,5 @@ def _figures(meta: dict[str, Any], y: NDArray[np.float64], overall: float, horiz
         "thresholds": thresholds,
         "drift": drifted,
         "reliability": windows,
+        "sales_actions": actions,
     }

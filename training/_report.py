@@ -1,7 +1,9 @@
 """The comparison report: one self-contained HTML file (plots embedded) from the figures dict.
 
-Contract: :func:`render_html` only *formats* what :func:`training._compare.comparison_figures`
-computed. Every number cell carries ``data-key`` (its path in the JSON) and ``data-value``
+Contract: :func:`render_html` only *formats* what :func:`training._compare_job.compare`
+computed: the handoff section (:func:`training._handoff_compare.handoff_figures`) first, the
+pipeline section (:func:`training._compare.comparison_figures`) second, or a sentence saying
+why a section is missing. Every number cell carries ``data-key`` (its path in the JSON) and ``data-value``
 (the exact JSON value), so a test can check that the page and the JSON agree. Plots are PNGs
 embedded as data URIs: the file opens offline.
 """
@@ -12,6 +14,7 @@ import base64
 import html
 import io
 import json
+import re
 from typing import Any
 
 _STYLE = """
@@ -130,12 +133,12 @@ def _plots(figures: dict[str, Any]) -> dict[str, str]:
 def _reliability_windows(windows: dict[str, Any]) -> list[str]:
     """The model's reliability table per window (the comparison rows, then the windows
     measured at training)."""
-    out = ["<h3>Model reliability per window</h3>",
+    out = ["<h4>Model reliability per window</h4>",
            "<p class='note'>The same 10 equal-count bins on each window: the comparison rows, "
            "and the windows measured when the model was trained (the latest window before "
            "its test period, scored out of fold; its test period).</p>"]  # fmt: skip
     for window, bins in windows.items():  # names without dots: the data-key is a path
-        out += [f"<h4>{html.escape(window)}</h4>",
+        out += [f"<h5>{html.escape(window)}</h5>",
                 _table(bins, f"reliability.{window}",
                        [("bin", "bin", "count"), ("leads", "leads", "count"),
                         ("mean_predicted", "mean predicted", "num"),
@@ -143,13 +146,13 @@ def _reliability_windows(windows: dict[str, Any]) -> list[str]:
     return out
 
 
-def _drift_section(drift: dict[str, Any]) -> list[str]:
+def _drift_section(drift: dict[str, Any], kind: str) -> list[str]:
     """Drift against the rows the model was fitted on: the sentences, then per feature."""
     rows = [{**f, "flags": ", ".join(w for w, on in (("relation changed", f["relation_changed"]),
                                                     ("clock-like", f["clock_like"])) if on)}
             for f in drift.get("features", [])]  # fmt: skip
     return [
-        "<section id='drift'><h2>Drift since the model was fitted</h2>",
+        f"<section id='{kind}-drift'><h3>Drift since the model was fitted</h3>",
         *(f"<p>{html.escape(s)}</p>" for s in drift.get("sentences", [])),
         "<p class='note'>PSI: population stability index of each feature's bins (0.10 moderate, "
         "0.25 major). Outside: share of these rows outside the training range (numbers) or "
@@ -163,73 +166,154 @@ def _drift_section(drift: dict[str, Any]) -> list[str]:
     ]  # fmt: skip
 
 
+SECTION_TITLES: dict[str, str] = {
+    "handoff": "1. The handoff: which new leads to pass to sales",
+    "pipeline": "2. Prioritising leads already in the pipeline",
+}
+_PREFIXED = re.compile(r"data-key=(['\"])")
+
+
 def render_html(figures: dict[str, Any]) -> str:
-    """The self-contained HTML report for a figures dict (see the module docstring)."""
-    meta, head, metrics = figures["meta"], figures["headline"], figures["metrics"]
+    """The self-contained HTML report for a figures dict (see the module docstring): the
+    handoff section first, then the pipeline section; each number's ``data-key`` is its
+    path from the top of the JSON (``handoff.metrics.model.roc_auc``)."""
+    meta = figures["meta"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>leadscore: model vs rules ({html.escape(str(meta.get('contract', '')))})</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>Lead scoring: model vs rules</h1>",
+        f"<p class='note'>Warehouse {html.escape(str(meta.get('warehouse')))}, contract "
+        f"{html.escape(str(meta.get('contract')))}. Generated "
+        f"{html.escape(str(meta.get('generated_at')))}.</p>",
+        *(f"<p class='note'>{html.escape(n)}</p>" for n in meta.get("notes", [])),
+    ]
+    for kind, title in SECTION_TITLES.items():
+        section = figures.get(kind) or {"missing": "not compared"}
+        parts.append(f"<section id='{kind}'><h2>{html.escape(title)}</h2>")
+        if "missing" in section:
+            parts.append(f"<p class='flag' data-missing='{kind}'>{html.escape(section['missing'])}"
+                         "</p>")  # fmt: skip
+        else:
+            body = "\n".join(_section_body(section, kind))
+            parts.append(_PREFIXED.sub(rf"data-key=\g<1>{kind}.", body))
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _headline(figures: dict[str, Any], kind: str) -> list[str]:
+    """The section's verdict at capacity: each week's picks at the handoff, the period's
+    top leads in the pipeline."""
+    head, meta = figures["headline"], figures["meta"]
+    winner = (f"<p class='headline' data-key='headline.winner' "
+              f"data-value='{html.escape(json.dumps(head['winner']))}'>Winner at capacity: "
+              f"<b>{html.escape(head['winner'])}</b>. {html.escape(head['sentence'])}</p>")  # fmt: skip
+    if "selective_labels" in figures:  # the handoff, each week's picks as sales work them
+        fields = [("per_week", "new leads passed per week"), ("weeks", "weeks"),
+                  ("leads", "new leads"), ("wins", "won"), ("model_wins", "model's picks won"),
+                  ("rules_wins", "rules' picks won"), ("ceiling_wins", "ceiling's picks won"),
+                  ("difference", "difference"), ("ci_low", "95% interval low"),
+                  ("ci_high", "95% interval high")]  # fmt: skip
+        fields = [f for f in fields if f[0] != "ceiling_wins" or head.get("ceiling_wins") is not None]
+        sel = figures["selective_labels"]
+        columns = [("scorer", "scorer", "text"), ("picked", "picked", "count"),
+                   ("wins", "wins", "count"), ("never_worked", "never worked", "count"),
+                   ("worked_share", "worked share", "pct"),
+                   ("conversion_among_worked", "conversion among worked", "pct"),
+                   ("wins_minus_reference", "wins minus rules", "count"),
+                   ("ci_low", "95% interval low", "count"),
+                   ("ci_high", "95% interval high", "count")]  # fmt: skip
+        extra = [
+            "<h3>Selective labels: only leads sales worked can close</h3>",
+            "<p class='note'>Never worked: picked, but sales never touched the lead; its outcome "
+            "is unknown, not a loss.</p>",
+            _table(sel["scorers"], "selective_labels.scorers", columns),
+            _table(sel["all_leads"], "selective_labels.all_leads", columns[:6]),
+            *(f"<p class='flag'>{html.escape(n)}</p>" for n in sel["notes"]),
+        ]
+    else:
+        fields = [("capacity_per_week", "capacity per week"), ("capacity_leads", "leads worked"),
+                  ("model_captured", "model captured"), ("rules_captured", "rules captured"),
+                  ("difference", "difference"), ("ci_low", "95% interval low"),
+                  ("ci_high", "95% interval high")]  # fmt: skip
+        extra = []
+    table = ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for _, h in fields) + "</tr><tr>"
+             + "".join(_cell(head[f], f"headline.{f}", "count") for f, _ in fields)
+             + "</tr></table>")  # fmt: skip
+    return [
+        f"<section id='{kind}-headline'><h3>Headline</h3>", winner, table,
+        f"<p class='note'>Capacity: {html.escape(str(meta.get('capacity_source', '')))}. "
+        f"Leads: {meta['rows']:,}; conversions: {meta['positives']:,.0f}.</p>", *extra,
+        "</section>",
+    ]  # fmt: skip
+
+
+def _sales_actions(actions: dict[str, Any] | None) -> list[str]:
+    if not actions:
+        return []
+    return [
+        "<section><h3>The model's top features, and which read sales' own work</h3>",
+        f"<p class='flag'>{html.escape(actions['sentence'])}</p>",
+        _table(actions["top_features"], "sales_actions.top_features",
+               [("feature", "feature", "text"), ("importance_share", "share of importance", "pct"),
+                ("reads", "reads", "text")]),
+        "</section>",
+    ]  # fmt: skip
+
+
+def _section_body(figures: dict[str, Any], kind: str) -> list[str]:
+    """One decision's comparison, its keys relative to the section (see render_html)."""
+    meta, metrics = figures["meta"], figures["metrics"]
     plots = _plots(figures)
+    scorers = [s for s in ("model", "rules", "ceiling") if s in metrics]
     metric_rows = []
-    for label, field, kind in (
+    for label, field, kind_ in (
         ("ROC AUC", "roc_auc", "num"), ("PR AUC", "pr_auc", "num"), ("Brier score", "brier", "num"),
         ("log loss", "log_loss", "num"), ("expected calibration error", "ece", "num"),
         ("conversions captured at capacity", "captured_at_capacity", "count"),
         ("share of conversions captured", "share_captured_at_capacity", "pct"),
         ("lift in the top decile", "lift_top_decile", "num"),
     ):  # fmt: skip
-        metric_rows.append(
-            f"<tr><th>{label}</th>{_cell(metrics['model'].get(field), f'metrics.model.{field}', kind)}"
-            f"{_cell(metrics['rules'].get(field), f'metrics.rules.{field}', kind)}</tr>"
-        )
+        metric_rows.append(f"<tr><th>{label}</th>" + "".join(
+            _cell(metrics[s][field], f"metrics.{s}.{field}", kind_) if field in metrics[s]
+            else "<td>—</td>" for s in scorers) + "</tr>")  # fmt: skip
     sources = figures["by_source"]
     flagged = [s["lead_source"] for s in sources if s["flag"]]
     thresholds = figures["thresholds"]
-    notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in meta.get("notes", []))
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>leadscore: model vs rules, {html.escape(str(meta.get('snapshot', '')))}</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        "<h1>Lead scoring: model vs rules</h1>",
+    never = "rule_never_worked" in thresholds
+    when = ("new leads created in the test period, each at its own handoff"
+            if kind == "handoff" else f"open leads as of {meta.get('snapshot')}")
+    speed = figures.get("speed_to_lead")
+    return [
         f"<p class='note'>Model {html.escape(str(meta.get('model_uri')))} (version "
         f"{html.escape(str(meta.get('model_version')))}, family "
-        f"{html.escape(str(meta.get('model_family', 'lightgbm')))}), warehouse "
-        f"{html.escape(str(meta.get('warehouse')))}. Comparison quarter: open leads as of "
-        f"{html.escape(str(meta.get('snapshot')))}, outcomes over the next "
-        f"{meta['horizon_days']} days. Generated {html.escape(str(meta.get('generated_at')))}.</p>",
-        notes,
-        "<section id='headline'><h2>Headline</h2>",
-        f"<p class='headline' data-key='headline.winner' data-value='{html.escape(json.dumps(head['winner']))}'>"
-        f"Winner at capacity: <b>{html.escape(head['winner'])}</b>. {html.escape(head['sentence'])}</p>",
-        "<table><tr><th>capacity per week</th><th>leads worked</th><th>model captured</th>"
-        "<th>rules captured</th><th>difference</th><th>95% interval low</th><th>95% interval high</th></tr><tr>"
-        + _cell(head["capacity_per_week"], "headline.capacity_per_week", "count")
-        + _cell(head["capacity_leads"], "headline.capacity_leads", "count")
-        + _cell(head["model_captured"], "headline.model_captured", "count")
-        + _cell(head["rules_captured"], "headline.rules_captured", "count")
-        + _cell(head["difference"], "headline.difference", "count")
-        + _cell(head["ci_low"], "headline.ci_low", "count")
-        + _cell(head["ci_high"], "headline.ci_high", "count")
-        + "</tr></table>",
-        f"<p class='note'>Capacity: {html.escape(str(meta.get('capacity_source', '')))}. "
-        f"Leads: {meta['rows']:,}; conversions: {meta['positives']:,.0f}.</p></section>",
-        "<section id='metrics'><h2>Both scorers on the same leads</h2>",
-        "<table><tr><th></th><th>model</th><th>rules</th></tr>" + "".join(metric_rows) + "</table>",
+        f"{html.escape(str(meta.get('model_family', 'lightgbm')))}). Rows: "
+        f"{html.escape(when)}; outcomes over the next {meta['horizon_days']} days; measured "
+        f"against {html.escape(str(meta.get('reference')))}.</p>",
+        *(f"<p class='note'>{html.escape(n)}</p>" for n in meta.get("notes", [])),
+        *_headline(figures, kind),
+        f"<section id='{kind}-metrics'><h3>Every scorer on the same leads</h3>",
+        "<table><tr><th></th>" + "".join(f"<th>{s}</th>" for s in scorers) + "</tr>"
+        + "".join(metric_rows) + "</table>",
         "<p class='note'>The rules' Brier, log loss and calibration use the rule score mapped to a "
         "probability by isotonic regression fitted on the training window only.</p></section>",
-        "<section id='curves'><h2>ROC, precision-recall and gains</h2>",
+        f"<section id='{kind}-curves'><h3>ROC, precision-recall and gains</h3>",
         plots["roc"], plots["pr"], plots["gains"], "</section>",
-        "<section id='calibration'><h2>Calibration</h2>", plots["calibration"],
-        "<h3>Model</h3>",
+        f"<section id='{kind}-calibration'><h3>Calibration</h3>", plots["calibration"],
+        "<h4>Model</h4>",
         _table(figures["calibration"]["model"], "calibration.model",
                [("bin", "bin", "count"), ("leads", "leads", "count"),
                 ("mean_predicted", "mean predicted", "num"), ("observed", "observed rate", "num")]),
         *([] if "rules" not in figures["calibration"] else [
-            "<h3>Rules (isotonic map from the training window)</h3>",
+            "<h4>Rules (isotonic map from the training window)</h4>",
             _table(figures["calibration"]["rules"], "calibration.rules",
                    [("bin", "bin", "count"), ("leads", "leads", "count"),
                     ("mean_predicted", "mean predicted", "num"),
                     ("observed", "observed rate", "num")])]),
         *_reliability_windows(figures.get("reliability", {})),
         "</section>",
-        "<section id='grades'><h2>Conversion by rule grade and by model tier</h2>",
+        f"<section id='{kind}-grades'><h3>Conversion by rule grade and by model tier</h3>",
         "<p class='note'>Model tiers are cut so each holds as many validation leads as the same rule grade.</p>",
         _table(figures["by_grade"], "by_grade",
                [("grade", "rule grade", "text"), ("leads", "leads", "count"),
@@ -238,12 +322,28 @@ def render_html(figures: dict[str, Any]) -> str:
                [("tier", "model tier", "text"), ("leads", "leads", "count"),
                 ("conversions", "conversions", "count"), ("rate", "conversion rate", "pct")]),
         "</section>",
-        "<section id='quadrant'><h2>Where they disagree</h2>",
+        f"<section id='{kind}-thresholds'><h3>The MQL threshold against the model's</h3>",
+        "<table><tr><th></th><th>threshold</th><th>leads passed</th><th>conversions among them</th>"
+        + ("<th>never worked</th>" if never else "") + "</tr>"
+        "<tr><th>rules (MQL threshold)</th>"
+        + _cell(thresholds["mql_threshold"], "thresholds.mql_threshold", "count")
+        + _cell(thresholds["rule_leads"], "thresholds.rule_leads", "count")
+        + _cell(thresholds["rule_conversions"], "thresholds.rule_conversions", "count")
+        + (_cell(thresholds["rule_never_worked"], "thresholds.rule_never_worked", "count")
+           if never else "")
+        + "</tr><tr><th>model (same number of leads)</th>"
+        + _cell(thresholds["model_threshold"], "thresholds.model_threshold", "num")
+        + _cell(thresholds["model_leads"], "thresholds.model_leads", "count")
+        + _cell(thresholds["model_conversions"], "thresholds.model_conversions", "count")
+        + (_cell(thresholds["model_never_worked"], "thresholds.model_never_worked", "count")
+           if never else "")
+        + "</tr></table></section>",
+        f"<section id='{kind}-quadrant'><h3>Where they disagree</h3>",
         "<p class='note'>High = among that scorer's top leads at capacity.</p>",
         _table(figures["quadrant"], "quadrant",
                [("quadrant", "quadrant", "text"), ("leads", "leads", "count"),
                 ("conversions", "conversions", "count"), ("rate", "conversion rate", "pct")]),
-        "<h3>The 20 largest disagreements</h3>",
+        "<h4>The 20 largest disagreements</h4>",
         _table(figures["top_disagreements"], "top_disagreements",
                [("contact_id", "contact", "text"), ("kind", "", "text"),
                 ("probability", "probability", "num"), ("model_tier", "tier", "text"),
@@ -251,33 +351,20 @@ def render_html(figures: dict[str, Any]) -> str:
                 ("converted", "converted", "count"), ("model_reasons", "model reasons", "text"),
                 ("rule_hits", "rules fired", "text")]),
         "</section>",
-        "<section id='sources'><h2>Lead sources</h2>",
+        *_sales_actions(figures.get("sales_actions")),
+        f"<section id='{kind}-sources'><h3>Lead sources</h3>",
         f"<p>Flagged as high volume, low conversion (borrowed interest?): "
-        f"<span class='flag'>{html.escape(', '.join(flagged) or 'none')}</span>. "
-        "<span class='note'>(The data contract has no campaign column, so sources stand in for "
-        "campaigns.)</span></p>",
+        f"<span class='flag'>{html.escape(', '.join(flagged) or 'none')}</span>.</p>",
         _table(sources, "by_source",
                [("lead_source", "lead source", "text"), ("leads", "leads", "count"),
                 ("share", "share of leads", "pct"), ("conversions", "conversions", "count"),
                 ("rate", "conversion rate", "pct"), ("flag", "flag", "text")]),
         "</section>",
-        "<section id='speed'><h2>Speed to lead</h2>",
-        _table(figures["speed_to_lead"], "speed_to_lead",
-               [("bucket", "hours to first sales touch", "text"), ("leads", "leads", "count"),
-                ("conversions", "conversions", "count"), ("rate", "conversion rate", "pct")]),
-        "</section>",
-        "<section id='thresholds'><h2>Thresholds</h2>",
-        "<table><tr><th></th><th>threshold</th><th>leads passed</th><th>conversions among them</th></tr>"
-        "<tr><th>rules (MQL threshold)</th>"
-        + _cell(thresholds["mql_threshold"], "thresholds.mql_threshold", "count")
-        + _cell(thresholds["rule_leads"], "thresholds.rule_leads", "count")
-        + _cell(thresholds["rule_conversions"], "thresholds.rule_conversions", "count")
-        + "</tr><tr><th>model (same number of leads)</th>"
-        + _cell(thresholds["model_threshold"], "thresholds.model_threshold", "num")
-        + _cell(thresholds["model_leads"], "thresholds.model_leads", "count")
-        + _cell(thresholds["model_conversions"], "thresholds.model_conversions", "count")
-        + "</tr></table></section>",
-        *_drift_section(figures.get("drift", {})),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
+        *([] if speed is None else [
+            f"<section id='{kind}-speed'><h3>Speed to lead</h3>",
+            _table(speed, "speed_to_lead",
+                   [("bucket", "hours to first sales touch", "text"), ("leads", "leads", "count"),
+                    ("conversions", "conversions", "count"), ("rate", "conversion rate", "pct")]),
+            "</section>"]),
+        *_drift_section(figures.get("drift", {}), kind),
+    ]  # fmt: skip
