@@ -21,6 +21,7 @@ on how many rows it was trained on. Prints figures and ratios; asserts nothing a
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -38,6 +39,37 @@ TRAIN_SEED = 2
 
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, every thread (user + system)."""
+    return time.process_time()
+
+
+def server_cpu_seconds(url: str) -> float:
+    """CPU seconds used so far by a PostgreSQL server on this machine: its live processes
+    plus the reaped ones (the postmaster's children's times: parallel workers, ended
+    sessions); NaN when the server's processes cannot be read (another machine)."""
+    from leadscore.features import Warehouse
+
+    if not url:
+        return float("nan")
+    try:
+        with Warehouse(url, read_only=True) as wh:
+            backend = int(wh.scalar("SELECT pg_backend_pid()"))
+        postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        tick = os.sysconf("SC_CLK_TCK")
+        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+        total = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        for child in Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split():
+            try:
+                f = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(f[11]) + int(f[12])
+        return total / tick
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def peak_rss_gib() -> float:
@@ -84,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         help="PostgreSQL server URL (default $LEADSCORE_TEST_POSTGRES_URL; skipped when empty)",
     )
     parser.add_argument("--reasons-sample", type=int, default=2_000)
+    parser.add_argument("--no-capacity", action="store_true",
+                        help="skip the run with the default --reasons capacity")
     args = parser.parse_args(argv)
 
     import logging
@@ -144,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  PostgreSQL skipped: pass --postgres URL or set LEADSCORE_TEST_POSTGRES_URL")
 
     predict_rate = None
+    features_by: dict[str, float] = {}
     for engine, url in engines:
         print(f"\n== {engine} ==", flush=True)
         if engine == "postgresql" and state.get("postgres") != state.get("source"):
@@ -156,20 +191,36 @@ def main(argv: list[str] | None = None) -> int:
                   f"({rows / dt:,.0f} rows/s through COPY)", flush=True)  # fmt: skip
             state["postgres"] = state.get("source")
             state_path.write_text(json.dumps(state))
-        t0 = time.perf_counter()
+        with Warehouse(url, read_only=True) as wh:
+            sizes = {t: int(wh.scalar(f"SELECT count(*) FROM {t}"))
+                     for t in ("contacts", "events", "outcomes")}  # fmt: skip
+        print(f"  data: {sizes['contacts']:,} contacts, {sizes['events']:,} events, "
+              f"{sizes['outcomes']:,} outcomes", flush=True)  # fmt: skip
+        server = functools.partial(server_cpu_seconds, url if engine == "postgresql" else "")
+        load0, c0, s0, t0 = loadavg(), cpu_seconds(), server(), time.perf_counter()
         n_features = materialise_features(url, AS_OF)
         features_s = time.perf_counter() - t0
+        features_cpu, features_server = cpu_seconds() - c0, server() - s0
+        features_by[engine] = features_s
         print(f"  features (validate + point-in-time SQL + write lead_features): "
-              f"{n_features:,} rows in {features_s:.1f} s", flush=True)  # fmt: skip
+              f"{n_features:,} open leads in {features_s:.1f} s; cpu {features_cpu:.1f} s here"
+              f"{'' if features_server != features_server else f' + {features_server:.1f} s server'}"
+              f"; load {load0} -> {loadavg()}", flush=True)  # fmt: skip
         config = ScoreConfig(warehouse=url, model_uri=model_uri, as_of=AS_OF, reasons="none",
                              features_table="lead_features")  # fmt: skip
+        load0, c0, s0 = loadavg(), cpu_seconds(), server()
         result = score_warehouse(config)
+        score_cpu, score_server = cpu_seconds() - c0, server() - s0
         t = result.timings
         per_row = t["features"] + t["score"] + t["write"]
         rate = result.rows / per_row
         print(f"  score job: {result.rows:,} rows; read {t['features']:.1f} s, score "
-              f"{t['score']:.1f} s, write {t['write']:.1f} s -> {rate:,.0f} rows/s; "
-              f"validate {t['validate']:.1f} s; wall {result.seconds:.1f} s", flush=True)  # fmt: skip
+              f"{t['score']:.1f} s, write {t['write']:.1f} s -> {rate:,.0f} rows/s; model load "
+              f"{t['model']:.1f} s, validate {t['validate']:.1f} s (features job's validation "
+              f"{'reused' if result.validation_reused else 'NOT reused'}); wall "
+              f"{result.seconds:.1f} s; cpu {score_cpu:.1f} s here"
+              f"{'' if score_server != score_server else f' + {score_server:.1f} s server'}"
+              f"; load {load0} -> {loadavg()}", flush=True)  # fmt: skip
         if predict_rate is None:
             with Warehouse(url, read_only=True) as wh:
                 frame = wh.query("SELECT * FROM lead_features WHERE as_of = ?", [AS_OF])
@@ -178,14 +229,14 @@ def main(argv: list[str] | None = None) -> int:
             matrix = bundle.lead_model.encode(derive_attributes(frame.drop(columns=["as_of"])))
             booster = bundle.lead_model.booster_
             best = float("inf")
-            for _ in range(2):
+            for _ in range(3):
                 t0 = time.perf_counter()
                 booster.predict(matrix, num_iteration=bundle.lead_model.best_iteration_)
                 best = min(best, time.perf_counter() - t0)
             predict_rate = len(matrix) / best
             print(f"  raw Booster.predict on the same {len(matrix):,} encoded rows: "
-                  f"{predict_rate:,.0f} rows/s ({bundle.lead_model.best_iteration_} trees)",
-                  flush=True)  # fmt: skip
+                  f"{predict_rate:,.0f} rows/s ({bundle.lead_model.best_iteration_} trees, best "
+                  f"of 3); load {loadavg()}", flush=True)  # fmt: skip
             sample = frame.drop(columns=["as_of"]).head(args.reasons_sample)
             from leadscore.models import score_leads
 
@@ -195,18 +246,28 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  reasons (pred_contrib, exact): {with_reasons:,.0f} rows/s on {len(sample):,} "
                   f"rows -> 'all' for {result.rows:,} leads ~ {result.rows / with_reasons / 60:.0f} min",
                   flush=True)  # fmt: skip
+            results.append(("data", f"{sizes['contacts']:,} contacts, {sizes['events']:,} events, "
+                            f"{n_features:,} open leads"))  # fmt: skip
             results.append(("reasons rows/s (score_leads with reasons)", f"{with_reasons:,.0f}"))
             results.append(("raw Booster.predict rows/s", f"{predict_rate:,.0f}"))
-        results.append((f"{engine}: features (SQL + write lead_features)", f"{features_s:.1f} s"))
+        results.append((f"{engine}: features (validate + SQL + write lead_features)",
+                        f"{features_s:.1f} s (load {load0.split()[0]})"))  # fmt: skip
         results.append((f"{engine}: score job rows/s (read+score+write)", f"{rate:,.0f}"))
-        results.append((f"{engine}: ratio to Booster.predict", f"{rate / predict_rate:.2f}x"))
-        results.append((f"{engine}: validate + model load (fixed)", f"{t['validate']:.1f} s"))
+        results.append((f"{engine}: score job ratio to Booster.predict", f"{rate / predict_rate:.2f}x"))
+        results.append((f"{engine}: score job model load / validate (fixed)",
+                        f"{t['model']:.1f} s / {t['validate']:.1f} s "
+                        f"({'validation reused' if result.validation_reused else 'validated'})"))  # fmt: skip
+        if args.no_capacity:
+            continue
         result_cap = score_warehouse(ScoreConfig(warehouse=url, model_uri=model_uri, as_of=AS_OF,
                                                  features_table="lead_features"))  # fmt: skip
         results.append((f"{engine}: default reasons (capacity) rows / wall",
                         f"{result_cap.reasons_rows:,} / {result_cap.seconds:.1f} s"))  # fmt: skip
         print(f"  default --reasons capacity: reasons for {result_cap.reasons_rows:,} leads, "
-              f"wall {result_cap.seconds:.1f} s", flush=True)  # fmt: skip
+              f"wall {result_cap.seconds:.1f} s; load {loadavg()}", flush=True)  # fmt: skip
+    if "duckdb" in features_by and "postgresql" in features_by:
+        results.append(("features PostgreSQL / DuckDB",
+                        f"{features_by['postgresql'] / features_by['duckdb']:.2f}x"))  # fmt: skip
 
     print(f"\nsummary (load {loadavg()}, peak RSS {peak_rss_gib():.1f} GiB)")
     width = max(len(k) for k, _ in results)

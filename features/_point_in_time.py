@@ -205,10 +205,13 @@ def lead_frame_sql(
     features: Sequence[Feature] | None = None,
     spec: FeatureSpec | None = None,
     decision: str | None = None,
+    snapshots: Sequence[datetime] | None = None,
 ) -> str:
     """The point-in-time query for ``spec`` (default: the demo's).
 
-    At the ``pipeline`` decision it expects a relation ``_snapshots(as_of TIMESTAMP)``; at
+    At the ``pipeline`` decision it expects a relation ``_snapshots(as_of TIMESTAMP)``, or
+    with ``snapshots`` it carries those cutoffs itself as a ``VALUES`` list (for engines
+    that plan better with them inline: :attr:`Warehouse.inline_small_relations`); at
     the ``handoff`` decision a relation ``_range(since TIMESTAMP, until TIMESTAMP,
     open_only BOOLEAN)``: every contact whose cutoff is in ``[since, until)`` (with
     ``open_only``, only those with no outcome closed before ``until``: still open). ``decision`` defaults
@@ -314,9 +317,10 @@ spine AS (
   JOIN cutoffs cu ON cu.as_of = h.as_of
 )"""
     else:
+        source = "_snapshots" if snapshots is None else _values_relation(snapshots)
         head = f"""WITH cutoffs AS (
   SELECT CAST(as_of AS TIMESTAMP) AS as_of{cutoff_cols}
-  FROM _snapshots
+  FROM {source}
 ),
 spine AS (
   SELECT c.contact_id, c.created_at, cu.*{attributes}
@@ -335,6 +339,14 @@ FROM spine s
 {left_joins}
 ORDER BY s.as_of, s.contact_id
 """
+
+
+def _values_relation(snapshots: Sequence[datetime]) -> str:
+    """``snapshots`` as a relation ``_snapshots(as_of)`` written inline."""
+    if not snapshots:
+        raise ConfigError("snapshots must name at least one as_of, got an empty list")
+    rows = ", ".join(f"(TIMESTAMP '{pd.Timestamp(s):%Y-%m-%d %H:%M:%S.%f}')" for s in snapshots)
+    return f"(VALUES {rows}) AS _snapshots(as_of)"
 
 
 @dataclass(frozen=True)
@@ -391,10 +403,16 @@ def build_lead_frame(
         )  # fmt: skip
     if not kept:
         return LeadFrame(_empty_frame(with_labels, spec), censored)
-    sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon_days,
-                         boolean_columns=_booleans(wh), spec=spec, decision="pipeline")  # fmt: skip
-    with wh.registered("_snapshots", pd.DataFrame({"as_of": pd.to_datetime(kept)})):
+    if wh.inline_small_relations:
+        sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon_days,
+                             boolean_columns=_booleans(wh), spec=spec, decision="pipeline",
+                             snapshots=kept)  # fmt: skip
         frame = wh.query(sql)
+    else:
+        sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon_days,
+                             boolean_columns=_booleans(wh), spec=spec, decision="pipeline")  # fmt: skip
+        with wh.registered("_snapshots", pd.DataFrame({"as_of": pd.to_datetime(kept)})):
+            frame = wh.query(sql)
     frame["as_of"] = pd.to_datetime(frame["as_of"])
     log.info("built lead frame: %d rows over %d snapshot(s)", len(frame), len(kept))
     return LeadFrame(frame, censored)

@@ -236,6 +236,11 @@ class Warehouse:
     remote: bool = True
     """True when queries run in another process (a server): reading ahead on a thread then
     overlaps the engine's work with this process's; False for in-process engines."""
+    inline_small_relations: bool = False
+    """True when a query should carry a small in-memory relation (the snapshots of a lead
+    frame) as a ``VALUES`` list rather than read it from :meth:`registered`'s table:
+    PostgreSQL runs a query that reads a temporary table without parallel workers, and
+    cannot fold its values into the plan."""
 
     def __new__(cls, url: str, *, read_only: bool = False) -> Self:
         target = _engine_class(WarehouseURL.parse(url).engine) if cls is Warehouse else cls
@@ -323,6 +328,29 @@ class Warehouse:
         """Column name to type (DuckDB's spelling, upper case) for ``table``, which must exist."""
         self.require_table(table)
         return {name: canonical_type(t) for name, t in self._column_types(table)}
+
+    def fingerprint(self, tables: Sequence[str]) -> str | None:
+        """A digest of the columns (names, types) and of every row of ``tables``, or None
+        where the engine has no cheap way to compute one (then a caller must not assume
+        anything is unchanged).
+
+        Contract: equal digests mean, with overwhelming probability, that each table holds
+        the same multiset of rows with the same columns; any insert, delete or update of a
+        row, or of a column's type, changes it. Per table it combines the row count with the
+        sum and the XOR of a 64-bit hash of each whole row (order-independent, one scan)."""
+        parts = []
+        for table in tables:
+            if table not in self.tables():
+                return None
+            stats = self._row_hash_stats(table)
+            if stats is None:
+                return None
+            parts.append(f"{table}|{self._column_types(table)}|{stats}")
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def _row_hash_stats(self, table: str) -> str | None:
+        """``count|sum|xor`` of a 64-bit hash of each row of ``table`` (None: not supported)."""
+        return None
 
     # -- frames in and out -----------------------------------------------------------
     @contextmanager
@@ -591,6 +619,13 @@ class DuckDBWarehouse(Warehouse):
         ).fetchall()
         return [(str(n), str(t)) for n, t in rows]
 
+    def _row_hash_stats(self, table: str) -> str | None:
+        """DuckDB's ``hash`` of the row (a struct of every column)."""
+        rows = self._con.execute(
+            f"SELECT count(*), sum(hash(t)), bit_xor(hash(t)) FROM {quote_ident(table)} t"
+        ).fetchall()
+        return "|".join(str(v) for v in rows[0])
+
     @contextmanager
     def registered(self, name: str, frame: pd.DataFrame | pa.Table) -> Iterator[str]:
         """Expose an in-memory frame as a view (no copy)."""
@@ -683,19 +718,58 @@ def _connect_duckdb(database: str, *, read_only: bool, config: dict[str, Any]) -
             pause = min(pause * 2, 1.0)
 
 
+# Session settings for leadscore's PostgreSQL connections (its queries are few, large
+# analytical ones): memory per sort or hash before it spills to disk (the point-in-time
+# query's aggregates over tens of millions of events spilled at the default 4MB and chose
+# sorts of the whole events table), and no JIT compilation (seconds of compiling per query
+# for plans that run once). Override the memory with LEADSCORE_PG_WORK_MEM (e.g. "64MB").
+PG_WORK_MEM_ENV = "LEADSCORE_PG_WORK_MEM"
+DEFAULT_PG_WORK_MEM = "256MB"
+_PG_MEMORY = re.compile(r"^[0-9]+ ?(kB|MB|GB)$")
+
+
+def _pg_session_settings() -> dict[str, str]:
+    """The ``SET`` statements' values for a new leadscore session on PostgreSQL."""
+    work_mem = os.environ.get(PG_WORK_MEM_ENV, "").strip() or DEFAULT_PG_WORK_MEM
+    if not _PG_MEMORY.match(work_mem):
+        raise ConfigError(f"{PG_WORK_MEM_ENV} must be an amount of memory such as '256MB' or "
+                          f"'1GB', got {work_mem!r}")  # fmt: skip
+    return {"work_mem": work_mem, "jit": "off"}
+
+
+# (hash function, cast) per column type for PostgresWarehouse.fingerprint (else: as text)
+_PG_HASHES: dict[str, tuple[str, str]] = {
+    "BIGINT": ("hashint8extended", ""), "INTEGER": ("hashint4extended", ""),
+    "SMALLINT": ("hashint2extended", ""), "DOUBLE": ("hashfloat8extended", ""),
+    "REAL": ("hashfloat4extended", ""), "VARCHAR": ("hashtextextended", ""),
+    "TIMESTAMP": ("timestamp_hash_extended", ""), "BOOLEAN": ("hashint4extended", "::int4"),
+    "TIMESTAMP WITH TIME ZONE": ("timestamp_hash_extended", " AT TIME ZONE 'UTC'"),
+}  # fmt: skip
+
+
 class PostgresWarehouse(Warehouse):
     """A PostgreSQL server, through ADBC: Arrow in and out, bulk writes with ``COPY``.
 
     The connection runs in autocommit mode, so reads hold no locks between queries;
     :meth:`transaction` opens an explicit transaction for writes that must be atomic.
+
+    Shaped for PostgreSQL's planner: the session gets ``work_mem`` (``LEADSCORE_PG_WORK_MEM``,
+    default 256MB) and ``jit = off``; every CTE is written ``NOT MATERIALIZED`` (PostgreSQL
+    materialises a CTE read more than once, and a plan reading a materialised CTE gets no
+    parallel workers below it: the point-in-time query's three scans of the events ran on
+    one core and sorted the whole table); lead frames carry their snapshots inline
+    (:attr:`Warehouse.inline_small_relations`); a table created by :meth:`write_table` is
+    ``ANALYZE``d at once, so the first query after a load is planned with statistics.
     """
 
     remote = True
+    inline_small_relations = True
 
     dialect = "postgres"
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         super().__init__(url, read_only=read_only)
+        settings = _pg_session_settings()
         self._con = _pg_connect(self.parsed.database, url)
         self._cur = self._con.cursor()
         self._in_transaction = False
@@ -704,6 +778,18 @@ class PostgresWarehouse(Warehouse):
             if not read_only:
                 self._run(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
             self._run(f"SET search_path TO {quote_ident(self.schema)}")
+        for name, value in settings.items():
+            self._run(f"SET {name} = {exp.Literal.string(value).sql('postgres')}")
+
+    def translate(self, sql: str, params: Sequence[Any] | None = None) -> str:
+        """``sql`` in PostgreSQL's dialect, params bound, every CTE ``NOT MATERIALIZED``
+        (see the class docstring)."""
+        tree = _parsed(sql).copy()
+        if params:
+            tree = exp.replace_placeholders(tree, *[_literal(p) for p in params])
+        for cte in tree.find_all(exp.CTE):
+            cte.set("materialized", False)
+        return tree.sql(dialect="postgres")
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
@@ -769,6 +855,29 @@ class PostgresWarehouse(Warehouse):
         )
         return [(str(n), str(t)) for n, t in self._cur.fetchall()]
 
+    def _row_hash_stats(self, table: str) -> str | None:
+        """Each column hashed by its type's own 64-bit hash function with its position as
+        the seed, XORed across the row (a null hashes to 0): cheaper than hashing the whole
+        row as a record, which builds a composite value per row. PostgreSQL 11 and later."""
+        if self._server_version() < 110000:
+            return None
+        terms = []
+        for position, (name, engine_type) in enumerate(self._column_types(table), start=1):
+            column = quote_ident(name)
+            function, cast = _PG_HASHES.get(canonical_type(engine_type),
+                                             ("hashtextextended", "::text"))  # fmt: skip
+            terms.append(f"COALESCE({function}({column}{cast}, {position}), 0)")
+        self._cur.execute(
+            f"SELECT count(*), sum(h), bit_xor(h) FROM (SELECT {' # '.join(terms)} AS h "
+            f"FROM {quote_ident(table)}) r"
+        )
+        return "|".join(str(v) for v in self._cur.fetchall()[0])
+
+    def _server_version(self) -> int:
+        """The server's ``server_version_num`` (e.g. 150004)."""
+        self._cur.execute("SELECT current_setting('server_version_num')")
+        return int(self._cur.fetchall()[0][0])
+
     @contextmanager
     def registered(self, name: str, frame: pd.DataFrame | pa.Table) -> Iterator[str]:
         """Copy an in-memory frame into a temporary table ``name`` for the block."""
@@ -795,6 +904,8 @@ class PostgresWarehouse(Warehouse):
                 self._run(f"DROP TABLE {quote_ident(table)}")
             mode = "append" if exists and not replace else "create"
             self._cur.adbc_ingest(table, data, mode=mode, db_schema_name=self.schema or None)
+            if mode == "create" and data.num_rows:  # statistics for the next query's plan
+                self._run(f"ANALYZE {quote_ident(table)}")
         return data.num_rows
 
     @contextmanager

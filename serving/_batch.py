@@ -79,6 +79,7 @@ from leadscore.features import (
     ConfigError,
     ModelError,
     ScoringError,
+    ValidationReport,
     Warehouse,
     build_lead_frame,
     validate_warehouse,
@@ -96,6 +97,22 @@ log = logging.getLogger(__name__)
 
 LEAD_SCORE_ERRORS = "lead_score_errors"
 LEAD_FEATURES = "lead_features"
+# What `leadscore features` validated, per (features table, as_of): the source tables'
+# fingerprint, so the score job reading that partition can skip validating them again
+VALIDATIONS = "leadscore_validations"
+SOURCE_TABLES: tuple[str, ...] = ("contacts", "events", "outcomes")
+_CREATE_VALIDATIONS = """
+    features_table VARCHAR NOT NULL,
+    as_of TIMESTAMP NOT NULL,
+    fingerprint VARCHAR NOT NULL,
+    dated BOOLEAN NOT NULL,
+    validated_now TIMESTAMP NOT NULL,
+    data_start TIMESTAMP,
+    data_end TIMESTAMP,
+    contacts BIGINT NOT NULL,
+    events BIGINT NOT NULL,
+    outcomes BIGINT NOT NULL
+"""
 LEAD_SCORES_COLUMNS: tuple[str, ...] = (
     "contact_id",
     "as_of",
@@ -237,6 +254,9 @@ class ScoreResult:
     reasons_rows: int = 0
     error_reasons: Mapping[str, int] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
+    validation_reused: bool = False
+    """True when the source tables were not validated again: the features table's partition
+    was computed by :func:`materialise_features` from tables with the same fingerprint."""
 
 
 def check_as_of(as_of: datetime, now: datetime, *, allow_future: bool = False) -> None:
@@ -491,6 +511,7 @@ def score_warehouse(
     # The bundle inside the pyfunc, called through the same score_leads() the pyfunc's
     # predict() uses: MLflow's per-cell schema enforcement would cost more than the model.
     bundle = load_bundle(config.model_uri)
+    timings["model"] = time.perf_counter() - started
     now = datetime.now(UTC).replace(tzinfo=None)
     as_of = config.as_of or now
     check_as_of(as_of, now, allow_future=config.allow_future_as_of)
@@ -504,7 +525,13 @@ def score_warehouse(
         wh.exclusive_job(f"score as_of {as_of:%Y-%m-%d %H:%M:%S}"),
     ):
         mark = time.perf_counter()
-        report = validate_warehouse(wh, now=max(now, as_of), dated=spec.has_time)
+        report = None
+        if config.features_table is not None:
+            report = reusable_validation(wh, config.features_table, as_of,
+                                         now=max(now, as_of), dated=spec.has_time)  # fmt: skip
+        reused = report is not None
+        if report is None:
+            report = validate_warehouse(wh, now=max(now, as_of), dated=spec.has_time)
         _warn_if_after_the_data(as_of, report.data_end)
         absent = check_columns(wh, spec)
         if absent:
@@ -575,6 +602,7 @@ def score_warehouse(
         table=LEAD_SCORES, seconds=time.perf_counter() - started,
         errors=int(errors["contact_id"].nunique()) if len(errors) else 0,
         reasons_rows=n_reasons, error_reasons=reasons_by, timings=timings,
+        validation_reused=reused,
     )  # fmt: skip
 
 
@@ -693,13 +721,21 @@ def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURE
     """Compute the point-in-time lead frame of ``spec`` (default: the demo's) as of
     ``as_of`` and replace its partition in ``table`` (atomic, rerunnable); returns the rows
     written. ``score --features-table`` reads it back, so features and scoring can run as
-    separate steps of a pipeline."""
+    separate steps of a pipeline.
+
+    The source tables are validated first. Where the engine can fingerprint them
+    (:meth:`features.Warehouse.fingerprint`: DuckDB, PostgreSQL 14+), the fingerprint taken
+    *before* validating is recorded in table ``leadscore_validations`` in the same
+    transaction as the partition, so the score job reading this partition skips validating
+    the same data again (:func:`reusable_validation`); any change to the tables after the
+    fingerprint makes the score job validate them again."""
     from leadscore.features._spec import demo_spec
 
     spec = spec or demo_spec()
     with Warehouse(url) as wh:
-        validate_warehouse(wh, now=max(datetime.now(UTC).replace(tzinfo=None), as_of),
-                           dated=spec.has_time)  # fmt: skip
+        validated_now = max(datetime.now(UTC).replace(tzinfo=None), as_of)
+        fingerprint = wh.fingerprint(SOURCE_TABLES)
+        report = validate_warehouse(wh, now=validated_now, dated=spec.has_time)
         frame = lead_frame_for(wh, spec, as_of).assign(as_of=pd.Timestamp(as_of))
         id_type = wh.columns("contacts")["contact_id"]
         columns = [f"contact_id {id_type} NOT NULL", "as_of TIMESTAMP NOT NULL"]
@@ -707,7 +743,72 @@ def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURE
             kind = "VARCHAR" if frame[col].dtype == object or pd.api.types.is_string_dtype(
                 frame[col]) else "DOUBLE"  # fmt: skip
             columns.append(f"{quote_ident(col)} {kind}")
-        return wh.replace_partition(
-            table, frame, partition_column="as_of", partition_value=as_of,
-            create_sql=", ".join(columns), expected_rows=len(frame),
-        )  # fmt: skip
+        with wh.transaction():
+            rows = wh.replace_partition(
+                table, frame, partition_column="as_of", partition_value=as_of,
+                create_sql=", ".join(columns), expected_rows=len(frame),
+            )  # fmt: skip
+            _record_validation(wh, table, as_of, fingerprint, report, spec.has_time,
+                               validated_now)  # fmt: skip
+        return rows
+
+
+def _record_validation(wh: Warehouse, table: str, as_of: datetime, fingerprint: str | None,
+                       report: ValidationReport, dated: bool, validated_now: datetime) -> None:  # fmt: skip
+    """Replace the row of ``leadscore_validations`` for (``table``, ``as_of``): what was
+    validated, with ``validated_now`` as the "no timestamp after now" bound. Without a
+    fingerprint the old row is only deleted (its fingerprint no longer describes the
+    partition)."""
+    if not wh.has_table(VALIDATIONS):
+        if fingerprint is None:
+            return
+        wh.execute(f"CREATE TABLE {VALIDATIONS} ({_CREATE_VALIDATIONS})")
+    wh.execute(f"DELETE FROM {VALIDATIONS} WHERE features_table = ? AND as_of = "
+               "CAST(? AS TIMESTAMP)", [table, as_of])  # fmt: skip
+    if fingerprint is None:
+        return
+    counts = report.row_counts
+    wh.execute(
+        f"INSERT INTO {VALIDATIONS} (features_table, as_of, fingerprint, dated, validated_now, "
+        "data_start, data_end, contacts, events, outcomes) VALUES (?, CAST(? AS TIMESTAMP), ?, "
+        "?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?)",
+        [table, as_of, fingerprint, dated, validated_now, report.data_start, report.data_end,
+         counts["contacts"], counts["events"], counts["outcomes"]],
+    )  # fmt: skip
+
+
+def reusable_validation(wh: Warehouse, features_table: str, as_of: datetime, *,
+                        now: datetime, dated: bool) -> ValidationReport | None:  # fmt: skip
+    """The validation :func:`materialise_features` recorded for ``features_table`` at
+    ``as_of``, when it still holds for the source tables as they are now; otherwise None
+    (the caller validates).
+
+    It holds when the tables' fingerprint equals the recorded one (same columns, same rows),
+    the same ``dated`` rule was applied, and the recorded "no timestamp after" bound is not
+    later than ``now`` (so every timestamp is before ``now`` too)."""
+    if not wh.has_table(VALIDATIONS):
+        return None
+    rows = wh.query(f"SELECT * FROM {VALIDATIONS} WHERE features_table = ? AND as_of = "
+                    "CAST(? AS TIMESTAMP)", [features_table, as_of])  # fmt: skip
+    if len(rows) != 1:
+        return None
+    row = rows.iloc[0]
+    if bool(row["dated"]) != dated or pd.Timestamp(row["validated_now"]) > pd.Timestamp(now):
+        return None
+    current = wh.fingerprint(SOURCE_TABLES)
+    if current is None or current != row["fingerprint"]:
+        log.info("the source tables changed since `leadscore features` validated them for "
+                 "%s as of %s: validating them again", features_table, as_of)  # fmt: skip
+        return None
+    log.info("source tables unchanged since `leadscore features` validated them for %s as "
+             "of %s (fingerprint %s...): not validating them again", features_table, as_of,
+             current[:12])  # fmt: skip
+
+    def when(value: Any) -> datetime | None:
+        return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+    return ValidationReport(
+        row_counts={t: int(row[t]) for t in SOURCE_TABLES},
+        data_start=when(row["data_start"]), data_end=when(row["data_end"]),
+        notes=["validated by `leadscore features`; tables unchanged since (fingerprint)"],
+    )  # fmt: skip

@@ -1,0 +1,157 @@
+"""The pipeline "features, then score" validates the source tables once, not twice.
+
+`leadscore features` records the fingerprint of the tables it validated
+(``Warehouse.fingerprint``) next to its partition; `leadscore score --features-table` skips
+validating again only while that fingerprint still matches: any insert, delete or update of
+a source row makes it validate again, and bad data then stops it with the usual
+ContractViolations, the previous scores kept. Runs on DuckDB and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from leadscore.features import ContractViolations, Warehouse
+from leadscore.features._warehouse import copy_tables
+from leadscore.serving._batch import (
+    VALIDATIONS,
+    ScoreConfig,
+    materialise_features,
+    score_warehouse,
+)
+from leadscore.training import TrainResult
+
+from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
+from tests.engines import empty_warehouse
+from tests.servers import generate_and_train, tracking_store
+
+TRAIN_AS_OF = datetime(2026, 1, 1)
+AS_OF = datetime(2025, 11, 15)
+ENGINES = pytest.mark.parametrize("engine", ["duckdb", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, TrainResult]]:
+    """A generated DuckDB warehouse with a registered champion, its store's folder."""
+    root = tmp_path_factory.mktemp("reuse")
+    with tracking_store(root):
+        url, result = generate_and_train(root, n_contacts=3_000, seed=5, as_of=TRAIN_AS_OF)
+        yield url, root, result
+
+
+@pytest.fixture
+def warehouse(engine: str, source: tuple[str, Path, TrainResult], tmp_path: Path) -> Iterator[str]:
+    """A fresh warehouse on ``engine`` holding a copy of the source's tables."""
+    with empty_warehouse(engine, tmp_path) as url:
+        with Warehouse(source[0], read_only=True) as src, Warehouse(url) as dst:
+            copy_tables(src, dst, ["contacts", "events", "outcomes"])
+        yield url
+
+
+def _fingerprint(url: str) -> str | None:
+    with Warehouse(url, read_only=True) as wh:
+        return wh.fingerprint(["contacts", "events", "outcomes"])
+
+
+def _execute(url: str, sql: str, params: list[object] | None = None) -> None:
+    with Warehouse(url) as wh:
+        wh.execute(sql, params)
+
+
+@ENGINES
+def test_the_fingerprint_changes_with_any_row_and_only_then(
+    engine: str, make_warehouse: WarehouseFactory
+) -> None:
+    # contact 1 with two events, contact 2 with one; then edits that keep the row count
+    contacts = contacts_frame([{"contact_id": 1, "created_at": "2025-01-01"},
+                               {"contact_id": 2, "created_at": "2025-02-01"}])  # fmt: skip
+    events = events_frame([(1, "2025-03-01 10:00:00", "email_open"),
+                           (1, "2025-03-02 10:00:00", "page_view"),
+                           (2, "2025-03-03 10:00:00", "email_open")])  # fmt: skip
+    outcomes = outcomes_frame([(2, "2025-06-01", "won")])
+    url = make_warehouse(contacts=contacts, events=events, outcomes=outcomes)
+    # the same rows written in another order: another physical table, the same fingerprint
+    twin = make_warehouse(contacts=contacts.iloc[::-1], events=events.iloc[[2, 0, 1]],
+                          outcomes=outcomes)  # fmt: skip
+    first = _fingerprint(url)
+    assert first is not None and len(first) == 64
+    assert _fingerprint(twin) == first
+    assert _fingerprint(url) == first  # computing it changes nothing
+
+    # one value of one row: the count stays 3, the fingerprint changes
+    _execute(url, "UPDATE events SET event_type = 'email_click' WHERE contact_id = 2")
+    changed = _fingerprint(url)
+    assert changed != first
+    # put back: the same rows again, the same fingerprint
+    _execute(url, "UPDATE events SET event_type = 'email_open' WHERE contact_id = 2")
+    assert _fingerprint(url) == first
+    # a deleted row, then an exact duplicate of another row (count back to 3)
+    _execute(url, "DELETE FROM events WHERE contact_id = 2")
+    assert _fingerprint(url) not in (first, changed)
+    _execute(url, "INSERT INTO events SELECT * FROM events WHERE event_type = 'page_view'")
+    assert _fingerprint(url) not in (first, changed)
+    # the outcomes table counts too
+    _execute(twin, "UPDATE outcomes SET outcome = 'lost'")
+    assert _fingerprint(twin) != first
+
+
+@ENGINES
+def test_score_skips_the_second_validation_only_while_the_data_is_unchanged(
+    warehouse: str, source: tuple[str, Path, TrainResult]
+) -> None:
+    config = ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none",
+                         features_table="lead_features")  # fmt: skip
+    with tracking_store(source[1]):
+        rows = materialise_features(warehouse, AS_OF)
+        with Warehouse(warehouse, read_only=True) as wh:
+            recorded = wh.query(f"SELECT * FROM {VALIDATIONS}")
+        assert recorded["features_table"].tolist() == ["lead_features"]
+        assert recorded["fingerprint"].tolist() == [_fingerprint(warehouse)]
+        counts = {t: int(recorded[t].iloc[0]) for t in ("contacts", "events", "outcomes")}
+        with Warehouse(warehouse, read_only=True) as wh:
+            assert counts == {t: int(wh.scalar(f"SELECT count(*) FROM {t}"))
+                              for t in ("contacts", "events", "outcomes")}  # fmt: skip
+
+        # 1. unchanged tables: the features job's validation is reused
+        reused = score_warehouse(config)
+        assert reused.validation_reused is True
+        assert reused.rows + reused.errors == rows
+        # scoring without the features table always validates
+        direct = score_warehouse(ScoreConfig(warehouse=warehouse, as_of=AS_OF, reasons="none"))
+        assert direct.validation_reused is False
+
+        # 2. a harmless edit of one event (same row count): validated again, and it passes
+        with Warehouse(warehouse, read_only=True) as wh:
+            contact, at = wh.query("SELECT contact_id, occurred_at FROM events "
+                                   "ORDER BY contact_id, occurred_at LIMIT 1").iloc[0]  # fmt: skip
+        _execute(warehouse, "UPDATE events SET event_type = 'email_click' WHERE contact_id = ? "
+                 "AND occurred_at = CAST(? AS TIMESTAMP)", [int(contact), at])  # fmt: skip
+        again = score_warehouse(config)
+        assert again.validation_reused is False
+        before = _scores(warehouse)
+
+        # 3. bad data after the features job: an event before its contact existed (same
+        # count again); the score job validates, names the problem and keeps the scores
+        _execute(warehouse, "UPDATE events SET occurred_at = CAST(? AS TIMESTAMP) WHERE "
+                 "contact_id = ? AND occurred_at = CAST(? AS TIMESTAMP)",
+                 [datetime(2000, 1, 1), int(contact), at])  # fmt: skip
+        with pytest.raises(ContractViolations, match="before the contact was created"):
+            score_warehouse(config)
+        pd.testing.assert_frame_equal(_scores(warehouse), before)
+
+        # 4. rerunning the features job on bad data fails too, and records nothing new
+        with pytest.raises(ContractViolations):
+            materialise_features(warehouse, AS_OF)
+        with Warehouse(warehouse, read_only=True) as wh:
+            assert wh.query(f"SELECT fingerprint FROM {VALIDATIONS}")["fingerprint"].tolist() == (
+                recorded["fingerprint"].tolist())  # fmt: skip
+
+
+def _scores(url: str) -> pd.DataFrame:
+    with Warehouse(url, read_only=True) as wh:
+        return wh.query("SELECT contact_id, probability, scored_at FROM lead_scores WHERE "
+                        "as_of = CAST(? AS TIMESTAMP) ORDER BY contact_id", [AS_OF])  # fmt: skip
