@@ -129,10 +129,17 @@ def _history_cte(feats: Sequence[DaysSinceLast | HoursToFirst], excluded: Sequen
 )"""
 
 
-def _window_ctes(feats: Sequence[EventCount], excluded: Sequence[str]) -> list[str]:
+def _window_ctes(feats: Sequence[EventCount], excluded: Sequence[str],
+                 unbounded: Sequence[DaysSinceLast | HoursToFirst] = ()) -> list[str]:  # fmt: skip
     """Event counts: per (contact, snapshot, event type) one count per distinct window, over
     the events of the longest window only; then one row per (contact, snapshot) with, per
     feature, the right window's count summed over the right types.
+
+    With ``unbounded`` features (recency, first touch), ``by_type`` reads every event before
+    the cutoff instead, adding each type's last and first event time (the longest window
+    then counts with a condition of its own), and ``windowed`` also holds those features:
+    the most recent event of a set of types is the latest of their last events, the first of
+    one type its first. One pass over the events instead of two (the ``history`` step).
 
     The counts are INTEGER until the final SELECT and a single type's count is taken with MAX
     (``by_type`` has one row per type, so MAX is that row's count): DuckDB keeps a 128-bit
@@ -140,7 +147,7 @@ def _window_ctes(feats: Sequence[EventCount], excluded: Sequence[str]) -> list[s
     longest = max(f.start_days for f in feats)
     per_type = []
     for start, end in sorted({(f.start_days, f.end_days) for f in feats}):
-        conds = [] if start == longest else [f"e.occurred_at >= s.from_{start}d"]
+        conds = [] if start == longest and not unbounded else [f"e.occurred_at >= s.from_{start}d"]
         if end:
             conds.append(f"e.occurred_at < s.from_{end}d")
         count = _filtered("COUNT(*)", " AND ".join(conds) or None)
@@ -154,13 +161,24 @@ def _window_ctes(feats: Sequence[EventCount], excluded: Sequence[str]) -> list[s
             f"CAST({_filtered(total, _of_types('t.event_type', f.event_types))} AS INTEGER)"
             f" AS {f.name}"
         )
+    since = f"""
+   AND e.occurred_at >= s.from_{longest}d"""
+    since_any = f"""
+   AND e.occurred_at >= (SELECT MIN(from_{longest}d) FROM cutoffs)"""
+    if unbounded:
+        per_type += ["MAX(e.occurred_at) AS last_at", "MIN(e.occurred_at) AS first_at"]
+        for u in unbounded:
+            if isinstance(u, DaysSinceLast):
+                agg = _filtered("MAX(t.last_at)", _of_types("t.event_type", u.event_types))
+            else:
+                agg = _filtered("MIN(t.first_at)", _of_types("t.event_type", (u.event_type,)))
+            pivot.append(f"{agg} AS {u.name}")
+        since = since_any = ""
     by_type = f"""by_type AS (
   SELECT s.contact_id, s.as_of, e.event_type,
     {_NL.join(per_type)}
-  {_events_before_cutoff(excluded)}
-   AND e.occurred_at >= s.from_{longest}d
-  WHERE {_BEFORE_LAST_CUTOFF}
-   AND e.occurred_at >= (SELECT MIN(from_{longest}d) FROM cutoffs)
+  {_events_before_cutoff(excluded)}{since}
+  WHERE {_BEFORE_LAST_CUTOFF}{since_any}
   GROUP BY s.contact_id, s.as_of, e.event_type
 )"""
     windowed = f"""windowed AS (
@@ -227,9 +245,10 @@ def lead_frame_sql(
 
     * ``cutoffs``: each distinct cutoff with the start of every window, computed once;
     * ``spine``: the leads at each cutoff, with their attributes;
-    * ``history``: recency and first touch, the only step that reads every past event
-      (a narrow aggregate);
-    * ``by_type``, ``windowed``: the event counts, over the longest window's events only;
+    * ``by_type``, ``windowed``: the event counts per type and window, then per lead; with
+      recency or first-touch features they read every past event and hold those too (one
+      scan of the events for both), otherwise only the longest window's events;
+    * ``history``: recency and first touch when the spec has no event counts;
     * ``active_days``, ``day_counts``: distinct active days, as a GROUP BY over (contact,
       cutoff, day) rather than ``count(DISTINCT ...)``, which is the costly part.
 
@@ -250,12 +269,14 @@ def lead_frame_sql(
     )
     ctes: list[str] = []
     joins: list[str] = []
-    if unbounded:
+    history = "h"  # the alias the recency and first-touch columns are read from
+    if unbounded and not counts:
         ctes.append(_history_cte(unbounded, excluded))
         joins.append("LEFT JOIN history h ON h.contact_id = s.contact_id AND h.as_of = s.as_of")
     if counts:
-        ctes += _window_ctes(counts, excluded)
+        ctes += _window_ctes(counts, excluded, unbounded)
         joins.append("LEFT JOIN windowed w ON w.contact_id = s.contact_id AND w.as_of = s.as_of")
+        history = "w"
     if day_feats:
         ctes += _day_ctes(day_feats, excluded)
         joins.append("LEFT JOIN day_counts a ON a.contact_id = s.contact_id AND a.as_of = s.as_of")
@@ -264,9 +285,11 @@ def lead_frame_sql(
         if isinstance(f, EventCount):
             select_feats.append(f"CAST(COALESCE(w.{f.name}, 0) AS BIGINT) AS {f.name}")
         elif isinstance(f, DaysSinceLast):
-            select_feats.append(f"(epoch(s.as_of) - epoch(h.{f.name})) / 86400.0 AS {f.name}")
+            select_feats.append(
+                f"(epoch(s.as_of) - epoch({history}.{f.name})) / 86400.0 AS {f.name}")
         elif isinstance(f, HoursToFirst):
-            select_feats.append(f"(epoch(h.{f.name}) - epoch(s.created_at)) / 3600.0 AS {f.name}")
+            select_feats.append(
+                f"(epoch({history}.{f.name}) - epoch(s.created_at)) / 3600.0 AS {f.name}")
         else:
             select_feats.append(f"COALESCE(a.{f.name}, 0) AS {f.name}")
     if spec.has_time:

@@ -352,6 +352,15 @@ class Warehouse:
         """``count|sum|xor`` of a 64-bit hash of each row of ``table`` (None: not supported)."""
         return None
 
+    def ensure_index(self, table: str, columns: Sequence[str], include: Sequence[str] = ()
+                     ) -> str:  # fmt: skip
+        """Make sure ``table`` has an index leading with ``columns`` (covering ``include``)
+        where the engine benefits from one; returns what happened: ``"exists"``,
+        ``"created"``, ``"not needed"`` (engines that scan: DuckDB, Spark) or
+        ``"recommended"`` (it could not be created, e.g. the role does not own the table;
+        a warning gives the statement to run)."""
+        return "not needed"
+
     # -- frames in and out -----------------------------------------------------------
     @contextmanager
     def registered(self, name: str, frame: pd.DataFrame | pa.Table) -> Iterator[str]:
@@ -775,11 +784,16 @@ class PostgresWarehouse(Warehouse):
         self._in_transaction = False
         self.schema = self.parsed.options.get("schema", "")
         if self.schema:
-            if not read_only:
+            if not read_only and not self._schema_exists():  # creating needs the right to
                 self._run(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
             self._run(f"SET search_path TO {quote_ident(self.schema)}")
         for name, value in settings.items():
             self._run(f"SET {name} = {exp.Literal.string(value).sql('postgres')}")
+
+    def _schema_exists(self) -> bool:
+        self._cur.execute("SELECT count(*) FROM pg_namespace WHERE nspname = "
+                          f"{exp.Literal.string(self.schema).sql('postgres')}")  # fmt: skip
+        return bool(self._cur.fetchall()[0][0])
 
     def translate(self, sql: str, params: Sequence[Any] | None = None) -> str:
         """``sql`` in PostgreSQL's dialect, params bound, every CTE ``NOT MATERIALIZED``
@@ -872,6 +886,39 @@ class PostgresWarehouse(Warehouse):
             f"FROM {quote_ident(table)}) r"
         )
         return "|".join(str(v) for v in self._cur.fetchall()[0])
+
+    def ensure_index(self, table: str, columns: Sequence[str], include: Sequence[str] = ()
+                     ) -> str:  # fmt: skip
+        """A btree index on ``table`` leading with ``columns`` (see
+        :meth:`Warehouse.ensure_index`), created when missing and the role may. Building it
+        blocks writes to the table for its duration (about 40 s for 60M events on 2 busy
+        cores), once."""
+        cols = ", ".join(quote_ident(c) for c in columns)
+        self._cur.execute(
+            "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = "
+            "i.indrelid WHERE c.relname = " + exp.Literal.string(table).sql("postgres") +
+            " AND c.relnamespace = current_schema()::regnamespace"
+        )  # fmt: skip
+        wanted = f"({cols}"
+        plain = f"({', '.join(columns)}"
+        if any(wanted in str(d) or plain in str(d) for (d,) in self._cur.fetchall()):
+            return "exists"
+        name = quote_ident(f"leadscore_{table}_{'_'.join(columns)}"[:63])
+        covering = f" INCLUDE ({', '.join(quote_ident(c) for c in include)})" if include else ""
+        statement = f"CREATE INDEX IF NOT EXISTS {name} ON {quote_ident(table)} ({cols}){covering}"
+        try:
+            self._run("SET maintenance_work_mem = '512MB'")
+            self._run(statement)
+            self._run(f"ANALYZE {quote_ident(table)}")
+        except Exception as exc:
+            log.warning("table %s has no index on (%s) and this role could not create one (%s); "
+                        "the point-in-time query is faster with it: ask the table's owner to "
+                        "run: %s", table, ", ".join(columns),
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
+                        statement)  # fmt: skip
+            return "recommended"
+        log.info("created index %s on %s (%s)", name, table, ", ".join(columns))
+        return "created"
 
     def _server_version(self) -> int:
         """The server's ``server_version_num`` (e.g. 150004)."""

@@ -728,7 +728,9 @@ def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURE
     *before* validating is recorded in table ``leadscore_validations`` in the same
     transaction as the partition, so the score job reading this partition skips validating
     the same data again (:func:`reusable_validation`); any change to the tables after the
-    fingerprint makes the score job validate them again."""
+    fingerprint makes the score job validate them again. On PostgreSQL it creates the index
+    ``events(contact_id, occurred_at) INCLUDE (event_type)`` when missing (or, when the role
+    may not, logs the statement to run: :meth:`features.Warehouse.ensure_index`)."""
     from leadscore.features._spec import demo_spec
 
     spec = spec or demo_spec()
@@ -736,6 +738,8 @@ def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURE
         validated_now = max(datetime.now(UTC).replace(tzinfo=None), as_of)
         fingerprint = wh.fingerprint(SOURCE_TABLES)
         report = validate_warehouse(wh, now=validated_now, dated=spec.has_time)
+        if spec.has_time:  # the events of each lead up to its cutoff (where it helps)
+            wh.ensure_index("events", ["contact_id", "occurred_at"], include=["event_type"])
         frame = lead_frame_for(wh, spec, as_of).assign(as_of=pd.Timestamp(as_of))
         id_type = wh.columns("contacts")["contact_id"]
         columns = [f"contact_id {id_type} NOT NULL", "as_of TIMESTAMP NOT NULL"]

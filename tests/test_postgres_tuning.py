@@ -1,0 +1,116 @@
+"""PostgreSQL shaped for the point-in-time query: session settings, CTEs inlined, snapshots
+carried inline, the events index created (or recommended when the role may not).
+
+The values the oracle tests check (tests/test_point_in_time.py, run on PostgreSQL too) do not
+change with any of this; these tests check the settings and the index themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from leadscore.features import ConfigError, Warehouse
+from leadscore.features._point_in_time import lead_frame_sql
+from leadscore.features._warehouse import PG_WORK_MEM_ENV
+
+from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
+from tests.engines import empty_warehouse, postgres_base_url
+
+POSTGRES = pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+
+
+def _narrated(make_warehouse: WarehouseFactory) -> str:
+    # contact 1: two events; contact 2: none
+    return make_warehouse(
+        contacts=contacts_frame([{"contact_id": 1, "created_at": "2025-01-01"},
+                                 {"contact_id": 2, "created_at": "2025-01-02"}]),
+        events=events_frame([(1, "2025-02-01 09:00:00", "email_open"),
+                             (1, "2025-02-02 09:00:00", "page_view")]),
+        outcomes=outcomes_frame([]),
+    )  # fmt: skip
+
+
+@POSTGRES
+def test_sessions_get_work_mem_and_no_jit(
+    make_warehouse: WarehouseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = _narrated(make_warehouse)
+    with Warehouse(url, read_only=True) as wh:
+        assert wh.scalar("SELECT current_setting('work_mem')") == "256MB"
+        assert wh.scalar("SELECT current_setting('jit')") == "off"
+    monkeypatch.setenv(PG_WORK_MEM_ENV, "64MB")
+    with Warehouse(url, read_only=True) as wh:
+        assert wh.scalar("SELECT current_setting('work_mem')") == "64MB"
+    monkeypatch.setenv(PG_WORK_MEM_ENV, "lots")
+    with pytest.raises(ConfigError, match=f"{PG_WORK_MEM_ENV} must be an amount of memory"):
+        Warehouse(url, read_only=True)
+
+
+@POSTGRES
+def test_every_cte_is_inlined_and_the_snapshots_are_values(
+    make_warehouse: WarehouseFactory,
+) -> None:
+    url = _narrated(make_warehouse)
+    sql = lead_frame_sql(with_labels=False, horizon_days=90,
+                         snapshots=[datetime(2025, 3, 1), datetime(2025, 3, 1, 12)])  # fmt: skip
+    with Warehouse(url, read_only=True) as wh:
+        native = wh.translate(sql)
+    # cutoffs, spine, by_type, windowed, active_days, day_counts: none left to materialise
+    assert native.count(" AS NOT MATERIALIZED (") == 6
+    assert " AS (" not in native.replace("AS (VALUES", "")
+    assert "_snapshots(as_of)" in native and "FROM _snapshots" not in native
+    assert "'2025-03-01 12:00:00" in native
+
+
+@POSTGRES
+def test_the_events_index_is_created_once(make_warehouse: WarehouseFactory) -> None:
+    url = _narrated(make_warehouse)
+    with Warehouse(url) as wh:
+        assert wh.ensure_index("events", ["contact_id", "occurred_at"], ["event_type"]) == "created"
+        assert wh.ensure_index("events", ["contact_id", "occurred_at"], ["event_type"]) == "exists"
+        defs = wh.query("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                        "AND tablename = 'events'")["indexdef"].tolist()  # fmt: skip
+    assert len(defs) == 1
+    assert defs[0].endswith("USING btree (contact_id, occurred_at) INCLUDE (event_type)")
+
+
+@pytest.fixture
+def reader(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(owner URL, URL of a role that may read the schema's tables but owns none)."""
+    base = postgres_base_url()
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    with empty_warehouse("postgresql", tmp_path) as url:
+        schema = url.rsplit("schema=", 1)[1]
+        with Warehouse(url) as wh:
+            wh.write_table("events", events_frame([(1, "2025-02-01 09:00:00", "email_open")]))
+            wh.execute(f'CREATE ROLE "{role}" LOGIN')
+            wh.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{role}"')
+            wh.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"')
+        user_url = base.replace("://leadscore@", f"://{role}@")
+        assert user_url != base, "the test server's URL names user leadscore"
+        try:
+            yield url, f"{user_url}{'&' if '?' in user_url else '?'}schema={schema}"
+        finally:
+            with Warehouse(base) as wh:
+                wh.execute(f'DROP OWNED BY "{role}"')
+                wh.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_a_role_that_cannot_index_gets_the_statement_to_run(
+    reader: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    owner, user = reader
+    with caplog.at_level(logging.WARNING), Warehouse(user) as wh:
+        outcome = wh.ensure_index("events", ["contact_id", "occurred_at"], ["event_type"])
+    assert outcome == "recommended"
+    assert ('ask the table\'s owner to run: CREATE INDEX IF NOT EXISTS '
+            '"leadscore_events_contact_id_occurred_at" ON "events" ("contact_id", '
+            '"occurred_at") INCLUDE ("event_type")') in caplog.text  # fmt: skip
+    with Warehouse(owner, read_only=True) as wh:  # nothing was created
+        assert wh.scalar("SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
+                         "AND tablename = 'events'") == 0  # fmt: skip
