@@ -340,6 +340,8 @@ def main() -> None:
                         help="uvicorn worker processes of each server (default 1)")  # fmt: skip
     parser.add_argument("--no-reasons", dest="reasons", action="store_false",
                         help="ask both servers for scores without the model's reasons")  # fmt: skip
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write every row's figures to this JSON file")  # fmt: skip
     args = parser.parse_args()
 
     workdir = args.workdir.resolve()
@@ -395,6 +397,10 @@ def main() -> None:
     print(f"load average at start {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}, "
           f"at end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f} "
           f"({os.cpu_count()} CPUs; the clients run on the same machine)")  # fmt: skip
+    if args.json is not None:
+        args.json.write_text(json.dumps({
+            "rows": [{"form": n, "connections": c, **f} for n, c, f in rows],
+            "load_start": load_start, "load_end": load_end, "seconds": args.seconds}, indent=1))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,10 @@ what was expected. Never fewer rows without an error: pyarrow alone lets one unt
   no rows. Columns with no values are typed ``string``, never Arrow's ``null`` type.
 - ``encoding`` is any Python codec; a byte that does not decode is an error naming its
   line. ``.gz``, ``.bz2``, ``.lz4`` and ``.zst`` files are decompressed (by extension).
-- Column types are pyarrow's inference, as elsewhere in leadscore; empty fields are
-  missing values.
+- Column types are pyarrow's inference, as elsewhere in leadscore, except that a column
+  pyarrow read as numbers stays text when any of its values has a leading zero before a
+  digit (``02101``: codes such as zip codes, where ``02101`` and ``2101`` differ); empty
+  fields are missing values.
 
 The file is held in memory while it is read (as UTF-8 bytes), so the peak is about the
 file's size plus the table's.
@@ -39,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from leadscore.features._errors import ConfigError
 
@@ -83,7 +86,32 @@ def read_csv_table(path: Path, *, encoding: str, delimiter: str, where: str) -> 
                 f"{source}: read {table.num_rows} rows but the file holds "
                 f"{records.count - 1} records after the header; expected one row per record"
             )
-    return _without_null_types(table)
+    return _codes_as_text(_without_null_types(table), data, delimiter, spans_lines)
+
+
+_LEADING_ZERO = r"^\s*[+-]?0[0-9]"
+
+
+def _codes_as_text(table: pa.Table, data: bytes, delimiter: str, spans_lines: bool) -> pa.Table:
+    """The numeric columns of ``table`` whose text has a value with a leading zero before a
+    digit, read again as text (one more parse of the file, of those columns only)."""
+    numeric = [f.name for f in table.schema
+               if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]  # fmt: skip
+    if not numeric:
+        return table
+    text = pa_csv.read_csv(
+        pa.BufferReader(data),
+        read_options=pa_csv.ReadOptions(encoding="utf8", block_size=_BLOCK_SIZE),
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=spans_lines),
+        convert_options=pa_csv.ConvertOptions(
+            strings_can_be_null=True, include_columns=numeric,
+            column_types={name: pa.string() for name in numeric}),
+    )  # fmt: skip
+    for name in numeric:
+        column = text.column(name)
+        if pc.any(pc.match_substring_regex(column, _LEADING_ZERO)).as_py():
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+    return table
 
 
 @dataclass(frozen=True)

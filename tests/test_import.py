@@ -697,8 +697,6 @@ def test_columns_are_typed_and_every_left_out_column_says_why(tmp_path: Path) ->
     assert contacts["opted_in"].iloc[3:6].tolist() == [False, True, False]
 
 
-@pytest.mark.xfail(strict=True, reason="features/_csv.py infers types with pyarrow, which reads "
-                   "'02101' as the integer 2101 before the typing sees the text")  # fmt: skip
 def test_codes_with_a_leading_zero_stay_text(tmp_path: Path) -> None:
     # zip codes: "02101" and "2101" are different places; read as numbers they would merge
     (tmp_path / "export.csv").write_text(
