@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -79,8 +80,13 @@ def child(args: argparse.Namespace) -> int:
         extra["backtest_folds"] = args.backtest_folds
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{args.workdir / 'mlflow.db'}"
     t0 = time.perf_counter()
+
+    def say(msg: str) -> None:  # each step with its time and the RSS at that moment
+        rss = (_status_kib(os.getpid(), "VmRSS") or 0) / 2**20
+        print(f"  [{time.perf_counter() - t0:6.1f} s, RSS {rss:5.2f} GiB] {msg}", flush=True)
+
     result = train(TrainConfig(warehouse=f"duckdb:///{args.workdir / 'bench.duckdb'}",
-                               as_of=AS_OF, **extra))  # fmt: skip
+                               as_of=AS_OF, **extra), progress=say)  # fmt: skip
     seconds = time.perf_counter() - t0
     out = {
         "seconds": seconds,
@@ -106,6 +112,7 @@ def run_child(args: argparse.Namespace, *, no_sampling: bool, out: Path) -> dict
     if args.src:
         env["PYTHONPATH"] = str(Path(args.src).resolve())
     load_start = loadavg()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)
     limit_kib = args.max_rss_gib * 2**20
@@ -122,7 +129,10 @@ def run_child(args: argparse.Namespace, *, no_sampling: bool, out: Path) -> dict
         time.sleep(POLL_SECONDS)
     proc.wait()
     wall = time.perf_counter() - t0
-    figures: dict[str, Any] = {"wall_seconds": wall, "peak_rss_gib": peak / 2**20,
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    figures: dict[str, Any] = {"wall_seconds": wall, "cpu_seconds": cpu,
+                               "peak_rss_gib": peak / 2**20,
                                "load_start": load_start, "load_end": loadavg(),
                                "killed_at_limit": killed, "returncode": proc.returncode}  # fmt: skip
     if not killed and proc.returncode == 0:
@@ -136,6 +146,7 @@ def show(name: str, f: dict[str, Any]) -> None:
                                             if f["killed_at_limit"] else "")  # fmt: skip
     print(f"wall (process, incl. imports) {f['wall_seconds']:.1f} s; train() "
           f"{f.get('seconds', float('nan')):.1f} s")
+    print(f"CPU time (user + system)       {f['cpu_seconds']:.1f} s")
     print(f"peak RSS (VmHWM)               {peak}")
     print(f"load average (1 min)           {f['load_start']:.2f} -> {f['load_end']:.2f}")
     if "row_counts" not in f:

@@ -27,7 +27,9 @@ frame holds no censored rows, which is what :func:`training._fitting.labelled_da
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -37,13 +39,18 @@ import pyarrow.compute as pc
 from leadscore.features._errors import ConfigError
 from leadscore.features._point_in_time import _booleans, lead_frame_sql
 from leadscore.features._spec import FeatureSpec, demo_spec
-from leadscore.features._warehouse import Warehouse
+from leadscore.features._warehouse import DUCKDB_MEMORY_ENV, Warehouse
 
 log = logging.getLogger(__name__)
 
 SNAPSHOTS_PER_QUERY = 3
 """Snapshots computed by one query: fewer bound the engine's working memory, more save
 repeated scans of the events (each query reads them once)."""
+DUCKDB_MEMORY_LIMIT = "1GB"
+"""DuckDB's ``memory_limit`` while the frame is built, unless ``LEADSCORE_DUCKDB_MEMORY_LIMIT``
+sets one for the connection: DuckDB's default (80% of RAM) lets it hold gigabytes of working
+memory that the training then cannot use; under 1GB the feature query spills nothing and
+takes the same CPU time (benchmarks/README.md)."""
 _INT_TYPES = (pa.int32(), pa.int64())
 
 
@@ -101,10 +108,11 @@ def build_training_frame(
     sql = lead_frame_sql(with_labels=True, horizon_days=horizon_days,
                          boolean_columns=_booleans(wh), spec=spec, decision="pipeline")  # fmt: skip
     pieces: list[pa.Table] = []
-    for start in range(0, len(snaps), snapshots_per_query):
-        group = snaps[start:start + snapshots_per_query]
-        with wh.registered("_snapshots", pd.DataFrame({"as_of": pd.to_datetime(group)})):
-            pieces.append(_narrow(wh.query_arrow(sql)))
+    with _duckdb_memory_limit(wh):
+        for start in range(0, len(snaps), snapshots_per_query):
+            group = snaps[start:start + snapshots_per_query]
+            with wh.registered("_snapshots", pd.DataFrame({"as_of": pd.to_datetime(group)})):
+                pieces.append(_narrow(wh.query_arrow(sql)))
     table = _concat(pieces)
     del pieces
     frame = table.to_pandas(self_destruct=True, split_blocks=True)
@@ -113,6 +121,21 @@ def build_training_frame(
     log.info("built the training frame: %d rows over %d snapshot(s), %.0f MiB", len(frame),
              len(snaps), frame.memory_usage(deep=False).sum() / 2**20)  # fmt: skip
     return frame
+
+
+@contextmanager
+def _duckdb_memory_limit(wh: Warehouse) -> Iterator[None]:
+    """On DuckDB without a limit of the user's, :data:`DUCKDB_MEMORY_LIMIT` inside the
+    block, the previous limit restored after it."""
+    if wh.dialect != "duckdb" or os.environ.get(DUCKDB_MEMORY_ENV):
+        yield
+        return
+    previous = wh.scalar("SELECT current_setting('memory_limit')")
+    wh.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    try:
+        yield
+    finally:
+        wh.execute(f"SET memory_limit = '{previous}'")
 
 
 def _concat(pieces: list[pa.Table]) -> pa.Table:

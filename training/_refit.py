@@ -28,6 +28,15 @@ row before the test period, and what was done, in numbers and in words:
    relatively), the calibration's logit is moved so that their mean on the latest window
    equals its base rate (:meth:`models.Calibrator.shifted_to_rate`), and the result says so.
 
+**Negative sampling** (``sampling``, :class:`training._sampling.NegativeSampling`): when the
+positive rate of the rows before the test period is below its threshold, every model of
+steps 1-3 is fitted on every won row and a uniform sample of the others, weighted up to
+their number (the weights enter LightGBM and the logistic regression, so they estimate the
+full rows' probabilities); the selection reads the sampled latest window (ROC AUC does not
+change in expectation under uniform sampling of one class); the cross-fitted scores are of
+*every* row, so the Platt map and the prior shift are fitted on the original scale, without
+weights. :attr:`FinalFit.sample` records what was kept.
+
 The frames given are never changed. Every model is fitted with a fixed seed, so the same
 rows give the same model.
 """

@@ -37,7 +37,7 @@ class NegativeSampling:
     """
 
     below_rate: float = 0.05
-    negatives_per_positive: float = 20.0
+    negatives_per_positive: float = 10.0
     min_negatives: int = 200_000
     seed: int = 0
 
