@@ -627,16 +627,28 @@ def _score_chunk(
         scored = pd.DataFrame({c: pd.Series(dtype="object") for c in SCORE_COLUMNS})
     probability = scored["probability"].to_numpy(dtype="float64")
     ok = np.isfinite(probability)
+    kept = scored if ok.all() else scored.loc[ok].reset_index(drop=True)
+    n_ok = len(kept)
+    # The score columns are taken as they are (no round trip through Python objects) and the
+    # job's constant texts as one-category columns: Arrow writes them from their codes.
     out = pd.DataFrame({
         "contact_id": good["contact_id"].to_numpy()[ok], "as_of": pd.Timestamp(as_of),
-        "scored_at": pd.Timestamp(now), "model_name": name, "model_version": version,
+        "scored_at": pd.Timestamp(now), "model_name": _constant(name, n_ok),
+        "model_version": _constant(version, n_ok),
     })  # fmt: skip
     for col in SCORE_COLUMNS:
-        out[col] = scored[col].to_numpy()[ok]
+        out[col] = kept[col].array
     errors = _error_rows(leads, problems, good, ~ok)
     if ok.all():
         return out, errors, good, probability
     return out, errors, good.loc[ok].reset_index(drop=True), probability[ok]
+
+
+def _constant(value: str | None, n: int) -> pd.Categorical | list[None]:
+    """A column of ``n`` times ``value`` (a text, or None)."""
+    if value is None:
+        return [None] * n
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
 
 
 def _error_rows(leads: pd.DataFrame, problems: pd.DataFrame, good: pd.DataFrame,

@@ -545,6 +545,9 @@ def score(
     out.print(f"wrote {result.rows:,} rows to table {result.table} (as_of {result.as_of}, "
               f"{result.model_name} v{result.model_version}, reasons for {result.reasons_rows:,}) "
               f"in {result.seconds:.1f} s")  # fmt: skip
+    if result.validation_reused:
+        out.print(f"tables unchanged since `leadscore features` validated them for table "
+                  f"{features_table}: not validated again")  # fmt: skip
     if result.errors:
         detail = "; ".join(f"{n:,} x {r}" for r, n in result.error_reasons.items())
         out.print(f"{result.errors:,} leads could not be scored, see table "

@@ -9,6 +9,9 @@ ContractViolations, the previous scores kept. Runs on DuckDB and PostgreSQL.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +30,7 @@ from leadscore.training import TrainResult
 
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
 from tests.engines import empty_warehouse
-from tests.servers import generate_and_train, tracking_store
+from tests.servers import generate_and_train, tracking_store, tracking_uri
 
 TRAIN_AS_OF = datetime(2026, 1, 1)
 AS_OF = datetime(2025, 11, 15)
@@ -155,3 +158,31 @@ def _scores(url: str) -> pd.DataFrame:
     with Warehouse(url, read_only=True) as wh:
         return wh.query("SELECT contact_id, probability, scored_at FROM lead_scores WHERE "
                         "as_of = CAST(? AS TIMESTAMP) ORDER BY contact_id", [AS_OF])  # fmt: skip
+
+
+def test_the_cli_pipeline_says_when_it_did_not_validate_again(
+    source: tuple[str, Path, TrainResult], tmp_path: Path
+) -> None:
+    # `leadscore features` then `leadscore score --features-table`, as a user runs them
+    db = tmp_path / "crm.duckdb"
+    with Warehouse(source[0], read_only=True) as src, Warehouse(f"duckdb:///{db}") as dst:
+        copy_tables(src, dst, ["contacts", "events", "outcomes"])
+    env = {**os.environ, "COLUMNS": "200", "MLFLOW_TRACKING_URI": tracking_uri(source[1])}
+    common = ["--warehouse", f"duckdb:///{db}", "--as-of", "2025-11-15"]
+
+    def run(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "leadscore.serving.cli", *args],
+                              capture_output=True, text=True, cwd=source[1], env=env,
+                              timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    run("features", *common)
+    score = [*common, "--features-table", "lead_features", "--reasons", "none"]
+    said = ("tables unchanged since `leadscore features` validated them for table "
+            "lead_features: not validated again")  # fmt: skip
+    assert said in " ".join(run("score", *score).split())
+    # one more event for a contact that exists: the score job validates again, silently
+    _execute(f"duckdb:///{db}", "INSERT INTO events SELECT contact_id, occurred_at, 'email_open' "
+             "FROM events ORDER BY contact_id, occurred_at LIMIT 1")  # fmt: skip
+    assert "not validated again" not in run("score", *score)
