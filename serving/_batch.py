@@ -648,7 +648,8 @@ def _constant(value: str | None, n: int) -> pd.Categorical | list[None]:
     """A column of ``n`` times ``value`` (a text, or None)."""
     if value is None:
         return [None] * n
-    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
+    dtype = pd.CategoricalDtype(categories=[value])
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), dtype=dtype)
 
 
 def _error_rows(leads: pd.DataFrame, problems: pd.DataFrame, good: pd.DataFrame,
