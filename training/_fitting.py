@@ -28,7 +28,7 @@ from leadscore.features import (
     validate_warehouse,
 )
 from leadscore.features._capacity import weekly_leads_worked
-from leadscore.features._matrix import build_training_frame
+from leadscore.features._matrix import build_training_frame, duckdb_memory_limit
 from leadscore.features._point_in_time import build_handoff_frame
 from leadscore.features._schema import TRUTH
 from leadscore.features._spec import FeatureSpec
@@ -75,7 +75,8 @@ def labelled_data(wh: Warehouse, spec: FeatureSpec, *, as_of: datetime | None, h
     """Validate ``wh`` and build the labelled frame and split (see the module docstring).
     ``as_of`` defaults to just after the last timestamp in the data; ``last`` keeps only the
     latest N labelled snapshots (pipeline; all by default)."""
-    report = validate_warehouse(wh, dated=spec.has_time)
+    with duckdb_memory_limit(wh):  # DuckDB's default (80% of RAM) is the training's peak
+        report = validate_warehouse(wh, dated=spec.has_time)
     if spec.has_time and (report.data_start is None or report.data_end is None):
         raise ConfigError(f"warehouse {wh.url} has no dated rows to train on")
     if not spec.has_time and as_of is not None:
