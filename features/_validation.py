@@ -128,6 +128,25 @@ def _offenders(
                                examples=rows["example"].tolist())  # fmt: skip
 
 
+def _one_scan_per_table(wh: Warehouse, checks: list[tuple[str, str]], now: datetime
+                        ) -> tuple[dict[str, int], set[tuple[str, str]]]:  # fmt: skip
+    """Each table's row count and its checks without a subquery, in one scan per table (on
+    PostgreSQL each scan of 60M events costs seconds); returns the counts and the (table,
+    condition) pairs that matched no row. A check that matched rows is run again on its own
+    for its examples."""
+    counts: dict[str, int] = {}
+    clean: set[tuple[str, str]] = set()
+    for table in (CONTACTS, EVENTS, OUTCOMES):
+        simple = [w for t, w in checks if t == table and "SELECT" not in w.upper()]
+        cols = ["count(*) AS n", *(f"count(*) FILTER (WHERE {w}) AS c{i}"
+                                   for i, w in enumerate(simple))]  # fmt: skip
+        params: list[object] = [now for w in simple if "?" in w]
+        row = wh.query(f"SELECT {', '.join(cols)} FROM {table} t", params or None).iloc[0]
+        counts[table] = int(row["n"])
+        clean |= {(table, w) for i, w in enumerate(simple) if int(row[f"c{i}"]) == 0}
+    return counts, clean
+
+
 def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: bool | None = None
                        ) -> ValidationReport:  # fmt: skip
     """Validate contacts, events and outcomes in ``wh`` (see the module docstring).
@@ -190,14 +209,14 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: boo
     if not wh.scalar("SELECT count(*) FROM outcomes WHERE closed_at IS NOT NULL"):
         # a label column without a close time: outcomes are known, not when they closed
         checks = [c for c in checks if c[3] != "t.closed_at IS NULL"]
+    counts, clean = _one_scan_per_table(wh, [(c[0], c[3]) for c in checks], now)
     for table, column, problem, where_sql, example_sql in checks:
+        if (table, where_sql) in clean:
+            continue
         params: list[object] | None = [now] if "?" in where_sql else None
         found = _offenders(wh, table, column, problem, where_sql, example_sql, params)
         if found is not None:
             problems.append(found)
-    counts = {
-        t: int(wh.scalar(f"SELECT count(*) FROM {t}") or 0) for t in (CONTACTS, EVENTS, OUTCOMES)
-    }
     if counts[CONTACTS] == 0:
         problems.append(DataValidationError(CONTACTS, None, "table is empty; nothing to score"))
     if problems:
