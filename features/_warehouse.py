@@ -335,9 +335,10 @@ class Warehouse:
         anything is unchanged).
 
         Contract: equal digests mean, with overwhelming probability, that each table holds
-        the same multiset of rows with the same columns; any insert, delete or update of a
-        row, or of a column's type, changes it. Per table it combines the row count with the
-        sum and the XOR of a 64-bit hash of each whole row (order-independent, one scan)."""
+        the same multiset of rows with the same columns; any insert, delete or update that
+        changes a value, or a column's type, changes it. Per table it combines the row count
+        with the sum and the XOR of a 64-bit hash of each row (order-independent, one scan;
+        see each engine's ``_row_hash_stats``)."""
         parts = []
         for table in tables:
             if table not in self.tables():
