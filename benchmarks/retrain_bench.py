@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_warehouse(args.contacts, args.workdir)
     print(f"retrain benchmark: {args.contacts:,} contacts, workdir {args.workdir}; "
           f"cpu_count {os.cpu_count()}, load {os.getloadavg()}", flush=True)
-    runs = [("full data", True)] if args.no_sampling else [("sampled", False)]
+    runs = [("full data", True)] if args.no_sampling else [("default settings", False)]
     if args.compare:
         runs = [("sampled", False), ("full data", True)]
     results = {}
