@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from leadscore.features import DataValidationError
 from leadscore.features._spec import FeatureSpec, demo_spec
@@ -83,10 +84,11 @@ def to_model_input(leads: pd.DataFrame, spec: FeatureSpec | None = None) -> pd.D
     A value that is there but cannot be read is a DataValidationError naming the column and
     the values, as batch scoring rejects it (never scored as missing): a yes/no attribute
     holding anything but true/false, yes/no or 1/0 (``"maybe"``), a number column holding
-    text that is not a number."""
+    text that is not a number, a company size that is negative or not finite."""
     spec = spec or demo_spec()
     text = spec.text_columns()
     flags = {a.name for a in spec.attributes if a.kind == "boolean"}
+    sizes = {"company_size"} | {a.name for a in spec.attributes if a.role == "company_size"}
     out = pd.DataFrame(index=leads.index)
     if "contact_id" in leads.columns:
         out["contact_id"] = leads["contact_id"]
@@ -109,8 +111,11 @@ def to_model_input(leads: pd.DataFrame, spec: FeatureSpec | None = None) -> pd.D
         unread = values.notna() & numbers.isna()
         if col in flags:
             unread |= numbers.notna() & ~numbers.isin((0.0, 1.0))
+        if col in sizes:  # as batch scoring refuses it (serving._batch.unscorable)
+            unread |= numbers.notna() & ~(np.isfinite(numbers) & (numbers >= 0))
         if unread.any():
             problem = (f"{col} must be true/false (1/0)" if col in flags
+                       else f"{col} must be a non-negative number of employees" if col in sizes
                        else f"{col} must be a number")  # fmt: skip
             raise DataValidationError("lead rows", col, problem, count=int(unread.sum()),
                                       examples=[str(v) for v in pd.unique(values[unread])])  # fmt: skip

@@ -62,7 +62,13 @@ def test_model_input_reads_yes_no_words_and_refuses_what_is_not_a_number() -> No
     # 2 is neither yes nor no; "ten" is no number (both used to become missing)
     for column, values, problem, example in (
         ("requested_demo", [1, 2, 0], "requested_demo must be true/false (1/0)", "2"),
-        ("company_size", ["ten", 5, None], "company_size must be a number", "ten"),
+        ("company_size", ["ten", 5, None], "company_size must be a non-negative number of "
+         "employees", "ten"),
+        # batch scoring refuses a negative or infinite size (unscorable); so does the pyfunc
+        ("company_size", [-5, 5, None], "company_size must be a non-negative number of "
+         "employees", "-5.0"),
+        ("company_size", [float("inf"), 5, None], "company_size must be a non-negative "
+         "number of employees", "inf"),
     ):
         with pytest.raises(DataValidationError) as caught:
             to_model_input(_leads(**{column: values}))
