@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write each engine's figures to this JSON file")  # fmt: skip
     args = parser.parse_args(argv)
     json_path = args.json.resolve() if args.json else None
-    engines: dict[str, dict[str, Any]] = {}
+    by_engine: dict[str, dict[str, Any]] = {}
 
     import logging
 
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"{n_features:,} open leads"))  # fmt: skip
             results.append(("reasons rows/s (score_leads with reasons)", f"{with_reasons:,.0f}"))
             results.append(("raw Booster.predict rows/s", f"{predict_rate:,.0f}"))
-        engines[engine] = {"features_seconds": features_s, "open_leads": n_features,
+        by_engine[engine] = {"features_seconds": features_s, "open_leads": n_features,
                            "score_rows_per_second": rate, "score_ratio": rate / predict_rate,
                            "predict_rows_per_second": predict_rate,
                            "load": float(load0.split()[0]), "validation_reused":
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{features_by['postgresql'] / features_by['duckdb']:.2f}x"))  # fmt: skip
 
     if json_path is not None:
-        json_path.write_text(json.dumps({"engines": engines, "contacts": args.contacts}, indent=1))
+        json_path.write_text(json.dumps({"engines": by_engine, "contacts": args.contacts}, indent=1))
     print(f"\nsummary (load {loadavg()}, peak RSS {peak_rss_gib():.1f} GiB)")
     width = max(len(k) for k, _ in results)
     for key, value in results:

@@ -7,7 +7,8 @@ mix), and prints their figures as one table at the end:
    events (50 per lead), precomputed counts, and ``mlflow models serve`` on the same model;
 2. ``batch_bench.py``: point-in-time features for every open lead and the score job, on
    DuckDB and PostgreSQL (when ``--postgres`` or ``LEADSCORE_TEST_POSTGRES_URL`` names a
-   server; ``make bench`` starts the private one), at ``--contacts`` (default 1M);
+   server; ``make bench`` starts the private one), at ``--contacts`` (default 1M), with the
+   production model and again with the fixed 300-tree reference model;
 3. ``retrain_bench.py``: retraining at ``--contacts``: wall time and peak RSS of the process.
 
 The warehouses are generated on the first run (slow: minutes at 1M contacts, not timed) and
@@ -86,16 +87,26 @@ def main(argv: list[str] | None = None) -> int:
             "--json", str(work / "http.json")]):  # fmt: skip
         failed.append("http")
     batch_args = ["--contacts", str(args.contacts), "--workdir", str(work / "batch"),
-                  "--json", str(work / "batch.json")]  # fmt: skip
+                  "--json", str(work / "batch.json"), "--no-capacity"]  # fmt: skip
     if args.postgres:
         batch_args += ["--postgres", args.postgres]
     if "batch" not in skip and _run("batch_bench.py", batch_args):
         failed.append("batch")
+    # the same job with DESIGN.md's yardstick model (300 trees of 63 leaves): the score job's
+    # ratio to raw predict depends on the model's size, the early-stopped one being small
+    reference = [*batch_args[:5], str(work / "batch-reference.json"), *batch_args[6:],
+                 "--reference-model"]  # fmt: skip
+    if "batch" not in skip and _run("batch_bench.py", reference):
+        failed.append("batch (reference model)")
     if "retrain" not in skip and _run("retrain_bench.py", [
             "--contacts", str(args.contacts), "--workdir", str(work / "retrain")]):  # fmt: skip
         failed.append("retrain")
     rows = _rows(_read(work / "http.json"), _read(work / "batch.json"),
                  _read(work / "retrain" / "retrain-results.json"), args.contacts)  # fmt: skip
+    for engine, f in _read(work / "batch-reference.json").get("engines", {}).items():
+        rows.append((f"{engine} score job / raw predict, reference model",
+                     f"{f['score_ratio']:.2f}x ({f['score_rows_per_second']:,.0f} rows/s)",
+                     f"{f.get('load', float('nan')):.2f}"))  # fmt: skip
     end = os.getloadavg()
     w0 = max([len("figure"), *(len(r[0]) for r in rows)])
     w1 = max([len("value"), *(len(r[1]) for r in rows)])
