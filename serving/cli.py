@@ -373,9 +373,11 @@ def _compare_models(given: list[str] | None, contract: Contract
     if alias_version(sibling, "champion") is not None:
         uris.append(f"models:/{sibling}@champion")
         return uris, ()
-    if not contract.has_time:
-        why = (f"The data has no time, so there is no {other} decision to compare: the "
-               f"{own} section is the whole comparison.")  # fmt: skip
+    if not contract.has_time or (other == "pipeline" and contract.events is None):
+        reason = ("has no time" if not contract.has_time else
+                  "has no events: each lead is scored once, at its handoff")  # fmt: skip
+        why = (f"The data {reason}, so there is no {other} decision to compare: the {own} "
+               "section is the whole comparison.")  # fmt: skip
     else:
         where = f" --contract {contract.path}" if contract.path else ""
         why = (f"No model trained at the {other} decision is registered ({sibling}@champion). "

@@ -249,7 +249,9 @@ def test_dated_export_with_an_existing_score_with_gaps(tmp_path: Path) -> None:
 
     _run(["compare", "--contract", str(contract), "-w", "duckdb:///wh.duckdb", "--report",
           "report.html"], tmp_path)  # fmt: skip
-    figures = json.loads((tmp_path / "report.json").read_text())["handoff"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert "has no events" in report["pipeline"]["missing"]  # a single export
+    figures = report["handoff"]
     decided = export.loc[~still_open].sort_values("Created Date").reset_index(drop=True)
     test = decided.iloc[round(0.8 * len(decided)):]  # the latest 20% of decided leads
     assert figures["meta"]["rows"] == len(test)
