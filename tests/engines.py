@@ -111,6 +111,19 @@ def postgres_base_url() -> str:
 
 
 @contextmanager
+def copied_warehouse(engine: str, source_url: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh warehouse on ``engine`` (:func:`empty_warehouse`) holding a copy of the
+    contacts, events and outcomes of the warehouse at ``source_url``."""
+    from leadscore.features import Warehouse
+    from leadscore.features._warehouse import copy_tables
+
+    with empty_warehouse(engine, tmp_path) as url:
+        with Warehouse(source_url, read_only=True) as src, Warehouse(url) as dst:
+            copy_tables(src, dst, ["contacts", "events", "outcomes"])
+        yield url
+
+
+@contextmanager
 def empty_warehouse(engine: str, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, empty warehouse on ``engine``, removed when the block ends."""
     name = f"t_{uuid.uuid4().hex[:12]}"

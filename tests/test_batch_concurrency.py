@@ -24,12 +24,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from leadscore.features import ConfigError, Warehouse
-from leadscore.features._warehouse import copy_tables
 from leadscore.serving._batch import HOLD_ENV, ScoreConfig, score_warehouse
 from leadscore.training import TrainResult
 
 from tests.conftest import open_contacts
-from tests.engines import empty_warehouse
+from tests.engines import copied_warehouse
 from tests.servers import generate_and_train, tracking_store
 
 TRAIN_AS_OF = datetime(2026, 1, 1)
@@ -50,9 +49,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 @pytest.fixture
 def scored(engine: str, source: tuple[str, Path, TrainResult], tmp_path: Path) -> Iterator[str]:
     """A fresh warehouse on ``engine`` with the source's tables, scored once as of AS_OF."""
-    with empty_warehouse(engine, tmp_path) as url:
-        with Warehouse(source[0], read_only=True) as src, Warehouse(url) as dst:
-            copy_tables(src, dst, ["contacts", "events", "outcomes"])
+    with copied_warehouse(engine, source[0], tmp_path) as url:
         with tracking_store(source[1]):
             score_warehouse(ScoreConfig(warehouse=url, as_of=AS_OF, reasons="none"))
         yield url

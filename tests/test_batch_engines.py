@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 from leadscore.features import ConfigError, DataValidationError, Warehouse, build_lead_frame
 from leadscore.features._schema import LEAD_SCORES
-from leadscore.features._warehouse import STAGING_PREFIX, copy_tables
+from leadscore.features._warehouse import STAGING_PREFIX
 from leadscore.models import score_leads
 from leadscore.serving._batch import (
     HOLD_ENV,
@@ -38,7 +38,7 @@ from leadscore.training import TrainResult
 from leadscore.training._registry import load_bundle
 
 from tests.conftest import open_contacts
-from tests.engines import empty_warehouse
+from tests.engines import copied_warehouse, empty_warehouse
 from tests.servers import MODEL_URI, generate_and_train, tracking_store
 
 TRAIN_AS_OF = datetime(2026, 1, 1)
@@ -58,9 +58,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 @pytest.fixture
 def warehouse(engine: str, source: tuple[str, Path, TrainResult], tmp_path: Path) -> Iterator[str]:
     """A fresh warehouse on ``engine`` holding a copy of the source's tables."""
-    with empty_warehouse(engine, tmp_path) as url:
-        with Warehouse(source[0], read_only=True) as src, Warehouse(url) as dst:
-            copy_tables(src, dst, ["contacts", "events", "outcomes"])
+    with copied_warehouse(engine, source[0], tmp_path) as url:
         yield url
 
 

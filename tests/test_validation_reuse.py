@@ -29,7 +29,7 @@ from leadscore.serving._batch import (
 from leadscore.training import TrainResult
 
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
-from tests.engines import empty_warehouse
+from tests.engines import copied_warehouse
 from tests.servers import generate_and_train, tracking_store, tracking_uri
 
 TRAIN_AS_OF = datetime(2026, 1, 1)
@@ -49,9 +49,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 @pytest.fixture
 def warehouse(engine: str, source: tuple[str, Path, TrainResult], tmp_path: Path) -> Iterator[str]:
     """A fresh warehouse on ``engine`` holding a copy of the source's tables."""
-    with empty_warehouse(engine, tmp_path) as url:
-        with Warehouse(source[0], read_only=True) as src, Warehouse(url) as dst:
-            copy_tables(src, dst, ["contacts", "events", "outcomes"])
+    with copied_warehouse(engine, source[0], tmp_path) as url:
         yield url
 
 
