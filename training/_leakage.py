@@ -66,7 +66,7 @@ import pandas as pd
 from leadscore.features._errors import DataValidationError, LeadscoreError
 from leadscore.features._init_contract import after_contact_name, sales_like_values
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import binom, rankdata
+from scipy.stats import binom
 from sklearn.model_selection import StratifiedKFold
 
 log = logging.getLogger(__name__)
@@ -409,29 +409,64 @@ def _value_dict(v: ValueOutcome) -> dict[str, Any]:
 # --------------------------------------------------------------------------- measuring
 
 
-def _auc(y: NDArray[np.bool_], score: NDArray[np.float64]) -> float:
-    """ROC AUC by ranks (Mann-Whitney; ties count one half); NaN without both classes."""
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
+def _ordered_codes(score: NDArray[np.float64]) -> tuple[NDArray[np.intp], int]:
+    """Each row's position among the distinct values of ``score`` (no NaN), ascending, and
+    how many there are: equal values (``-0.0`` and ``0.0`` too) share a position, as they
+    share a rank."""
+    distinct, codes = np.unique(score, return_inverse=True)
+    return codes.reshape(-1), len(distinct)
+
+
+def _auc(y: NDArray[np.bool_], codes: NDArray[np.intp], k: int, *, reverse: bool = False
+         ) -> float:  # fmt: skip
+    """ROC AUC of a score given as ordered codes 0 .. k - 1 (:func:`_ordered_codes`; with
+    ``reverse`` the order is turned round, the score negated): the Mann-Whitney statistic,
+    ties counting one half, by counting the pairs per code in exact integers (the number
+    the rank-sum formula gives, without sorting); NaN without both classes."""
+    won = np.bincount(codes[y], minlength=k)
+    lost = np.bincount(codes[~y], minlength=k)
+    n_pos, n_neg = int(won.sum()), int(lost.sum())
     if n_pos == 0 or n_neg == 0:
         return math.nan
-    ranks = rankdata(score)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    if reverse:
+        won, lost = won[::-1], lost[::-1]
+    lost_below = np.cumsum(lost) - lost
+    twice = int(np.dot(won, 2 * lost_below + lost))  # 2 x (pairs won above + ties / 2)
+    return twice / (2 * n_pos * n_neg)
+
+
+@dataclass(frozen=True)
+class _Orderings:
+    """A numeric column's two orderings, missing values below every number (``low``) or
+    above (``high``), as ordered codes of all rows."""
+
+    low: NDArray[np.intp]
+    k_low: int
+    high: NDArray[np.intp]
+    k_high: int
+
+    @classmethod
+    def of(cls, x: NDArray[np.float64]) -> _Orderings:
+        missing = np.isnan(x)
+        low, k_low = _ordered_codes(np.where(missing, -np.inf, x))
+        high, k_high = _ordered_codes(np.where(missing, np.inf, x))
+        return cls(low, k_low, high, k_high)
 
 
 def _numeric_fold_auc(
-    x: NDArray[np.float64], y: NDArray[np.bool_], train: NDArray[np.intp], test: NDArray[np.intp]
+    orders: _Orderings, y: NDArray[np.bool_], train: NDArray[np.intp], test: NDArray[np.intp]
 ) -> float:
     """Choose direction and the place of missing values on ``train``; AUC on ``test``."""
-    missing = np.isnan(x)
-    low = np.where(missing, -np.inf, x)
-    high = np.where(missing, np.inf, x)
-    a_low = _auc(y[train], low[train])
-    a_high = _auc(y[train], high[train])
-    # (direction, scores): -x with missing high is the reverse order of x with missing low
-    options = [(a_low, low), (a_high, high), (1 - a_high, -high), (1 - a_low, -low)]
+    a_low = _auc(y[train], orders.low[train], orders.k_low)
+    a_high = _auc(y[train], orders.high[train], orders.k_high)
+    # (AUC, codes, k, reversed): -x with missing high is the reverse order of x with missing low
+    options = [(a_low, orders.low, orders.k_low, False),
+               (a_high, orders.high, orders.k_high, False),
+               (1 - a_high, orders.high, orders.k_high, True),
+               (1 - a_low, orders.low, orders.k_low, True)]  # fmt: skip
     best = max(range(4), key=lambda i: (options[i][0], -i))
-    return _auc(y[test], options[best][1][test])
+    _, codes, k, reverse = options[best]
+    return _auc(y[test], codes[test], k, reverse=reverse)
 
 
 def _categorical_fold_auc(
@@ -447,7 +482,8 @@ def _categorical_fold_auc(
     won = np.bincount(codes[train], weights=y[train].astype("float64"), minlength=k)
     prior = float(y[train].mean())
     encoded = (won + smoothing * prior) / (rows + smoothing)
-    return _auc(y[test], encoded[codes[test]])
+    order, n_scores = _ordered_codes(encoded)  # values with equal encodings tie
+    return _auc(y[test], order[codes[test]], n_scores)
 
 
 def _value_outcomes(values: pd.Series, y: NDArray[np.bool_]) -> list[ValueOutcome]:
@@ -535,11 +571,13 @@ def leakage_report(
         is_missing = values.isna().to_numpy()
         if kind in NUMERIC_KINDS:
             x = pd.to_numeric(values, errors="raise").to_numpy(dtype="float64", na_value=np.nan)
-            fold_aucs = [_numeric_fold_auc(x, y, tr, te) for tr, te in splits]
+            orders = _Orderings.of(x)  # sorted once; each fold counts
+            fold_aucs = [_numeric_fold_auc(orders, y, tr, te) for tr, te in splits]
+            del orders
         else:
             codes, _ = pd.factorize(values, use_na_sentinel=False)
             fold_aucs = [_categorical_fold_auc(codes, y, tr, te, smoothing) for tr, te in splits]
-        missing_auc = _auc(y, is_missing.astype("float64"))
+        missing_auc = _auc(y, is_missing.astype(np.intp), 2)
         outcomes = _value_outcomes(values, y)
         big = [v for v in outcomes if v.rows >= min_rows]
         near = tuple(
