@@ -230,13 +230,16 @@ def fit_and_evaluate(
     families: Sequence[str] = FAMILIES,
     sampling: NegativeSampling | None = None,
     progress: Any = None,
+    measure_selection: bool = True,
 ) -> Fitted:
     """Fit every scorer on the rows before the split's test period and measure each on its
     test rows (the same rows for all): the rules (points from the file, their probability
     map fitted on those rows), each model family by select-refit-calibrate (its models
     fitted on a weighted sample of the negatives when ``sampling`` says so), and the team's
     existing score when it has one. The rows before the test period are copied once (the
-    training rows, then the latest window's), whatever the number of families."""
+    training rows, then the latest window's), whatever the number of families.
+    ``measure_selection=False`` skips the figure no decision reads (the logistic family's
+    ROC AUC on the latest window, see :func:`training._refit.fit_family_rows`)."""
     say = progress or (lambda msg: log.info("%s", msg))
     train_mask, valid_mask, test_mask = (np.asarray(m, dtype=bool)
                                          for m in split.masks_frame(frame))  # fmt: skip
@@ -261,7 +264,8 @@ def fit_and_evaluate(
             f"have; left out: {', '.join(rules.dropped_rules_[:6])}"
             + (" ..." if len(rules.dropped_rules_) > 6 else ""))  # fmt: skip
     finals = {family: fit_family_rows(family, before, is_latest, spec, params=model_params,
-                                      sampling=sampling, progress=say)
+                                      sampling=sampling, progress=say,
+                                      measure_selection=measure_selection)
               for family in families}  # fmt: skip
     existing = None
     if spec.existing_score is not None:

@@ -14,7 +14,10 @@ row before the test period, and what was done, in numbers and in words:
    the window cannot tell the counts apart (it happens when it drifts away from the
    training rows: early stopping then keeps a tree or two, a model that barely ranks) and
    :data:`REFERENCE_TREES` are kept. The logistic family has nothing to select (``C`` is
-   fixed on standardised columns).
+   fixed on standardised columns); its ROC AUC on the latest window, fitted on the training
+   rows, is measured for the record (:attr:`FinalFit.selection_auc`) unless
+   ``measure_selection`` is False (a backtest fold whose models only score its test rows:
+   no decision reads the figure, and the fit it needs is one of the family's five).
 2. **refit** on every row before the test period (training rows and latest window):
    LightGBM with the chosen tree count scaled to the rows, ``max(1, round(trees x refit rows /
    training rows))`` (at the same learning rate more rows support more trees), the logistic
@@ -113,7 +116,7 @@ class FinalFit:
     refit_rows: int
     folds: int
     prior_shift: PriorShift
-    selection_auc: float  # the selection model's ROC AUC on the latest window
+    selection_auc: float  # the selection model's ROC AUC on the latest window (NaN: not measured)
     oof_probability: NDArray[np.float64]  # calibrated out-of-fold, rows before the test period
     selection_note: str = ""  # how the tree count was chosen, when early stopping was overruled
     sample: Sample | None = None  # the negative sampling of the rows the models were fitted on
@@ -134,8 +137,10 @@ class FinalFit:
                       f"tree(s) ({self.selected_trees} x {self.refit_rows:,} / "
                       f"{self.selection_rows:,} rows)")  # fmt: skip
         else:
+            measured = ("not measured" if math.isnan(self.selection_auc) else
+                        f"{self.selection_auc:.3f}")  # fmt: skip
             chosen = (f"regularised logistic regression (C = {self.model.params.C:g} on "  # type: ignore[union-attr]
-                      f"standardised columns; ROC AUC {self.selection_auc:.3f} on the latest "
+                      f"standardised columns; ROC AUC {measured} on the latest "
                       f"window when fitted on the {self.selection_rows:,} rows before it); "
                       f"refit on all {self.refit_rows:,} rows before the test period")  # fmt: skip
         sampled = ""
@@ -187,12 +192,14 @@ def fit_family(
     folds: int = CALIBRATION_FOLDS,
     sampling: NegativeSampling | None = None,
     progress: Callable[[str], None] | None = None,
+    measure_selection: bool = True,
 ) -> FinalFit:
     """The family's final model on ``train`` + ``latest`` (see the module docstring)."""
     rows = pd.concat([train, latest], ignore_index=True)
     is_latest = np.arange(len(rows)) >= len(train)
     return fit_family_rows(family, rows, is_latest, spec, params=params, logistic=logistic,
-                           folds=folds, sampling=sampling, progress=progress)  # fmt: skip
+                           folds=folds, sampling=sampling, progress=progress,
+                           measure_selection=measure_selection)  # fmt: skip
 
 
 def fit_family_rows(
@@ -206,9 +213,14 @@ def fit_family_rows(
     folds: int = CALIBRATION_FOLDS,
     sampling: NegativeSampling | None = None,
     progress: Callable[[str], None] | None = None,
+    measure_selection: bool = True,
 ) -> FinalFit:
     """As :func:`fit_family`, on the rows before the test period in one frame: ``is_latest``
-    marks the latest window's rows, the others are the training rows (no copy of either)."""
+    marks the latest window's rows, the others are the training rows (no copy of either).
+    ``measure_selection=False`` leaves the logistic family's :attr:`FinalFit.selection_auc`
+    NaN instead of fitting a model on the training rows to measure it; every other figure
+    and the model are the same either way (LightGBM's selection is always run: its tree
+    count depends on it)."""
     say = progress or (lambda msg: log.info("%s", msg))
     if family not in FAMILIES:
         raise ConfigError(f"model family must be one of {list(FAMILIES)}, got {family!r}")
@@ -243,20 +255,22 @@ def fit_family_rows(
     # 1. select on the latest window
     selected: int = 0
     note = ""
-    on_train, on_latest = kept & ~is_latest, kept & is_latest
-    train, latest = rows[on_train], rows[on_latest]
-    y_train, y_latest = y[on_train], y[on_latest]
-    if family == "lightgbm":
-        say(f"LightGBM: choosing the tree count on the latest window ({len(latest):,} rows)")
-        chooser = LeadModel(params, spec).fit(train, y_train, validation=(latest, y_latest),
-                                              sample_weight=weights(on_train),
-                                              validation_weight=weights(on_latest))  # fmt: skip
-        selected, selection_auc, note = _tree_count(chooser, train, y_train, latest, y_latest,
-                                                    weights(on_train))  # fmt: skip
-    else:
-        chooser_lr = LogisticBaseline(spec, logistic).fit(train, y_train, weights(on_train))
-        selection_auc = _auc(y_latest, chooser_lr.raw_probability(latest))
-    del train, latest
+    selection_auc = math.nan
+    if family == "lightgbm" or measure_selection:
+        on_train, on_latest = kept & ~is_latest, kept & is_latest
+        train, latest = rows[on_train], rows[on_latest]
+        y_train, y_latest = y[on_train], y[on_latest]
+        if family == "lightgbm":
+            say(f"LightGBM: choosing the tree count on the latest window ({len(latest):,} rows)")
+            chooser = LeadModel(params, spec).fit(train, y_train, validation=(latest, y_latest),
+                                                  sample_weight=weights(on_train),
+                                                  validation_weight=weights(on_latest))  # fmt: skip
+            selected, selection_auc, note = _tree_count(chooser, train, y_train, latest,
+                                                        y_latest, weights(on_train))  # fmt: skip
+        else:
+            chooser_lr = LogisticBaseline(spec, logistic).fit(train, y_train, weights(on_train))
+            selection_auc = _auc(y_latest, chooser_lr.raw_probability(latest))
+        del train, latest
     # 3. calibrate by cross-fitting over every row before the test period
     part = fold_of(rows, folds)
     oof_raw = np.empty(len(rows), dtype="float64")

@@ -207,9 +207,10 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
     if plans:
         say(f"tournament: backtesting the training procedure on {len(plans)} fold(s) before "
             "the test period, every model family in each")  # fmt: skip
+        # the folds' FinalFits are not logged here: only their test scores are read
         folds = run_folds(fold_frame, plans, spec, rules_path=config.rules_path,
                           model_params=config.model_params, sampling=config.sampling,
-                          progress=say)  # fmt: skip
+                          progress=say, measure_selection=False)  # fmt: skip
         fold_table = folds_table(folds)
         where = f"{len(folds)} fold(s) before the test period ({_fold_span(plans)})"
         tournament = decide(folds, where=where, tolerance=config.gate.backtest_tolerance,

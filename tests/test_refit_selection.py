@@ -1,0 +1,78 @@
+"""The tournament's folds skip the one figure no decision reads (issue 14, item 3).
+
+``fit_family_rows(..., measure_selection=False)`` leaves out the logistic family's ROC AUC
+on the latest window (a model fitted on the training rows only to be measured there); the
+model, its calibration, the prior shift and every score are the same as with the figure.
+``train()`` runs its backtest folds this way: they are read for their test scores only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from leadscore.features import AttributeFeature, FeatureSpec
+from leadscore.models import LogisticBaseline
+from leadscore.training._refit import fit_family_rows
+from sklearn.metrics import roc_auc_score
+
+QUIET = {"progress": lambda _msg: None}
+
+
+def _leads() -> tuple[pd.DataFrame, np.ndarray, FeatureSpec]:
+    """2,400 leads in time order: 1,800 training rows, then a latest window of 600. A lead
+    wins with log-odds -2 + intent, +1 for the "enterprise" segment; the rows are
+    ``rows``, ``is_latest`` marks the last 600."""
+    rng = np.random.default_rng(7)
+    n = 2400
+    segment = rng.choice(["smb", "enterprise"], size=n).astype(object)
+    intent = rng.normal(size=n)
+    logit = -2.0 + intent + np.where(segment == "enterprise", 1.0, 0.0)
+    label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    rows = pd.DataFrame({"contact_id": np.arange(1, n + 1), "segment": segment,
+                         "intent": intent, "label": label})  # fmt: skip
+    spec = FeatureSpec(attributes=(AttributeFeature("segment", "categorical", "segment"),
+                                   AttributeFeature("intent", "numeric", "intent")),
+                       decision="handoff", has_time=True, time_is_order=True,
+                       label_from="column")  # fmt: skip
+    return rows, np.arange(n) >= 1800, spec
+
+
+def test_the_logistic_selection_figure_is_the_auc_of_a_fit_on_the_training_rows() -> None:
+    rows, is_latest, spec = _leads()
+    final = fit_family_rows("logistic", rows, is_latest, spec, **QUIET)
+    # by hand: the same family fitted on the 1,800 training rows, ranked on the latest 600
+    train, latest = rows[~is_latest], rows[is_latest]
+    by_hand = LogisticBaseline(spec).fit(train, train["label"].to_numpy())
+    expected = roc_auc_score(latest["label"], by_hand.raw_probability(latest))
+    assert final.selection_auc == pytest.approx(expected, abs=1e-12)
+    assert f"ROC AUC {expected:.3f} on the latest window" in final.description()
+
+
+def test_without_the_selection_figure_the_logistic_model_is_the_same() -> None:
+    rows, is_latest, spec = _leads()
+    measured = fit_family_rows("logistic", rows, is_latest, spec, **QUIET)
+    skipped = fit_family_rows("logistic", rows, is_latest, spec, measure_selection=False,
+                              **QUIET)  # fmt: skip
+    assert not math.isnan(measured.selection_auc) and math.isnan(skipped.selection_auc)
+    assert "ROC AUC not measured on the latest window" in skipped.description()
+    # the model, its calibration and the out-of-fold scores do not depend on the figure
+    a, b = measured.model, skipped.model
+    assert np.array_equal(a.coef_, b.coef_) and a.intercept_ == b.intercept_  # type: ignore[union-attr]
+    assert a.calibrator_.to_dict() == b.calibrator_.to_dict()
+    assert np.array_equal(measured.oof_probability, skipped.oof_probability)
+    assert measured.prior_shift == skipped.prior_shift
+    assert np.array_equal(a.predict_proba(rows), b.predict_proba(rows))
+
+
+def test_lightgbm_selects_its_trees_whatever_measure_selection_says() -> None:
+    # LightGBM's selection is its tree count: it runs either way, with the same outcome
+    rows, is_latest, spec = _leads()
+    measured = fit_family_rows("lightgbm", rows, is_latest, spec, **QUIET)
+    skipped = fit_family_rows("lightgbm", rows, is_latest, spec, measure_selection=False,
+                              **QUIET)  # fmt: skip
+    assert (skipped.selected_trees, skipped.trees) == (measured.selected_trees, measured.trees)
+    assert skipped.selection_auc == measured.selection_auc
+    assert np.array_equal(measured.model.predict_proba(rows), skipped.model.predict_proba(rows))
