@@ -1,9 +1,10 @@
-"""The tournament's folds skip the one figure no decision reads (issue 14, item 3).
+"""The tournament's folds skip the figures no decision reads (issue 14, item 3).
 
 ``fit_family_rows(..., measure_selection=False)`` leaves out the logistic family's ROC AUC
 on the latest window (a model fitted on the training rows only to be measured there); the
 model, its calibration, the prior shift and every score are the same as with the figure.
-``train()`` runs its backtest folds this way: they are read for their test scores only.
+``fit_and_evaluate(..., scores_only=True)`` also leaves out the tier thresholds. ``train()``
+runs its backtest folds this way: they are read for their test metrics and scores only.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from leadscore.features import AttributeFeature, FeatureSpec
-from leadscore.models import LogisticBaseline
+from leadscore.models import LeadModelParams, LogisticBaseline
+from leadscore.training._fitting import fit_and_evaluate
 from leadscore.training._refit import fit_family_rows
+from leadscore.training._splits import split_rows
 from sklearn.metrics import roc_auc_score
 
 QUIET = {"progress": lambda _msg: None}
@@ -76,3 +79,23 @@ def test_lightgbm_selects_its_trees_whatever_measure_selection_says() -> None:
     assert (skipped.selected_trees, skipped.trees) == (measured.selected_trees, measured.trees)
     assert skipped.selection_auc == measured.selection_auc
     assert np.array_equal(measured.model.predict_proba(rows), skipped.model.predict_proba(rows))
+
+
+def test_a_scores_only_fold_has_the_same_metrics_and_scores_and_no_tiers() -> None:
+    # the same 2,400 leads, a lead a minute: the last 20% test, the 20% before validate
+    rows, _, spec = _leads()
+    rows = rows.assign(as_of=pd.Timestamp("2025-01-01") + pd.to_timedelta(rows.index, "min"))
+    split = split_rows(rows, dated=True, horizon_days=30, gap=False, order_only=True)
+    kwargs = {"rules_path": None, "model_params": LeadModelParams(), "capacity": 48, **QUIET}
+    full = fit_and_evaluate(rows, split, spec, **kwargs)  # type: ignore[arg-type]
+    fold = fit_and_evaluate(rows, split, spec, scores_only=True, **kwargs)  # type: ignore[arg-type]
+    assert fold.metrics == full.metrics
+    assert fold.test_scores.keys() == full.test_scores.keys() == {"lightgbm", "logistic"}
+    for name, score in full.test_scores.items():
+        assert np.array_equal(fold.test_scores[name], score)
+    assert np.array_equal(fold.test_labels, full.test_labels)
+    assert np.array_equal(fold.latest_labels, full.latest_labels)
+    assert len(full.latest_labels) == 480  # rows 1,441-1,920
+    assert set(full.tier_thresholds) == {"lightgbm", "logistic"} and fold.tier_thresholds == {}
+    assert math.isnan(fold.families["logistic"].selection_auc)
+    assert not math.isnan(full.families["logistic"].selection_auc)

@@ -179,12 +179,13 @@ def run_folds(
     frame: pd.DataFrame, plans: Sequence[FoldPlan], spec: FeatureSpec, *, rules_path: str | None,
     model_params: LeadModelParams, families: Sequence[str] = FAMILIES,
     sampling: NegativeSampling | None = None, progress: Callable[[str], None] | None = None,
-    measure_selection: bool = True,
+    scores_only: bool = False,
 ) -> list[FoldResult]:  # fmt: skip
     """The training procedure in every fold (see the module docstring).
-    ``measure_selection=False`` (the tournament of :func:`training._train.train`, which reads
-    only the folds' test metrics and scores) skips the logistic family's selection figure,
-    a model fit per fold that no decision reads; the test scores are the same either way."""
+    ``scores_only=True`` (the tournament of :func:`training._train.train`, which reads only
+    the folds' test metrics and scores) skips what no decision reads: the logistic family's
+    selection figure (a model fit per fold) and the tier thresholds
+    (:func:`training._fitting.fit_and_evaluate`); the test scores are the same either way."""
     say = progress or (lambda msg: log.info("%s", msg))
     results = []
     for i, plan in enumerate(plans, start=1):
@@ -192,7 +193,7 @@ def run_folds(
         fitted = fit_and_evaluate(
             frame, plan.split, spec, rules_path=rules_path, model_params=model_params,
             capacity=plan.capacity, ceiling=plan.ceiling, families=families,
-            sampling=sampling, progress=lambda _msg: None, measure_selection=measure_selection,
+            sampling=sampling, progress=lambda _msg: None, scores_only=scores_only,
         )  # fmt: skip
         results.append(FoldResult(plan, fitted))
     return results

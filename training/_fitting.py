@@ -211,6 +211,7 @@ class Fitted:
     existing: ExistingScore | None
     metrics: dict[str, dict[str, float]]
     tier_thresholds: dict[str, dict[str, float]]  # family -> tiers matching the rule grades
+    # (empty when fitted with scores_only)
     row_counts: dict[str, int]
     positives: dict[str, int]
     test_scores: dict[str, np.ndarray] = field(default_factory=dict)
@@ -230,7 +231,7 @@ def fit_and_evaluate(
     families: Sequence[str] = FAMILIES,
     sampling: NegativeSampling | None = None,
     progress: Any = None,
-    measure_selection: bool = True,
+    scores_only: bool = False,
 ) -> Fitted:
     """Fit every scorer on the rows before the split's test period and measure each on its
     test rows (the same rows for all): the rules (points from the file, their probability
@@ -238,8 +239,11 @@ def fit_and_evaluate(
     fitted on a weighted sample of the negatives when ``sampling`` says so), and the team's
     existing score when it has one. The rows before the test period are copied once (the
     training rows, then the latest window's), whatever the number of families.
-    ``measure_selection=False`` skips the figure no decision reads (the logistic family's
-    ROC AUC on the latest window, see :func:`training._refit.fit_family_rows`)."""
+    ``scores_only=True`` (a backtest fold read for its test metrics and scores only) skips
+    what nothing then reads: the logistic family's ROC AUC on the latest window
+    (``measure_selection`` of :func:`training._refit.fit_family_rows`) and the tier
+    thresholds (:attr:`Fitted.tier_thresholds` is empty); the models, metrics and scores
+    are the same either way."""
     say = progress or (lambda msg: log.info("%s", msg))
     train_mask, valid_mask, test_mask = (np.asarray(m, dtype=bool)
                                          for m in split.masks_frame(frame))  # fmt: skip
@@ -265,7 +269,7 @@ def fit_and_evaluate(
             + (" ..." if len(rules.dropped_rules_) > 6 else ""))  # fmt: skip
     finals = {family: fit_family_rows(family, before, is_latest, spec, params=model_params,
                                       sampling=sampling, progress=say,
-                                      measure_selection=measure_selection)
+                                      measure_selection=not scores_only)
               for family in families}  # fmt: skip
     existing = None
     if spec.existing_score is not None:
@@ -289,11 +293,15 @@ def fit_and_evaluate(
         metrics[name] = values
     if existing is not None:
         metrics["existing_score"]["coverage"] = existing.coverage_
-    va = before[is_latest]
+    latest_labels = before["label"].to_numpy(dtype="float64")[is_latest]
+    tiers: dict[str, dict[str, float]] = {}
+    if not scores_only:
+        va = before[is_latest]
+        grades = rules.grade(rules.score(va))
+        tiers = {family: tier_thresholds_matching_grades(final.model.predict_proba(va), grades)
+                 for family, final in finals.items()}  # fmt: skip
+        del va
     del before
-    grades = rules.grade(rules.score(va))
-    tiers = {family: tier_thresholds_matching_grades(final.model.predict_proba(va), grades)
-             for family, final in finals.items()}  # fmt: skip
     return Fitted(
         rules=rules, families=finals, existing=existing, metrics=metrics, tier_thresholds=tiers,
         row_counts={"train": n_train, "validation": n_valid, "test": len(te)},
@@ -301,7 +309,7 @@ def fit_and_evaluate(
                    "test": int(te["label"].sum())},
         test_scores={name: s for name, (s, _) in scores.items()},
         test_labels=np.asarray(y, dtype="float64"),
-        latest_labels=va["label"].to_numpy(dtype="float64"),
+        latest_labels=latest_labels,
     )  # fmt: skip
 
 

@@ -210,7 +210,7 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         # the folds' FinalFits are not logged here: only their test scores are read
         folds = run_folds(fold_frame, plans, spec, rules_path=config.rules_path,
                           model_params=config.model_params, sampling=config.sampling,
-                          progress=say, measure_selection=False)  # fmt: skip
+                          progress=say, scores_only=True)  # fmt: skip
         fold_table = folds_table(folds)
         where = f"{len(folds)} fold(s) before the test period ({_fold_span(plans)})"
         tournament = decide(folds, where=where, tolerance=config.gate.backtest_tolerance,
