@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import pandas as pd
 from leadscore.features._errors import DataValidationError, MissingColumnsError, MissingTableError
 from leadscore.features._schema import (
     CONTACT_COLUMNS,
@@ -128,23 +129,62 @@ def _offenders(
                                examples=rows["example"].tolist())  # fmt: skip
 
 
-def _one_scan_per_table(wh: Warehouse, checks: list[tuple[str, str]], now: datetime
-                        ) -> tuple[dict[str, int], set[tuple[str, str]]]:  # fmt: skip
-    """Each table's row count and its checks without a subquery, in one scan per table (on
-    PostgreSQL each scan of 60M events costs seconds); returns the counts and the (table,
-    condition) pairs that matched no row. A check that matched rows is run again on its own
-    for its examples."""
+# Each events or outcomes row with its contact's id and latest creation time (contacts
+# grouped: a duplicated id must not repeat the row; the latest creation time is the one an
+# EXISTS over every duplicate compares against).
+_CONTACT_OF = ("LEFT JOIN (SELECT contact_id, max(created_at) AS created_at FROM contacts "
+               "GROUP BY contact_id) c ON c.contact_id = t.contact_id")
+# The data span, read in the same scan as each table's checks.
+_SPAN = {CONTACTS: ("min(t.created_at)", "max(t.created_at)"),
+         EVENTS: (None, "max(t.occurred_at)"), OUTCOMES: (None, "max(t.closed_at)")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One rule: rows of ``table`` matching ``where_sql`` (over alias ``t``) break it.
+    ``scan_sql`` is the same condition inside the table's one scan, over ``t`` and the row's
+    contact ``c`` (see :data:`_CONTACT_OF`); None: the rule runs on its own."""
+
+    table: str
+    column: str
+    problem: str
+    where_sql: str
+    example_sql: str
+    scan_sql: str | None
+
+
+@dataclass
+class _Scan:
+    counts: dict[str, int]
+    clean: set[_Check]
+    start: datetime | None
+    end: datetime | None
+
+
+def _one_scan_per_table(wh: Warehouse, checks: list[_Check], now: datetime) -> _Scan:
+    """Each table's row count, the checks with a ``scan_sql`` and its part of the data span,
+    in one scan per table (on PostgreSQL each scan of 60M events costs seconds; events and
+    outcomes are joined to their contacts once, for both cross-table checks); returns the
+    counts, the checks that matched no row and the span. A check that matched rows is run
+    again on its own for its count and examples."""
     counts: dict[str, int] = {}
-    clean: set[tuple[str, str]] = set()
+    clean: set[_Check] = set()
+    starts: list[datetime] = []
+    ends: list[datetime] = []
     for table in (CONTACTS, EVENTS, OUTCOMES):
-        simple = [w for t, w in checks if t == table and "SELECT" not in w.upper()]
-        cols = ["count(*) AS n", *(f"count(*) FILTER (WHERE {w}) AS c{i}"
-                                   for i, w in enumerate(simple))]  # fmt: skip
-        params: list[object] = [now for w in simple if "?" in w]
-        row = wh.query(f"SELECT {', '.join(cols)} FROM {table} t", params or None).iloc[0]
+        mine = [c for c in checks if c.table == table and c.scan_sql is not None]
+        first, last = _SPAN[table]
+        cols = ["count(*) AS n", f"{first or 'NULL'} AS span_start", f"{last} AS span_end",
+                *(f"count(*) FILTER (WHERE {c.scan_sql}) AS c{i}" for i, c in enumerate(mine))]
+        params: list[object] = [now for c in mine if "?" in str(c.scan_sql)]
+        join = _CONTACT_OF if any(" c." in f" {c.scan_sql}" for c in mine) else ""
+        row = wh.query(f"SELECT {', '.join(cols)} FROM {table} t {join}", params or None).iloc[0]
         counts[table] = int(row["n"])
-        clean |= {(table, w) for i, w in enumerate(simple) if int(row[f"c{i}"]) == 0}
-    return counts, clean
+        clean |= {c for i, c in enumerate(mine) if int(row[f"c{i}"]) == 0}
+        for value, into in ((row["span_start"], starts), (row["span_end"], ends)):
+            if value is not None and not pd.isna(value):
+                into.append(pd.Timestamp(value).to_pydatetime())
+    return _Scan(counts, clean, min(starts, default=None), max(ends, default=None))
 
 
 def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: bool | None = None
@@ -168,69 +208,62 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: boo
 
     if dated is None:
         dated = bool(wh.scalar("SELECT count(*) FROM contacts WHERE created_at IS NOT NULL"))
+    future = f"timestamps must not be in the future (after {now:%Y-%m-%d %H:%M})"
+    exists_contact = "EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id"
     checks = [
-        (CONTACTS, "contact_id", "contact_id must not be null", "t.contact_id IS NULL",
-         "t.created_at"),
-        (CONTACTS, "contact_id", "contact_id must be unique; duplicate ids found",
-         "t.contact_id IN (SELECT contact_id FROM contacts GROUP BY 1 HAVING count(*) > 1)",
-         "t.contact_id"),
-        (CONTACTS, "created_at", "created_at must not be null", "t.created_at IS NULL",
-         "t.contact_id"),
-        (CONTACTS, "created_at", f"timestamps must not be in the future (after {now:%Y-%m-%d %H:%M})",
-         "t.created_at > CAST(? AS TIMESTAMP)", "t.created_at"),
-        (EVENTS, "contact_id", "events for contacts that are not in table 'contacts'",
-         "NOT EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id)", "t.contact_id"),
-        (EVENTS, "occurred_at", "occurred_at must not be null", "t.occurred_at IS NULL",
-         "t.contact_id"),
-        (EVENTS, "event_type", "event_type must not be null", "t.event_type IS NULL",
-         "t.contact_id"),
-        (EVENTS, "occurred_at", f"timestamps must not be in the future (after {now:%Y-%m-%d %H:%M})",
-         "t.occurred_at > CAST(? AS TIMESTAMP)", "t.occurred_at"),
-        (EVENTS, "occurred_at", "events must not happen before the contact was created",
-         "EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id AND t.occurred_at < c.created_at)",
-         "t.contact_id"),
-        (OUTCOMES, "contact_id", "outcomes for contacts that are not in table 'contacts'",
-         "NOT EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id)", "t.contact_id"),
-        (OUTCOMES, "contact_id", "at most one outcome per contact; contacts with several found",
-         "t.contact_id IN (SELECT contact_id FROM outcomes GROUP BY 1 HAVING count(*) > 1)",
-         "t.contact_id"),
-        (OUTCOMES, "outcome", f"outcome must be one of {list(OUTCOME_VALUES)}",
-         "t.outcome IS NULL OR t.outcome NOT IN ('won', 'lost')", "t.outcome"),
-        (OUTCOMES, "closed_at", "closed_at must not be null", "t.closed_at IS NULL",
-         "t.contact_id"),
-        (OUTCOMES, "closed_at", f"timestamps must not be in the future (after {now:%Y-%m-%d %H:%M})",
-         "t.closed_at > CAST(? AS TIMESTAMP)", "t.closed_at"),
-        (OUTCOMES, "closed_at", "outcomes must not close before the contact was created",
-         "EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id AND t.closed_at < c.created_at)",
-         "t.contact_id"),
+        _Check(CONTACTS, "contact_id", "contact_id must not be null", "t.contact_id IS NULL",
+               "t.created_at", "t.contact_id IS NULL"),
+        _Check(CONTACTS, "contact_id", "contact_id must be unique; duplicate ids found",
+               "t.contact_id IN (SELECT contact_id FROM contacts GROUP BY 1 HAVING count(*) > 1)",
+               "t.contact_id", None),
+        _Check(CONTACTS, "created_at", "created_at must not be null", "t.created_at IS NULL",
+               "t.contact_id", "t.created_at IS NULL"),
+        _Check(CONTACTS, "created_at", future, "t.created_at > CAST(? AS TIMESTAMP)",
+               "t.created_at", "t.created_at > CAST(? AS TIMESTAMP)"),
+        _Check(EVENTS, "contact_id", "events for contacts that are not in table 'contacts'",
+               f"NOT {exists_contact})", "t.contact_id", "c.contact_id IS NULL"),
+        _Check(EVENTS, "occurred_at", "occurred_at must not be null", "t.occurred_at IS NULL",
+               "t.contact_id", "t.occurred_at IS NULL"),
+        _Check(EVENTS, "event_type", "event_type must not be null", "t.event_type IS NULL",
+               "t.contact_id", "t.event_type IS NULL"),
+        _Check(EVENTS, "occurred_at", future, "t.occurred_at > CAST(? AS TIMESTAMP)",
+               "t.occurred_at", "t.occurred_at > CAST(? AS TIMESTAMP)"),
+        _Check(EVENTS, "occurred_at", "events must not happen before the contact was created",
+               f"{exists_contact} AND t.occurred_at < c.created_at)", "t.contact_id",
+               "t.occurred_at < c.created_at"),
+        _Check(OUTCOMES, "contact_id", "outcomes for contacts that are not in table 'contacts'",
+               f"NOT {exists_contact})", "t.contact_id", "c.contact_id IS NULL"),
+        _Check(OUTCOMES, "contact_id", "at most one outcome per contact; contacts with several "
+               "found", "t.contact_id IN (SELECT contact_id FROM outcomes GROUP BY 1 HAVING "
+               "count(*) > 1)", "t.contact_id", None),
+        _Check(OUTCOMES, "outcome", f"outcome must be one of {list(OUTCOME_VALUES)}",
+               "t.outcome IS NULL OR t.outcome NOT IN ('won', 'lost')", "t.outcome",
+               "t.outcome IS NULL OR t.outcome NOT IN ('won', 'lost')"),
+        _Check(OUTCOMES, "closed_at", "closed_at must not be null", "t.closed_at IS NULL",
+               "t.contact_id", "t.closed_at IS NULL"),
+        _Check(OUTCOMES, "closed_at", future, "t.closed_at > CAST(? AS TIMESTAMP)",
+               "t.closed_at", "t.closed_at > CAST(? AS TIMESTAMP)"),
+        _Check(OUTCOMES, "closed_at", "outcomes must not close before the contact was created",
+               f"{exists_contact} AND t.closed_at < c.created_at)", "t.contact_id",
+               "t.closed_at < c.created_at"),
     ]  # fmt: skip
     if not dated:
-        checks = [c for c in checks if c[3] != "t.created_at IS NULL"]
+        checks = [c for c in checks if c.where_sql != "t.created_at IS NULL"]
     if not wh.scalar("SELECT count(*) FROM outcomes WHERE closed_at IS NOT NULL"):
         # a label column without a close time: outcomes are known, not when they closed
-        checks = [c for c in checks if c[3] != "t.closed_at IS NULL"]
-    counts, clean = _one_scan_per_table(wh, [(c[0], c[3]) for c in checks], now)
-    for table, column, problem, where_sql, example_sql in checks:
-        if (table, where_sql) in clean:
+        checks = [c for c in checks if c.where_sql != "t.closed_at IS NULL"]
+    scan = _one_scan_per_table(wh, checks, now)
+    for check in checks:
+        if check in scan.clean:
             continue
-        params: list[object] | None = [now] if "?" in where_sql else None
-        found = _offenders(wh, table, column, problem, where_sql, example_sql, params)
+        params: list[object] | None = [now] if "?" in check.where_sql else None
+        found = _offenders(wh, check.table, check.column, check.problem, check.where_sql,
+                           check.example_sql, params)  # fmt: skip
         if found is not None:
             problems.append(found)
-    if counts[CONTACTS] == 0:
+    if scan.counts[CONTACTS] == 0:
         problems.append(DataValidationError(CONTACTS, None, "table is empty; nothing to score"))
     if problems:
         raise ContractViolations(problems)
-    span = wh.query(
-        "SELECT min(created_at) AS start, greatest(max(created_at), "
-        "(SELECT max(occurred_at) FROM events), (SELECT max(closed_at) FROM outcomes)) AS end "
-        "FROM contacts"
-    )
-    start = span["start"].iloc[0]
-    end = span["end"].iloc[0]
-    log.info("validated warehouse %s: %s", wh.url, counts)
-    return ValidationReport(
-        row_counts=counts,
-        data_start=None if start is None else start.to_pydatetime(),
-        data_end=None if end is None else end.to_pydatetime(),
-    )
+    log.info("validated warehouse %s: %s", wh.url, scan.counts)
+    return ValidationReport(row_counts=scan.counts, data_start=scan.start, data_end=scan.end)

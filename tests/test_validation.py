@@ -154,3 +154,45 @@ def test_several_problems_are_all_reported(make_warehouse: WarehouseFactory) -> 
     found = {(p.table, p.column, p.count) for p in info.value.problems}
     assert found == {("outcomes", "contact_id", 1), ("outcomes", "closed_at", 1)}
     assert str(info.value).startswith("2 data contract problem(s) found")
+
+
+def test_cross_table_checks_in_one_scan_see_every_duplicate(make_warehouse: WarehouseFactory
+                                                            ) -> None:  # fmt: skip
+    # The events and outcomes checks run in one scan joined to the contacts grouped by id.
+    # Contact 2 is in twice (created 2024-02-01 and 2024-03-01): an event on 2024-02-15 is
+    # before one of its creations, which the rule's own EXISTS counts, and must not be lost
+    # to the grouping; it must not be counted twice either. Contact 1's event and outcome
+    # are fine; contact 7 is in no row of contacts.
+    contacts = contacts_frame([
+        {"contact_id": 1, "created_at": "2024-01-01"},
+        {"contact_id": 2, "created_at": "2024-02-01"},
+        {"contact_id": 2, "created_at": "2024-03-01"},
+    ])  # fmt: skip
+    events = events_frame([(1, "2024-01-02", "page_view"), (2, "2024-02-15", "email_open"),
+                           (7, "2024-04-01", "page_view")])  # fmt: skip
+    outcomes = outcomes_frame([(1, "2024-05-01", "won"), (2, "2024-02-20", "lost")])
+    url = make_warehouse(contacts=contacts, events=events, outcomes=outcomes)
+    with pytest.raises(ContractViolations) as info:
+        _validate(url)
+    found = {(p.table, p.column, p.problem.split(";")[0], p.count, tuple(p.examples))
+             for p in info.value.problems}  # fmt: skip
+    assert found == {
+        ("contacts", "contact_id", "contact_id must be unique", 2, (2, 2)),
+        ("events", "contact_id", "events for contacts that are not in table 'contacts'", 1, (7,)),
+        ("events", "occurred_at", "events must not happen before the contact was created", 1,
+         (2,)),
+        ("outcomes", "closed_at", "outcomes must not close before the contact was created", 1,
+         (2,)),
+    }  # fmt: skip
+
+
+def test_clean_tables_report_their_span_from_the_one_scan(make_warehouse: WarehouseFactory
+                                                          ) -> None:  # fmt: skip
+    # The span comes from each table's own scan: the first contact, and the last of the
+    # contacts' creations, the events and the closes (here an event, 2024-09-30 12:00).
+    events = events_frame([(1, "2024-01-02", "page_view"), (3, "2024-09-30 12:00", "email_open")])
+    url = make_warehouse(contacts=GOOD_CONTACTS, events=events, outcomes=GOOD_OUTCOMES)
+    with Warehouse(url) as wh:
+        report = validate_warehouse(wh, now=NOW)
+    assert (report.data_start, report.data_end) == (datetime(2024, 1, 1),
+                                                    datetime(2024, 9, 30, 12))  # fmt: skip
