@@ -17,7 +17,7 @@ import pytest
 from leadscore.features import AttributeFeature, FeatureSpec
 from leadscore.models import LeadModelParams, LogisticBaseline
 from leadscore.training._fitting import fit_and_evaluate
-from leadscore.training._refit import fit_family_rows
+from leadscore.training._refit import fit_family_rows, fold_of
 from leadscore.training._splits import split_rows
 from sklearn.metrics import roc_auc_score
 
@@ -99,3 +99,20 @@ def test_a_scores_only_fold_has_the_same_metrics_and_scores_and_no_tiers() -> No
     assert set(full.tier_thresholds) == {"lightgbm", "logistic"} and fold.tier_thresholds == {}
     assert math.isnan(fold.families["logistic"].selection_auc)
     assert not math.isnan(full.families["logistic"].selection_auc)
+
+
+@pytest.mark.parametrize("ids", [
+    [7, 3, 7, 12, 3, 7, 40, 12],  # a contact's rows: one per snapshot
+    ["c-7", "c-3", "c-7", None, "c-3", None],  # text ids, two rows without an id
+    [7.0, float("nan"), 3.0, 7.0, float("nan")],
+])  # fmt: skip
+def test_cross_fitting_parts_hash_each_row_s_own_id_as_text(ids: list[object]) -> None:
+    # the slow, obvious way: each row's own id as text, hashed, modulo the folds
+    frame = pd.DataFrame({"contact_id": ids})
+    by_row = pd.util.hash_pandas_object(frame["contact_id"].astype(str), index=False)
+    expected = (by_row.to_numpy() % np.uint64(3)).astype(np.intp)
+    parts = fold_of(frame, 3)
+    assert np.array_equal(parts, expected)
+    # a contact's rows share a part (the rows without an id too)
+    shared = pd.Series(parts).groupby(frame["contact_id"].to_numpy(), dropna=False).nunique()
+    assert (shared == 1).all() and len(shared) == len(set(map(str, ids)))

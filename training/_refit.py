@@ -168,10 +168,13 @@ class FinalFit:
 
 
 def fold_of(frame: pd.DataFrame, folds: int) -> NDArray[np.intp]:
-    """Each row's cross-fitting part, 0 .. folds - 1: by a hash of its contact id (a
-    contact's rows share a part), or by position without ids."""
+    """Each row's cross-fitting part, 0 .. folds - 1: by a hash of its contact id as text
+    (a contact's rows share a part), or by position without ids. Each distinct id is
+    converted and hashed once (a contact has a row per snapshot), then spread to its rows."""
     if "contact_id" in frame.columns:
-        key = pd.util.hash_pandas_object(frame["contact_id"].astype(str), index=False).to_numpy()
+        codes, distinct = pd.factorize(frame["contact_id"], use_na_sentinel=False)
+        hashed = pd.util.hash_pandas_object(pd.Series(distinct).astype(str), index=False)
+        key = hashed.to_numpy()[codes]
     else:
         key = pd.util.hash_pandas_object(pd.Series(np.arange(len(frame))), index=False).to_numpy()
     return np.asarray(key % np.uint64(folds), dtype=np.intp)
