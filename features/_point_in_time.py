@@ -111,8 +111,8 @@ def _events_before_cutoff(excluded: Sequence[str]) -> str:
     return f"{_EVENTS_BEFORE_CUTOFF} AND e.event_type NOT IN ({_sql_list(excluded)})"
 
 
-def _history_cte(feats: Sequence[DaysSinceLast | HoursToFirst], excluded: Sequence[str]) -> str:
-    """Unbounded features (recency, first touch) over every event before the cutoff."""
+def _history_columns(feats: Sequence[DaysSinceLast | HoursToFirst]) -> list[str]:
+    """The recency and first-touch aggregates over events ``e``."""
     cols = []
     for f in feats:
         if isinstance(f, DaysSinceLast):
@@ -120,6 +120,12 @@ def _history_cte(feats: Sequence[DaysSinceLast | HoursToFirst], excluded: Sequen
         else:
             agg = _filtered("MIN(e.occurred_at)", _of_types("e.event_type", (f.event_type,)))
         cols.append(f"{agg} AS {f.name}")
+    return cols
+
+
+def _history_cte(feats: Sequence[DaysSinceLast | HoursToFirst], excluded: Sequence[str]) -> str:
+    """Unbounded features (recency, first touch) over every event before the cutoff."""
+    cols = _history_columns(feats)
     return f"""history AS (
   SELECT s.contact_id, s.as_of,
     {_NL.join(cols)}
@@ -127,6 +133,38 @@ def _history_cte(feats: Sequence[DaysSinceLast | HoursToFirst], excluded: Sequen
   WHERE {_BEFORE_LAST_CUTOFF}
   GROUP BY s.contact_id, s.as_of
 )"""
+
+
+def _window_columns(feats: Sequence[EventCount], unbounded: Sequence[DaysSinceLast | HoursToFirst]
+                    ) -> tuple[list[str], list[str]]:  # fmt: skip
+    """``by_type``'s aggregates over events ``e`` (one row per type) and ``windowed``'s over
+    those rows ``t`` (one row per lead); see :func:`_window_ctes`."""
+    longest = max(f.start_days for f in feats)
+    per_type = []
+    for start, end in sorted({(f.start_days, f.end_days) for f in feats}):
+        conds = [] if start == longest and not unbounded else [f"e.occurred_at >= s.from_{start}d"]
+        if end:
+            conds.append(f"e.occurred_at < s.from_{end}d")
+        count = _filtered("COUNT(*)", " AND ".join(conds) or None)
+        per_type.append(f"CAST({count} AS INTEGER) AS {_window_column(start, end)}")
+    pivot = []
+    for f in feats:
+        agg = "MAX" if len(f.event_types) == 1 else "SUM"
+        total = f"{agg}(t.{_window_column(f.start_days, f.end_days)})"
+        # INTEGER here (SUM is HUGEINT in DuckDB), BIGINT in the final SELECT
+        pivot.append(
+            f"CAST({_filtered(total, _of_types('t.event_type', f.event_types))} AS INTEGER)"
+            f" AS {f.name}"
+        )
+    if unbounded:
+        per_type += ["MAX(e.occurred_at) AS last_at", "MIN(e.occurred_at) AS first_at"]
+        for u in unbounded:
+            if isinstance(u, DaysSinceLast):
+                agg = _filtered("MAX(t.last_at)", _of_types("t.event_type", u.event_types))
+            else:
+                agg = _filtered("MIN(t.first_at)", _of_types("t.event_type", (u.event_type,)))
+            pivot.append(f"{agg} AS {u.name}")
+    return per_type, pivot
 
 
 def _window_ctes(feats: Sequence[EventCount], excluded: Sequence[str],
@@ -145,34 +183,12 @@ def _window_ctes(feats: Sequence[EventCount], excluded: Sequence[str],
     (``by_type`` has one row per type, so MAX is that row's count): DuckDB keeps a 128-bit
     state per SUM, and the pivot's ~40 states per row were most of the query's memory."""
     longest = max(f.start_days for f in feats)
-    per_type = []
-    for start, end in sorted({(f.start_days, f.end_days) for f in feats}):
-        conds = [] if start == longest and not unbounded else [f"e.occurred_at >= s.from_{start}d"]
-        if end:
-            conds.append(f"e.occurred_at < s.from_{end}d")
-        count = _filtered("COUNT(*)", " AND ".join(conds) or None)
-        per_type.append(f"CAST({count} AS INTEGER) AS {_window_column(start, end)}")
-    pivot = []
-    for f in feats:
-        agg = "MAX" if len(f.event_types) == 1 else "SUM"
-        total = f"{agg}(t.{_window_column(f.start_days, f.end_days)})"
-        # INTEGER here (SUM is HUGEINT in DuckDB), BIGINT in the final SELECT
-        pivot.append(
-            f"CAST({_filtered(total, _of_types('t.event_type', f.event_types))} AS INTEGER)"
-            f" AS {f.name}"
-        )
+    per_type, pivot = _window_columns(feats, unbounded)
     since = f"""
    AND e.occurred_at >= s.from_{longest}d"""
     since_any = f"""
    AND e.occurred_at >= (SELECT MIN(from_{longest}d) FROM cutoffs)"""
     if unbounded:
-        per_type += ["MAX(e.occurred_at) AS last_at", "MIN(e.occurred_at) AS first_at"]
-        for u in unbounded:
-            if isinstance(u, DaysSinceLast):
-                agg = _filtered("MAX(t.last_at)", _of_types("t.event_type", u.event_types))
-            else:
-                agg = _filtered("MIN(t.first_at)", _of_types("t.event_type", (u.event_type,)))
-            pivot.append(f"{agg} AS {u.name}")
         since = since_any = ""
     by_type = f"""by_type AS (
   SELECT s.contact_id, s.as_of, e.event_type,
@@ -215,6 +231,42 @@ def _day_ctes(feats: Sequence[DistinctDays], excluded: Sequence[str]) -> list[st
     return [active_days, day_counts]
 
 
+def _per_lead_events(excluded: Sequence[str], since: str = "") -> str:
+    """The events of lead ``s`` before its cutoff, for a per-lead (``LATERAL``) subquery."""
+    not_excluded = f" AND e.event_type NOT IN ({_sql_list(excluded)})" if excluded else ""
+    return ("FROM events e WHERE e.contact_id = s.contact_id AND e.occurred_at < s.as_of"
+            f"{since}{not_excluded}")  # fmt: skip
+
+
+def _per_lead_joins(counts: Sequence[EventCount], unbounded: Sequence[DaysSinceLast | HoursToFirst],
+                    day_feats: Sequence[DistinctDays], excluded: Sequence[str]) -> list[str]:  # fmt: skip
+    """The per-lead form of :func:`_history_cte`, :func:`_window_ctes` and :func:`_day_ctes`:
+    each lead's aggregates in a ``LEFT JOIN LATERAL`` subquery over its own events, with the
+    same expressions and aliases (``h``, ``w``, ``a``) as the joined CTEs. An aggregate over
+    no events gives NULL (or a zero count) where the CTEs' join gives NULL: the final SELECT
+    reads both alike. See :func:`lead_frame_sql` (``per_lead``)."""
+    joins = []
+    if unbounded and not counts:
+        cols = ", ".join(_history_columns(unbounded))
+        joins.append(f"LEFT JOIN LATERAL (SELECT {cols} {_per_lead_events(excluded)}) h ON TRUE")
+    if counts:
+        per_type, pivot = _window_columns(counts, unbounded)
+        longest = max(f.start_days for f in counts)
+        since = "" if unbounded else f" AND e.occurred_at >= s.from_{longest}d"
+        joins.append(
+            f"LEFT JOIN LATERAL (SELECT {', '.join(pivot)} FROM (SELECT e.event_type, "
+            f"{', '.join(per_type)} {_per_lead_events(excluded, since)} GROUP BY e.event_type) t) "
+            "w ON TRUE")  # fmt: skip
+    if day_feats:
+        longest = max(f.window_days for f in day_feats)
+        cols = ", ".join(f"COUNT(*) FILTER (WHERE d.last_at >= s.from_{f.window_days}d) AS {f.name}"
+                         for f in day_feats)  # fmt: skip
+        days = _per_lead_events(excluded, f" AND e.occurred_at >= s.from_{longest}d")
+        joins.append(f"LEFT JOIN LATERAL (SELECT {cols} FROM (SELECT MAX(e.occurred_at) AS last_at "
+                     f"{days} GROUP BY CAST(e.occurred_at AS DATE)) d) a ON TRUE")  # fmt: skip
+    return joins
+
+
 def lead_frame_sql(
     *,
     with_labels: bool,
@@ -224,6 +276,8 @@ def lead_frame_sql(
     spec: FeatureSpec | None = None,
     decision: str | None = None,
     snapshots: Sequence[datetime] | None = None,
+    per_lead: bool = False,
+    lead_filter: str | None = None,
 ) -> str:
     """The point-in-time query for ``spec`` (default: the demo's).
 
@@ -254,6 +308,14 @@ def lead_frame_sql(
 
     Events are joined in each step, never read through a CTE of their own: an engine may
     materialise a CTE referenced more than once (DuckDB does), which would copy every event.
+
+    With ``per_lead``, the same aggregates are computed lead by lead instead, each in a
+    ``LEFT JOIN LATERAL`` subquery over the lead's own events before its cutoff (the same
+    expressions; the result is the same frame). An engine that reads a lead's events through
+    an index (PostgreSQL with ``events(contact_id, occurred_at)``) then touches only the
+    leads' events and never groups or sorts the whole join: a third of the CPU of the
+    layered form on PostgreSQL. ``lead_filter`` is a condition on the leads, with
+    ``{contact_id}`` standing for their id (e.g. one part of a query split over sessions).
     """
     spec = spec or demo_spec()
     decision = decision or spec.decision
@@ -270,16 +332,20 @@ def lead_frame_sql(
     ctes: list[str] = []
     joins: list[str] = []
     history = "h"  # the alias the recency and first-touch columns are read from
-    if unbounded and not counts:
-        ctes.append(_history_cte(unbounded, excluded))
-        joins.append("LEFT JOIN history h ON h.contact_id = s.contact_id AND h.as_of = s.as_of")
     if counts:
-        ctes += _window_ctes(counts, excluded, unbounded)
-        joins.append("LEFT JOIN windowed w ON w.contact_id = s.contact_id AND w.as_of = s.as_of")
         history = "w"
-    if day_feats:
-        ctes += _day_ctes(day_feats, excluded)
-        joins.append("LEFT JOIN day_counts a ON a.contact_id = s.contact_id AND a.as_of = s.as_of")
+    if per_lead:
+        joins = _per_lead_joins(counts, unbounded, day_feats, excluded)
+    else:
+        if unbounded and not counts:
+            ctes.append(_history_cte(unbounded, excluded))
+            joins.append("LEFT JOIN history h ON h.contact_id = s.contact_id AND h.as_of = s.as_of")
+        if counts:
+            ctes += _window_ctes(counts, excluded, unbounded)
+            joins.append("LEFT JOIN windowed w ON w.contact_id = s.contact_id AND w.as_of = s.as_of")
+        if day_feats:
+            ctes += _day_ctes(day_feats, excluded)
+            joins.append("LEFT JOIN day_counts a ON a.contact_id = s.contact_id AND a.as_of = s.as_of")
     select_feats = []
     for f in feats:
         if isinstance(f, EventCount):
@@ -328,7 +394,7 @@ chosen AS (
   WHERE h.as_of >= r.since AND h.as_of < r.until
     AND NOT (r.open_only AND EXISTS (
       SELECT 1 FROM outcomes o WHERE o.contact_id = h.contact_id
-        AND (o.closed_at IS NULL OR o.closed_at < r.until)))
+        AND (o.closed_at IS NULL OR o.closed_at < r.until))){_lead_filter(lead_filter, "h")}
 ),
 cutoffs AS (
   SELECT DISTINCT as_of{cutoff_cols}
@@ -352,7 +418,7 @@ spine AS (
   WHERE NOT EXISTS (
     SELECT 1 FROM outcomes o WHERE o.contact_id = c.contact_id
       AND (o.closed_at IS NULL OR o.closed_at < cu.as_of)
-  )
+  ){_lead_filter(lead_filter, "c")}
 )"""
     return f"""
 {head}{steps}
@@ -362,6 +428,13 @@ FROM spine s
 {left_joins}
 ORDER BY s.as_of, s.contact_id
 """
+
+
+def _lead_filter(condition: str | None, alias: str) -> str:
+    """``condition`` on the leads of alias ``alias`` as an ``AND`` clause ("" without one)."""
+    if condition is None:
+        return ""
+    return f"\n    AND ({condition.replace('{contact_id}', f'{alias}.contact_id')})"
 
 
 def _values_relation(snapshots: Sequence[datetime]) -> str:
@@ -426,14 +499,22 @@ def build_lead_frame(
         )  # fmt: skip
     if not kept:
         return LeadFrame(_empty_frame(with_labels, spec), censored)
+    booleans = _booleans(wh)
     if wh.inline_small_relations:
-        sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon_days,
-                             boolean_columns=_booleans(wh), spec=spec, decision="pipeline",
-                             snapshots=kept)  # fmt: skip
-        frame = wh.query(sql)
+        parts = wh.lead_parts()
+        sqls = [lead_frame_sql(with_labels=with_labels, horizon_days=horizon_days,
+                               boolean_columns=booleans, spec=spec, decision="pipeline",
+                               snapshots=kept, per_lead=wh.per_lead_aggregates,
+                               lead_filter=None if parts == 1 else wh.partition_condition(k, parts))
+                for k in range(parts)]  # fmt: skip
+        table = wh.query_parts(sqls)
+        if parts > 1:  # each part is in order; the whole frame is too
+            table = table.sort_by([("as_of", "ascending"), ("contact_id", "ascending")])
+        frame = table.to_pandas()
     else:
         sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon_days,
-                             boolean_columns=_booleans(wh), spec=spec, decision="pipeline")  # fmt: skip
+                             boolean_columns=booleans, spec=spec, decision="pipeline",
+                             per_lead=wh.per_lead_aggregates)  # fmt: skip
         with wh.registered("_snapshots", pd.DataFrame({"as_of": pd.to_datetime(kept)})):
             frame = wh.query(sql)
     frame["as_of"] = pd.to_datetime(frame["as_of"])
@@ -472,7 +553,8 @@ def build_handoff_frame(
         raise ConfigError("data_end is required with labels (it decides which rows are censored)")
     lo, hi = since or _EPOCH, until or _FOREVER
     sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon,
-                         boolean_columns=_booleans(wh), spec=spec, decision="handoff")  # fmt: skip
+                         boolean_columns=_booleans(wh), spec=spec, decision="handoff",
+                         per_lead=wh.per_lead_aggregates)  # fmt: skip
     rng = pd.DataFrame({"since": [pd.Timestamp(lo)], "until": [pd.Timestamp(hi)],
                         "open_only": [open_only]})  # fmt: skip
     with wh.registered("_range", rng):

@@ -27,6 +27,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -242,6 +243,11 @@ class Warehouse:
     PostgreSQL runs a query that reads a temporary table without parallel workers, and
     cannot fold its values into the plan."""
 
+    per_lead_aggregates: bool = False
+    """True when lead frames should compute each lead's aggregates in a ``LATERAL`` subquery
+    over its own events (:func:`features.lead_frame_sql`'s ``per_lead``): engines that read a
+    lead's events through an index rather than hash-joining and grouping every event."""
+
     def __new__(cls, url: str, *, read_only: bool = False) -> Self:
         target = _engine_class(WarehouseURL.parse(url).engine) if cls is Warehouse else cls
         return cast(Self, super().__new__(target))
@@ -291,6 +297,21 @@ class Warehouse:
     def another(self) -> Warehouse:
         """A second connection to the same warehouse (for work on another thread)."""
         return Warehouse(self.url, read_only=self.read_only)
+
+    def lead_parts(self) -> int:
+        """How many parts :meth:`query_parts` should split a lead-frame query into (1: the
+        engine parallelises one query itself)."""
+        return 1
+
+    def partition_condition(self, part: int, parts: int) -> str:
+        """A condition on ``{contact_id}`` (see :func:`features.lead_frame_sql`'s
+        ``lead_filter``) true for exactly one ``part`` in ``range(parts)`` of every id."""
+        raise NotImplementedError
+
+    def query_parts(self, sqls: Sequence[str]) -> pa.Table:
+        """The rows of every query of ``sqls`` (disjoint parts of one result), concatenated,
+        all read as of one snapshot of the data. Here one after the other in this session."""
+        return pa.concat_tables([self.query_arrow(sql) for sql in sqls])
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a statement that returns nothing (DuckDB dialect, ``?`` placeholders)."""
@@ -734,6 +755,7 @@ def _connect_duckdb(database: str, *, read_only: bool, config: dict[str, Any]) -
 # sorts of the whole events table), and no JIT compilation (seconds of compiling per query
 # for plans that run once). Override the memory with LEADSCORE_PG_WORK_MEM (e.g. "64MB").
 PG_WORK_MEM_ENV = "LEADSCORE_PG_WORK_MEM"
+PG_PARTS_ENV = "LEADSCORE_PG_PARTS"
 DEFAULT_PG_WORK_MEM = "256MB"
 _PG_MEMORY = re.compile(r"^[0-9]+ ?(kB|MB|GB)$")
 
@@ -770,10 +792,15 @@ class PostgresWarehouse(Warehouse):
     one core and sorted the whole table); lead frames carry their snapshots inline
     (:attr:`Warehouse.inline_small_relations`); a table created by :meth:`write_table` is
     ``ANALYZE``d at once, so the first query after a load is planned with statistics.
+    Lead frames compute each lead's aggregates over its own events through the events
+    index (:attr:`Warehouse.per_lead_aggregates`), split over sessions that share one
+    snapshot (:meth:`query_parts`): a third of the server CPU of the layered query on the
+    1M-contact benchmark, on every core.
     """
 
     remote = True
     inline_small_relations = True
+    per_lead_aggregates = True
 
     dialect = "postgres"
 
@@ -845,6 +872,62 @@ class PostgresWarehouse(Warehouse):
                 pending = pending.slice(rows)
         if pending.num_rows:
             yield pending
+
+    def lead_parts(self) -> int:
+        """One part per process the server would give one parallel query: its
+        ``max_parallel_workers_per_gather`` plus the leader (``LEADSCORE_PG_PARTS``
+        overrides). A per-lead query (a nested loop over ``LATERAL`` subqueries) gets no
+        parallel workers of its own, so its parts run in sessions side by side."""
+        forced = os.environ.get(PG_PARTS_ENV, "").strip()
+        if forced:
+            if not forced.isdigit() or int(forced) < 1:
+                raise ConfigError(f"{PG_PARTS_ENV} must be a whole number of at least 1, got "
+                                  f"{forced!r}")  # fmt: skip
+            return int(forced)
+        self._cur.execute("SELECT current_setting('max_parallel_workers_per_gather')::int")
+        return max(1, int(self._cur.fetchall()[0][0]) + 1)
+
+    def partition_condition(self, part: int, parts: int) -> str:
+        """The id's text hashed by PostgreSQL's ``hashtext``, modulo ``parts`` (ids of any
+        type; for the 1M demo contacts the parts hold 50.0% +- 0.1% each)."""
+        return f"(hashtext(CAST({{contact_id}} AS VARCHAR)) & 1048575) % {parts} = {part}"
+
+    def query_parts(self, sqls: Sequence[str]) -> pa.Table:
+        """Each query on a session of its own, all at once, every session in a ``REPEATABLE
+        READ`` transaction on the snapshot this session exports (``pg_export_snapshot``, as
+        ``pg_dump --jobs`` does), so the parts read the same data. The sessions run without
+        parallel workers of their own. An error in any part stops them all and is raised."""
+        if len(sqls) <= 1 or self._in_transaction:  # (inside a transaction: its snapshot)
+            return pa.concat_tables([self.query_arrow(sql) for sql in sqls])
+        natives = [self.translate(sql) for sql in sqls]
+        opened: list[PostgresWarehouse] = []
+        self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            self._cur.execute("SELECT pg_export_snapshot()")
+            snapshot = exp.Literal.string(str(self._cur.fetchall()[0][0])).sql("postgres")
+            for _ in natives:
+                part = cast(PostgresWarehouse, self.another())
+                opened.append(part)
+                part._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                part._run(f"SET TRANSACTION SNAPSHOT {snapshot}")
+                part._run("SET LOCAL max_parallel_workers_per_gather = 0")
+
+            def run(pair: tuple[PostgresWarehouse, str]) -> pa.Table:
+                part, native = pair
+                try:
+                    part._cur.execute(native)
+                    return part._cur.fetch_arrow_table()
+                except Exception as exc:
+                    raise _pg_error(exc, native) from exc
+
+            with ThreadPoolExecutor(max_workers=len(natives),
+                                    thread_name_prefix="leadscore-pg-part") as pool:  # fmt: skip
+                tables = list(pool.map(run, zip(opened, natives, strict=True)))
+            return pa.concat_tables(tables)
+        finally:
+            for part in opened:
+                part.close()  # (ends its transaction)
+            self._run("ROLLBACK")
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a statement (translated to PostgreSQL)."""

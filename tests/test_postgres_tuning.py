@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from leadscore.features import ConfigError, Warehouse
+from leadscore.features import ConfigError, LeadscoreError, Warehouse, build_lead_frame
 from leadscore.features._point_in_time import lead_frame_sql
-from leadscore.features._warehouse import PG_WORK_MEM_ENV
+from leadscore.features._warehouse import PG_PARTS_ENV, PG_WORK_MEM_ENV
 
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
 from tests.engines import empty_warehouse, postgres_base_url
@@ -114,3 +115,71 @@ def test_a_role_that_cannot_index_gets_the_statement_to_run(
     with Warehouse(owner, read_only=True) as wh:  # nothing was created
         assert wh.scalar("SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
                          "AND tablename = 'events'") == 0  # fmt: skip
+
+
+@POSTGRES
+@pytest.mark.parametrize("ids", ["numbers", "texts"])
+def test_the_parts_of_a_split_query_hold_every_lead_once(make_warehouse: WarehouseFactory,
+                                                         ids: str) -> None:  # fmt: skip
+    # partition_condition puts each id in exactly one of the parts, for ids of any type.
+    contacts = contacts_frame([{"contact_id": i, "created_at": "2025-01-01"}
+                               for i in range(1, 301)])  # fmt: skip
+    if ids == "texts":
+        contacts["contact_id"] = [f"crm-{i:05d}" for i in range(1, 301)]
+    url = make_warehouse(contacts=contacts, events=events_frame([]), outcomes=outcomes_frame([]))
+    with Warehouse(url, read_only=True) as wh:
+        every = set(wh.query("SELECT contact_id FROM contacts")["contact_id"])
+        parts = [set(wh.query("SELECT contact_id FROM contacts c WHERE " +
+                              wh.partition_condition(k, 3).replace("{contact_id}", "c.contact_id")
+                              )["contact_id"]) for k in range(3)]  # fmt: skip
+    assert set().union(*parts) == every and sum(len(p) for p in parts) == len(every) == 300
+    assert all(60 <= len(p) <= 140 for p in parts), [len(p) for p in parts]
+
+
+@POSTGRES
+def test_the_parts_run_on_one_exported_snapshot_and_errors_name_the_part(
+    make_warehouse: WarehouseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each part runs on a session of its own; all of them read the snapshot this session
+    # exported, so the same transactions are visible to every part.
+    url = _narrated(make_warehouse)
+    with Warehouse(url, read_only=True) as wh:
+        sql = ("SELECT CAST(pg_current_snapshot() AS VARCHAR) AS snap, pg_backend_pid() AS pid, "
+               "current_setting('max_parallel_workers_per_gather') AS workers")  # fmt: skip
+        rows = wh.query_parts([sql] * 3).to_pandas()
+        assert rows["snap"].nunique() == 1 and rows["pid"].nunique() == 3
+        assert set(rows["workers"]) == {"0"}
+        with pytest.raises(LeadscoreError, match="no_such_column"):
+            wh.query_parts(["SELECT 1 AS x", "SELECT no_such_column FROM contacts"])
+        # the session is out of the exported snapshot's transaction, and usable
+        assert wh.scalar("SELECT count(*) FROM contacts") == 2
+        assert wh.lead_parts() == 3  # the server's default: 2 workers per gather + the leader
+    monkeypatch.setenv(PG_PARTS_ENV, "2")
+    with Warehouse(url, read_only=True) as wh:
+        assert wh.lead_parts() == 2
+        monkeypatch.setenv(PG_PARTS_ENV, "none")
+        with pytest.raises(ConfigError, match=f"{PG_PARTS_ENV} must be a whole number"):
+            wh.lead_parts()
+
+
+@POSTGRES
+def test_a_frame_split_over_sessions_is_the_frame_of_one(
+    make_warehouse: WarehouseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 40 leads (one closed before both cutoffs) with events before and after the cutoffs:
+    # the frame built in 3 parts on 3 sessions equals the frame of one query, row for row
+    # and in the same order.
+    contacts = contacts_frame([{"contact_id": i, "created_at": f"2025-01-{1 + i % 28:02d}"}
+                               for i in range(1, 41)])  # fmt: skip
+    events = events_frame([(i, f"2025-{2 + (i + k) % 3:02d}-{1 + (i * k) % 28:02d} 09:00:00",
+                            ("email_open", "page_view", "demo_request")[k % 3])
+                           for i in range(1, 41) for k in range(i % 7)])  # fmt: skip
+    url = make_warehouse(contacts=contacts, events=events,
+                         outcomes=outcomes_frame([(5, "2025-02-15", "won")]))  # fmt: skip
+    frames = []
+    for parts in ("1", "3"):
+        monkeypatch.setenv(PG_PARTS_ENV, parts)
+        with Warehouse(url, read_only=True) as wh:
+            frames.append(build_lead_frame(wh, [datetime(2025, 3, 1), datetime(2025, 4, 1)]).frame)
+    assert len(frames[0]) == 39 + 39 and frames[0]["events_90d"].sum() > 0
+    pd.testing.assert_frame_equal(frames[1], frames[0])
