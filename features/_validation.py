@@ -25,7 +25,7 @@ from leadscore.features._schema import (
     OUTCOME_VALUES,
     OUTCOMES,
 )
-from leadscore.features._warehouse import Warehouse
+from leadscore.features._warehouse import HASH_STATS_SQL, Warehouse, hash_stats, hashed_rows
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,9 @@ class ValidationReport:
     data_start: datetime | None
     data_end: datetime | None
     notes: list[str] = field(default_factory=list)
+    fingerprint: str | None = None
+    """With ``validate_warehouse(fingerprint=True)``: :meth:`Warehouse.fingerprint` of the
+    tables as validated (taken in the same scans), where the engine has one."""
 
 
 def _type_ok(actual: str, allowed: tuple[str, ...]) -> bool:
@@ -161,19 +164,23 @@ class _Scan:
     clean: set[_Check]
     start: datetime | None
     end: datetime | None
+    fingerprint: str | None
 
 
-def _one_scan_per_table(wh: Warehouse, checks: list[_Check], now: datetime) -> _Scan:
+def _one_scan_per_table(wh: Warehouse, checks: list[_Check], now: datetime, *,
+                        fingerprint: bool = False) -> _Scan:  # fmt: skip
     """Each table's row count, the checks with a ``scan_sql`` and its part of the data span,
     in one scan per table (on PostgreSQL each scan of 60M events costs seconds; events and
     outcomes are joined to their contacts once, for both cross-table checks), after the
     duplicate-id rule (whose count decides that join); returns the
     counts, the checks that matched no row and the span. A check that matched rows is run
-    again on its own for its count and examples."""
+    again on its own for its count and examples. With ``fingerprint``, the same scans also
+    take each table's row-hash statistics (:data:`features._warehouse.HASH_STATS_SQL`)."""
     counts: dict[str, int] = {}
     clean: set[_Check] = set()
     starts: list[datetime] = []
     ends: list[datetime] = []
+    stats: dict[str, str] = {}
     # the duplicate-id rule first: it decides how the other tables join their contacts
     unique = not wh.scalar("SELECT count(*) FROM (SELECT contact_id FROM contacts GROUP BY 1 "
                            "HAVING count(*) > 1) d")  # fmt: skip
@@ -188,17 +195,25 @@ def _one_scan_per_table(wh: Warehouse, checks: list[_Check], now: datetime) -> _
         join = ""
         if any(" c." in f" {c.scan_sql}" for c in mine):
             join = _CONTACT_OF if unique else _CONTACT_OF_DUPLICATED
-        row = wh.query(f"SELECT {', '.join(cols)} FROM {table} t {join}", params or None).iloc[0]
+        row_hash = wh.row_hash_sql(table, "t") if fingerprint else None
+        source = f"{table} t"
+        if row_hash is not None:
+            cols.append(HASH_STATS_SQL)
+            source = hashed_rows(table, row_hash)
+        row = wh.query(f"SELECT {', '.join(cols)} FROM {source} {join}", params or None).iloc[0]
+        if row_hash is not None:
+            stats[table] = hash_stats({str(k): v for k, v in row.items()})
         counts[table] = int(row["n"])
         clean |= {c for i, c in enumerate(mine) if int(row[f"c{i}"]) == 0}
         for value, into in ((row["span_start"], starts), (row["span_end"], ends)):
             if value is not None and not pd.isna(value):
                 into.append(pd.Timestamp(value).to_pydatetime())
-    return _Scan(counts, clean, min(starts, default=None), max(ends, default=None))
+    digest = wh.digest(stats) if len(stats) == len(counts) else None
+    return _Scan(counts, clean, min(starts, default=None), max(ends, default=None), digest)
 
 
-def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: bool | None = None
-                       ) -> ValidationReport:  # fmt: skip
+def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: bool | None = None,
+                       fingerprint: bool = False) -> ValidationReport:  # fmt: skip
     """Validate contacts, events and outcomes in ``wh`` (see the module docstring).
 
     ``dated=False`` accepts contacts without ``created_at`` (a single export with no time);
@@ -207,7 +222,9 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: boo
     a mix of dated and undated outcomes is not.
 
     ``now`` (naive UTC) is the instant after which a timestamp counts as "in the future";
-    it defaults to the wall clock.
+    it defaults to the wall clock. With ``fingerprint``, the report carries the tables'
+    :meth:`Warehouse.fingerprint`, taken in the validating scans themselves (no scan of its
+    own), so it describes exactly the rows validated.
     """
     now = now or datetime.now(UTC).replace(tzinfo=None)
     problems: list[DataValidationError] = []
@@ -261,7 +278,7 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: boo
     if not wh.scalar("SELECT count(*) FROM outcomes WHERE closed_at IS NOT NULL"):
         # a label column without a close time: outcomes are known, not when they closed
         checks = [c for c in checks if c.where_sql != "t.closed_at IS NULL"]
-    scan = _one_scan_per_table(wh, checks, now)
+    scan = _one_scan_per_table(wh, checks, now, fingerprint=fingerprint)
     for check in checks:
         if check in scan.clean:
             continue
@@ -275,4 +292,5 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: boo
     if problems:
         raise ContractViolations(problems)
     log.info("validated warehouse %s: %s", wh.url, scan.counts)
-    return ValidationReport(row_counts=scan.counts, data_start=scan.start, data_end=scan.end)
+    return ValidationReport(row_counts=scan.counts, data_start=scan.start, data_end=scan.end,
+                            fingerprint=scan.fingerprint)  # fmt: skip

@@ -195,6 +195,23 @@ def _parsed(sql: str) -> exp.Expr:
     return parsed
 
 
+HASH_STATS_SQL = ("CAST(count(*) AS VARCHAR) AS hash_n, CAST(sum(t._leadscore_h) AS VARCHAR) "
+                  "AS hash_sum, CAST(bit_xor(t._leadscore_h) AS VARCHAR) AS hash_xor")
+"""The aggregates of a fingerprint over :func:`hashed_rows` (count, sum and XOR of the row
+hashes, as texts: no engine's number type rounds them)."""
+
+
+def hashed_rows(table: str, row_hash: str) -> str:
+    """``table``'s rows as ``t`` with their hash ``row_hash`` (over alias ``t``) in column
+    ``_leadscore_h``, for :data:`HASH_STATS_SQL`."""
+    return f"(SELECT t.*, {row_hash} AS _leadscore_h FROM {quote_ident(table)} t) t"
+
+
+def hash_stats(row: Mapping[str, Any]) -> str:
+    """``count|sum|xor`` from a row of :data:`HASH_STATS_SQL`'s columns."""
+    return f"{row['hash_n']}|{row['hash_sum']}|{row['hash_xor']}"
+
+
 def _literal(value: Any) -> exp.Expr:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
@@ -359,19 +376,27 @@ class Warehouse:
         the same multiset of rows with the same columns; any insert, delete or update that
         changes a value, or a column's type, changes it. Per table it combines the row count
         with the sum and the XOR of a 64-bit hash of each row (order-independent, one scan;
-        see each engine's ``_row_hash_stats``)."""
-        parts = []
+        see each engine's :meth:`row_hash_sql`)."""
+        stats = {}
         for table in tables:
-            if table not in self.tables():
+            expr = self.row_hash_sql(table, "t") if table in self.tables() else None
+            if expr is None:
                 return None
-            stats = self._row_hash_stats(table)
-            if stats is None:
-                return None
-            parts.append(f"{table}|{self._column_types(table)}|{stats}")
+            row = self.query_arrow(f"SELECT {HASH_STATS_SQL} FROM {hashed_rows(table, expr)}")
+            stats[table] = hash_stats(row.to_pylist()[0])
+        return self.digest(stats)
+
+    def digest(self, stats: Mapping[str, str]) -> str:
+        """The fingerprint of tables whose :data:`HASH_STATS_SQL` columns read ``stats``
+        (:func:`hash_stats`, by table, in order): the same digest :meth:`fingerprint` gives,
+        for a caller that computed the stats in a scan of its own (validation)."""
+        parts = [f"{table}|{self._column_types(table)}|{value}" for table, value in stats.items()]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
-    def _row_hash_stats(self, table: str) -> str | None:
-        """``count|sum|xor`` of a 64-bit hash of each row of ``table`` (None: not supported)."""
+    def row_hash_sql(self, table: str, alias: str) -> str | None:
+        """An expression (DuckDB dialect, as every query here) of a 64-bit hash of each row
+        of ``table`` read as ``alias``: a function of every column's value; None where the
+        engine has no cheap one (see :meth:`fingerprint`)."""
         return None
 
     def ensure_index(self, table: str, columns: Sequence[str], include: Sequence[str] = ()
@@ -650,12 +675,9 @@ class DuckDBWarehouse(Warehouse):
         ).fetchall()
         return [(str(n), str(t)) for n, t in rows]
 
-    def _row_hash_stats(self, table: str) -> str | None:
+    def row_hash_sql(self, table: str, alias: str) -> str | None:
         """DuckDB's ``hash`` of the row (a struct of every column)."""
-        rows = self._con.execute(
-            f"SELECT count(*), sum(hash(t)), bit_xor(hash(t)) FROM {quote_ident(table)} t"
-        ).fetchall()
-        return "|".join(str(v) for v in rows[0])
+        return f"hash({alias})"
 
     @contextmanager
     def registered(self, name: str, frame: pd.DataFrame | pa.Table) -> Iterator[str]:
@@ -769,13 +791,15 @@ def _pg_session_settings() -> dict[str, str]:
     return {"work_mem": work_mem, "jit": "off"}
 
 
-# (hash function, cast) per column type for PostgresWarehouse.fingerprint (else: as text)
+# (hash function, the value it hashes) per column type for PostgresWarehouse.row_hash_sql
+# (else: as text)
 _PG_HASHES: dict[str, tuple[str, str]] = {
-    "BIGINT": ("hashint8extended", ""), "INTEGER": ("hashint4extended", ""),
-    "SMALLINT": ("hashint2extended", ""), "DOUBLE": ("hashfloat8extended", ""),
-    "REAL": ("hashfloat4extended", ""), "VARCHAR": ("hashtextextended", ""),
-    "TIMESTAMP": ("timestamp_hash_extended", ""), "BOOLEAN": ("hashint4extended", "::int4"),
-    "TIMESTAMP WITH TIME ZONE": ("timestamp_hash_extended", " AT TIME ZONE 'UTC'"),
+    "BIGINT": ("hashint8extended", "{}"), "INTEGER": ("hashint4extended", "{}"),
+    "SMALLINT": ("hashint2extended", "{}"), "DOUBLE": ("hashfloat8extended", "{}"),
+    "REAL": ("hashfloat4extended", "{}"), "VARCHAR": ("hashtextextended", "{}"),
+    "TIMESTAMP": ("timestamp_hash_extended", "{}"),
+    "BOOLEAN": ("hashint4extended", "CAST({} AS INTEGER)"),
+    "TIMESTAMP WITH TIME ZONE": ("timestamp_hash_extended", "{} AT TIME ZONE 'UTC'"),
 }  # fmt: skip
 
 
@@ -953,23 +977,21 @@ class PostgresWarehouse(Warehouse):
         )
         return [(str(n), str(t)) for n, t in self._cur.fetchall()]
 
-    def _row_hash_stats(self, table: str) -> str | None:
+    def row_hash_sql(self, table: str, alias: str) -> str | None:
         """Each column hashed by its type's own 64-bit hash function with its position as
         the seed, XORed across the row (a null hashes to 0): cheaper than hashing the whole
-        row as a record, which builds a composite value per row. PostgreSQL 11 and later."""
-        if self._server_version() < 110000:
+        row as a record, which builds a composite value per row. PostgreSQL 14 and later
+        (``bit_xor``)."""
+        if self._server_version() < 140000:
             return None
-        terms = []
+        hashed = ""
         for position, (name, engine_type) in enumerate(self._column_types(table), start=1):
-            column = quote_ident(name)
             function, cast = _PG_HASHES.get(canonical_type(engine_type),
-                                             ("hashtextextended", "::text"))  # fmt: skip
-            terms.append(f"COALESCE({function}({column}{cast}, {position}), 0)")
-        self._cur.execute(
-            f"SELECT count(*), sum(h), bit_xor(h) FROM (SELECT {' # '.join(terms)} AS h "
-            f"FROM {quote_ident(table)}) r"
-        )
-        return "|".join(str(v) for v in self._cur.fetchall()[0])
+                                             ("hashtextextended", "CAST({} AS VARCHAR)"))  # fmt: skip
+            value = cast.format(f"{alias}.{quote_ident(name)}")
+            term = f"COALESCE({function}({value}, {position}), 0)"
+            hashed = f"XOR({hashed}, {term})" if hashed else term
+        return hashed
 
     def ensure_index(self, table: str, columns: Sequence[str], include: Sequence[str] = ()
                      ) -> str:  # fmt: skip

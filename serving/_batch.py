@@ -738,7 +738,8 @@ def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURE
 
     The source tables are validated first. Where the engine can fingerprint them
     (:meth:`features.Warehouse.fingerprint`: DuckDB, PostgreSQL 14+), the fingerprint taken
-    *before* validating is recorded in table ``leadscore_validations`` in the same
+    in the validating scans (of the rows validated) is recorded in table
+    ``leadscore_validations`` in the same
     transaction as the partition, so the score job reading this partition skips validating
     the same data again (:func:`reusable_validation`); any change to the tables after the
     fingerprint makes the score job validate them again. On PostgreSQL it creates the index
@@ -749,8 +750,8 @@ def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURE
     spec = spec or demo_spec()
     with Warehouse(url) as wh:
         validated_now = max(datetime.now(UTC).replace(tzinfo=None), as_of)
-        fingerprint = wh.fingerprint(SOURCE_TABLES)
-        report = validate_warehouse(wh, now=validated_now, dated=spec.has_time)
+        report = validate_warehouse(wh, now=validated_now, dated=spec.has_time, fingerprint=True)
+        fingerprint = report.fingerprint
         if spec.has_time:  # the events of each lead up to its cutoff (where it helps)
             wh.ensure_index("events", ["contact_id", "occurred_at"], include=["event_type"])
         frame = lead_frame_for(wh, spec, as_of).assign(as_of=pd.Timestamp(as_of))

@@ -196,3 +196,22 @@ def test_clean_tables_report_their_span_from_the_one_scan(make_warehouse: Wareho
         report = validate_warehouse(wh, now=NOW)
     assert (report.data_start, report.data_end) == (datetime(2024, 1, 1),
                                                     datetime(2024, 9, 30, 12))  # fmt: skip
+
+
+def test_the_fingerprint_taken_while_validating_is_the_tables_fingerprint(
+    make_warehouse: WarehouseFactory,
+) -> None:
+    # validate_warehouse(fingerprint=True) hashes the rows in its own scans; the digest must
+    # be the one Warehouse.fingerprint gives the same tables (the score job compares the
+    # two), change with one changed value, and be None where the engine has none (Spark).
+    url = make_warehouse(contacts=GOOD_CONTACTS, events=GOOD_EVENTS, outcomes=GOOD_OUTCOMES)
+    with Warehouse(url) as wh:
+        taken = validate_warehouse(wh, now=NOW, fingerprint=True).fingerprint
+        assert validate_warehouse(wh, now=NOW).fingerprint is None
+        assert taken == wh.fingerprint(["contacts", "events", "outcomes"])
+        if url.startswith("spark"):
+            assert taken is None
+            return
+        assert taken is not None and len(taken) == 64
+        wh.execute("UPDATE events SET event_type = 'page_view' WHERE contact_id = 2")
+        assert validate_warehouse(wh, now=NOW, fingerprint=True).fingerprint != taken
