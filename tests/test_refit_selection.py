@@ -116,38 +116,3 @@ def test_cross_fitting_parts_hash_each_row_s_own_id_as_text(ids: list[object]) -
     # a contact's rows share a part (the rows without an id too)
     shared = pd.Series(parts).groupby(frame["contact_id"].to_numpy(), dropna=False).nunique()
     assert (shared == 1).all() and len(shared) == len(set(map(str, ids)))
-
-
-def test_logistic_models_are_fitted_on_one_blas_thread_and_the_limit_is_lifted_after(
-        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    # the BLAS threads each logistic fit of a family runs on, read inside scikit-learn's fit
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_info
-
-    def blas_threads() -> set[int]:
-        return {int(p["num_threads"]) for p in threadpool_info() if p["user_api"] == "blas"}
-
-    seen: list[set[int]] = []
-    real_fit = LogisticRegression.fit
-
-    def spying_fit(self: LogisticRegression, *args: object, **kwargs: object) -> object:
-        seen.append(blas_threads())
-        return real_fit(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    before = blas_threads()
-    monkeypatch.setattr(LogisticRegression, "fit", spying_fit)
-    rows, is_latest, spec = _leads()
-    fit_family_rows("logistic", rows, is_latest, spec, **QUIET)
-    # the selection fit and three cross-fits on one thread, then the Platt map on the
-    # out-of-fold scores (a scikit-learn fit outside the limit), then the refit on one
-    assert seen == [{1}, {1}, {1}, {1}, before, {1}]
-    assert blas_threads() == before  # lifted after
-    # and the model is the one an unlimited fit gives, to the last bits
-    from leadscore.models._baseline import LogisticParams
-    from leadscore.training._refit import fit_logistic
-
-    y = rows["label"].to_numpy(dtype="float64")
-    limited = fit_logistic(spec, LogisticParams(), rows, y, None)
-    free = LogisticBaseline(spec).fit(rows, y)
-    assert np.allclose(limited.coef_, free.coef_, rtol=0, atol=1e-12)
-    assert abs(limited.intercept_ - free.intercept_) < 1e-12

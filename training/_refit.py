@@ -63,7 +63,6 @@ from leadscore.training._sampling import NegativeSampling, Sample
 from numpy.typing import NDArray
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
-from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +77,6 @@ SELECTION_METRIC = "auc"
 REFERENCE_TREES = 50
 """Trees kept unless the latest window shows fewer rank better (at the default learning rate
 of 0.05, 50 trees move a score about as far as LightGBM's own default of 100 at 0.1 half-way)."""
-
-LOGISTIC_BLAS_THREADS = 1
-"""BLAS threads while a logistic model is fitted. Its Newton steps multiply tall, narrow
-matrices (the sampled rows by ~120 design columns), where a second OpenBLAS thread costs
-more than it gives: one family fit at 200k contacts took 14-16 s on one thread and 26-33 s
-on two on an idle 2-core box, and minutes on two when the cores were busy. The model is
-the same to the last bits (coefficients within 1e-12 of a fit on two threads)."""
 
 FamilyModel = LeadModel | LogisticBaseline
 
@@ -188,14 +180,6 @@ def fold_of(frame: pd.DataFrame, folds: int) -> NDArray[np.intp]:
     return np.asarray(key % np.uint64(folds), dtype=np.intp)
 
 
-def fit_logistic(spec: FeatureSpec, params: LogisticParams, X: pd.DataFrame,
-                 y: NDArray[np.float64], weight: NDArray[np.float64] | None) -> LogisticBaseline:  # fmt: skip
-    """``LogisticBaseline(spec, params).fit(X, y, weight)`` on :data:`LOGISTIC_BLAS_THREADS`
-    BLAS threads (the limit is lifted when it returns)."""
-    with threadpool_limits(limits=LOGISTIC_BLAS_THREADS, user_api="blas"):
-        return LogisticBaseline(spec, params).fit(X, y, weight)
-
-
 def _auc(y: NDArray[np.float64], score: NDArray[np.float64]) -> float:
     return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else math.nan
 
@@ -267,7 +251,7 @@ def fit_family_rows(
                                        NDArray[np.float64] | None], FamilyModel]:  # fmt: skip
         """A fitter for ``n_rows`` rows (LightGBM: the chosen trees scaled to them)."""
         if family == "logistic":
-            return lambda X, t, w: fit_logistic(spec, logistic, X, t, w)
+            return lambda X, t, w: LogisticBaseline(spec, logistic).fit(X, t, w)
         n_trees = max(1, round(selected * n_rows / n_train))
         return lambda X, t, w: LeadModel(params, spec).fit_trees(X, t, n_trees, w)
 
@@ -287,7 +271,7 @@ def fit_family_rows(
             selected, selection_auc, note = _tree_count(chooser, train, y_train, latest,
                                                         y_latest, weights(on_train))  # fmt: skip
         else:
-            chooser_lr = fit_logistic(spec, logistic, train, y_train, weights(on_train))
+            chooser_lr = LogisticBaseline(spec, logistic).fit(train, y_train, weights(on_train))
             selection_auc = _auc(y_latest, chooser_lr.raw_probability(latest))
         del train, latest
     # 3. calibrate by cross-fitting over every row before the test period
