@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 from leadscore.features import derive_attributes
 from leadscore.features._spec import FeatureSpec
+from leadscore.training._leakage import auc_by_counting
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import rankdata
 
 PROFILE_VERSION = 1
 NUMERIC_BINS = 10
@@ -53,14 +53,10 @@ _MISSING = "(missing)"
 
 
 def _auc(y: NDArray[np.float64], score: ArrayLike) -> float:
-    """ROC AUC by ranks (ties one half); NaN without both classes."""
-    won = y > 0.5
-    m = int(won.sum())
-    n = len(y) - m
-    if m == 0 or n == 0:
-        return math.nan
-    ranks = rankdata(score)
-    return float((ranks[won].sum() - m * (m + 1) / 2) / (m * n))
+    """ROC AUC (ties one half); NaN without both classes. Counted per distinct value
+    (:func:`training._leakage.auc_by_counting`): the rank-sum formula's number, without
+    ranking every row of every feature."""
+    return auc_by_counting(y > 0.5, np.asarray(score, dtype="float64"))
 
 
 def _features(rows: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:

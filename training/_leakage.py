@@ -412,9 +412,27 @@ def _value_dict(v: ValueOutcome) -> dict[str, Any]:
 def _ordered_codes(score: NDArray[np.float64]) -> tuple[NDArray[np.intp], int]:
     """Each row's position among the distinct values of ``score`` (no NaN), ascending, and
     how many there are: equal values (``-0.0`` and ``0.0`` too) share a position, as they
-    share a rank."""
-    distinct, codes = np.unique(score, return_inverse=True)
-    return codes.reshape(-1), len(distinct)
+    share a rank.
+
+    A column of few distinct values (event counts, flags: most columns) is hashed
+    (``pandas.factorize``, linear) and only its distinct values sorted, 10-20x faster than
+    sorting every row on 1.7M rows; one of many (judged on a sample) is sorted whole."""
+    score = np.asarray(score, dtype="float64").reshape(-1)
+    sample = score[:: max(1, len(score) // 10_000)]
+    if len(np.unique(sample)) * 2 > len(sample):
+        distinct, codes = np.unique(score, return_inverse=True)
+        return codes.reshape(-1), len(distinct)
+    codes, values = pd.factorize(score)  # (-0.0 and 0.0 are one value here too)
+    position = np.empty(len(values), dtype=np.intp)
+    position[np.argsort(values, kind="stable")] = np.arange(len(values))
+    return position[codes], len(values)
+
+
+def auc_by_counting(y: NDArray[np.bool_], score: NDArray[np.float64]) -> float:
+    """ROC AUC of ``score`` (no NaN) for labels ``y``, ties one half, counted exactly
+    (:func:`_auc`): the rank-sum formula's number, bit for bit; NaN without both classes."""
+    codes, k = _ordered_codes(score)
+    return _auc(np.asarray(y, dtype=bool), codes, k)
 
 
 def _auc(y: NDArray[np.bool_], codes: NDArray[np.intp], k: int, *, reverse: bool = False
