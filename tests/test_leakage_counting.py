@@ -44,3 +44,17 @@ def test_guard_on_tied_and_infinite_values_matches_the_oracles() -> None:
     pos = [float(m) for m, w in zip(missing, y, strict=True) if w]
     neg = [float(m) for m, w in zip(missing, y, strict=True) if not w]
     assert report["x"].missing_auc == max(_pair_auc(pos, neg), 1 - _pair_auc(pos, neg))
+
+
+def test_ordered_codes_hashed_or_sorted_are_the_sorted_positions() -> None:
+    # _ordered_codes hashes a column of few distinct values and sorts one of many; either
+    # way each row's code is its value's position among the sorted distinct values (what
+    # numpy's unique gives), -0.0 and 0.0 one value, infinities at the ends.
+    rng = np.random.default_rng(3)
+    few = rng.choice([-np.inf, -0.0, 0.0, 1.0, 2.0, 7.5, np.inf], size=50_000)
+    many = np.concatenate([rng.normal(size=40_000), few[:10_000]])
+    for column in (few, many):
+        codes, k = _ordered_codes(column)
+        distinct, expected = np.unique(column, return_inverse=True)
+        assert k == len(distinct) and np.array_equal(codes, expected.reshape(-1))
+    assert _ordered_codes(few)[1] == 6  # -0.0 and 0.0 share a position
