@@ -8,7 +8,7 @@ mix), and prints their figures as one table at the end:
 2. ``batch_bench.py``: point-in-time features for every open lead and the score job, on
    DuckDB and PostgreSQL (when ``--postgres`` or ``LEADSCORE_TEST_POSTGRES_URL`` names a
    server; ``make bench`` starts the private one), at ``--contacts`` (default 1M), with the
-   production model and again with the fixed 300-tree reference model;
+   production model and again with DESIGN.md's yardstick (exactly 300 trees of up to 63 leaves);
 3. ``retrain_bench.py``: retraining at ``--contacts``: wall time and peak RSS of the process.
 
 The warehouses are generated on the first run (slow: minutes at 1M contacts, not timed) and
