@@ -1,9 +1,9 @@
 """The logistic-regression family: the plain model every LightGBM model must beat, and can lose to.
 
 Contract: ``LogisticBaseline(spec)`` is a regularised logistic regression (L2, ``C`` from
-:class:`LogisticParams`, fitted by scikit-learn's lbfgs) on the same lead rows and the same
-columns as the LightGBM model of ``spec`` (derived attributes included), through a design
-matrix of its own:
+:class:`LogisticParams`, fitted by scikit-learn's newton-cholesky solver) on the same lead
+rows and the same columns as the LightGBM model of ``spec`` (derived attributes included),
+through a design matrix of its own:
 
 * a categorical column becomes one 0/1 column per value seen in at least
   ``min_category_rows`` training rows (missing is a value of its own); a value not seen
