@@ -500,11 +500,12 @@ def build_lead_frame(
     if not kept:
         return LeadFrame(_empty_frame(with_labels, spec), censored)
     booleans = _booleans(wh)
+    per_lead = wh.per_lead_aggregates()
     if wh.inline_small_relations:
-        parts = wh.lead_parts()
+        parts = wh.lead_parts() if per_lead else 1  # (the layered form is parallel itself)
         sqls = [lead_frame_sql(with_labels=with_labels, horizon_days=horizon_days,
                                boolean_columns=booleans, spec=spec, decision="pipeline",
-                               snapshots=kept, per_lead=wh.per_lead_aggregates,
+                               snapshots=kept, per_lead=per_lead,
                                lead_filter=None if parts == 1 else wh.partition_condition(k, parts))
                 for k in range(parts)]  # fmt: skip
         table = wh.query_parts(sqls)
@@ -514,7 +515,7 @@ def build_lead_frame(
     else:
         sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon_days,
                              boolean_columns=booleans, spec=spec, decision="pipeline",
-                             per_lead=wh.per_lead_aggregates)  # fmt: skip
+                             per_lead=per_lead)  # fmt: skip
         with wh.registered("_snapshots", pd.DataFrame({"as_of": pd.to_datetime(kept)})):
             frame = wh.query(sql)
     frame["as_of"] = pd.to_datetime(frame["as_of"])
@@ -554,7 +555,7 @@ def build_handoff_frame(
     lo, hi = since or _EPOCH, until or _FOREVER
     sql = lead_frame_sql(with_labels=with_labels, horizon_days=horizon,
                          boolean_columns=_booleans(wh), spec=spec, decision="handoff",
-                         per_lead=wh.per_lead_aggregates)  # fmt: skip
+                         per_lead=wh.per_lead_aggregates())  # fmt: skip
     rng = pd.DataFrame({"since": [pd.Timestamp(lo)], "until": [pd.Timestamp(hi)],
                         "open_only": [open_only]})  # fmt: skip
     with wh.registered("_range", rng):

@@ -260,10 +260,6 @@ class Warehouse:
     PostgreSQL runs a query that reads a temporary table without parallel workers, and
     cannot fold its values into the plan."""
 
-    per_lead_aggregates: bool = False
-    """True when lead frames should compute each lead's aggregates in a ``LATERAL`` subquery
-    over its own events (:func:`features.lead_frame_sql`'s ``per_lead``): engines that read a
-    lead's events through an index rather than hash-joining and grouping every event."""
 
     def __new__(cls, url: str, *, read_only: bool = False) -> Self:
         target = _engine_class(WarehouseURL.parse(url).engine) if cls is Warehouse else cls
@@ -315,8 +311,15 @@ class Warehouse:
         """A second connection to the same warehouse (for work on another thread)."""
         return Warehouse(self.url, read_only=self.read_only)
 
+    def per_lead_aggregates(self) -> bool:
+        """Whether lead frames should compute each lead's aggregates in a ``LATERAL`` subquery
+        over its own events (:func:`features.lead_frame_sql`'s ``per_lead``): on an engine
+        that reads one lead's events through an index, rather than hash-joining and grouping
+        every event (here: no)."""
+        return False
+
     def lead_parts(self) -> int:
-        """How many parts :meth:`query_parts` should split a lead-frame query into (1: the
+        """How many parts :meth:`query_parts` should split a per-lead query into (1: the
         engine parallelises one query itself)."""
         return 1
 
@@ -816,15 +819,14 @@ class PostgresWarehouse(Warehouse):
     one core and sorted the whole table); lead frames carry their snapshots inline
     (:attr:`Warehouse.inline_small_relations`); a table created by :meth:`write_table` is
     ``ANALYZE``d at once, so the first query after a load is planned with statistics.
-    Lead frames compute each lead's aggregates over its own events through the events
-    index (:attr:`Warehouse.per_lead_aggregates`), split over sessions that share one
-    snapshot (:meth:`query_parts`): a third of the server CPU of the layered query on the
-    1M-contact benchmark, on every core.
+    Where ``events`` has an index leading with ``contact_id``, lead frames compute each
+    lead's aggregates over its own events through it (:meth:`per_lead_aggregates`), split over
+    sessions that share one snapshot (:meth:`query_parts`): a third of the server CPU of the
+    layered query on the 1M-contact benchmark, on every core.
     """
 
     remote = True
     inline_small_relations = True
-    per_lead_aggregates = True
 
     dialect = "postgres"
 
@@ -896,6 +898,22 @@ class PostgresWarehouse(Warehouse):
                 pending = pending.slice(rows)
         if pending.num_rows:
             yield pending
+
+    def per_lead_aggregates(self) -> bool:
+        """Yes when ``events`` has an index leading with ``contact_id`` (``leadscore
+        features`` creates one): each lead's subquery then reads only its own events. Without
+        one every subquery would scan the whole table, so the layered form is used."""
+        return self._index_leading("events", "contact_id")
+
+    def _index_leading(self, table: str, column: str) -> bool:
+        self._cur.execute(
+            "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] "
+            "WHERE c.relname = " + exp.Literal.string(table).sql("postgres") +
+            " AND a.attname = " + exp.Literal.string(column).sql("postgres") +
+            " AND c.relnamespace = current_schema()::regnamespace AND i.indisvalid"
+        )  # fmt: skip
+        return bool(self._cur.fetchall()[0][0])
 
     def lead_parts(self) -> int:
         """One part per process the server would give one parallel query: its

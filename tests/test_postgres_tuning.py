@@ -176,10 +176,19 @@ def test_a_frame_split_over_sessions_is_the_frame_of_one(
                            for i in range(1, 41) for k in range(i % 7)])  # fmt: skip
     url = make_warehouse(contacts=contacts, events=events,
                          outcomes=outcomes_frame([(5, "2025-02-15", "won")]))  # fmt: skip
+    snapshots = [datetime(2025, 3, 1), datetime(2025, 4, 1)]
+    with Warehouse(url) as wh:
+        # without an index on the events' contact ids, the layered form (a subquery per
+        # lead would scan every event); with one, per lead
+        assert not wh.per_lead_aggregates()
+        layered = build_lead_frame(wh, snapshots).frame
+        wh.ensure_index("events", ["contact_id", "occurred_at"], ["event_type"])
+        assert wh.per_lead_aggregates()
     frames = []
     for parts in ("1", "3"):
         monkeypatch.setenv(PG_PARTS_ENV, parts)
         with Warehouse(url, read_only=True) as wh:
-            frames.append(build_lead_frame(wh, [datetime(2025, 3, 1), datetime(2025, 4, 1)]).frame)
+            frames.append(build_lead_frame(wh, snapshots).frame)
     assert len(frames[0]) == 39 + 39 and frames[0]["events_90d"].sum() > 0
+    pd.testing.assert_frame_equal(frames[0], layered)
     pd.testing.assert_frame_equal(frames[1], frames[0])
