@@ -158,6 +158,12 @@ class _Check:
     scan_sql: str | None
 
 
+def _row_rule(table: str, column: str, problem: str, where_sql: str, example_sql: str
+              ) -> _Check:  # fmt: skip
+    """A rule on each row's own values: the one scan checks it with the same condition."""
+    return _Check(table, column, problem, where_sql, example_sql, where_sql)
+
+
 @dataclass
 class _Scan:
     counts: dict[str, int]
@@ -238,22 +244,22 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: boo
     future = f"timestamps must not be in the future (after {now:%Y-%m-%d %H:%M})"
     exists_contact = "EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id"
     checks = [
-        _Check(CONTACTS, "contact_id", "contact_id must not be null", "t.contact_id IS NULL",
-               "t.created_at", "t.contact_id IS NULL"),
+        _row_rule(CONTACTS, "contact_id", "contact_id must not be null", "t.contact_id IS NULL",
+                  "t.created_at"),
         _Check(CONTACTS, "contact_id", "contact_id must be unique; duplicate ids found",
                _DUPLICATE_IDS, "t.contact_id", None),
-        _Check(CONTACTS, "created_at", "created_at must not be null", "t.created_at IS NULL",
-               "t.contact_id", "t.created_at IS NULL"),
-        _Check(CONTACTS, "created_at", future, "t.created_at > CAST(? AS TIMESTAMP)",
-               "t.created_at", "t.created_at > CAST(? AS TIMESTAMP)"),
+        _row_rule(CONTACTS, "created_at", "created_at must not be null", "t.created_at IS NULL",
+                  "t.contact_id"),
+        _row_rule(CONTACTS, "created_at", future, "t.created_at > CAST(? AS TIMESTAMP)",
+                  "t.created_at"),
         _Check(EVENTS, "contact_id", "events for contacts that are not in table 'contacts'",
                f"NOT {exists_contact})", "t.contact_id", "c.contact_id IS NULL"),
-        _Check(EVENTS, "occurred_at", "occurred_at must not be null", "t.occurred_at IS NULL",
-               "t.contact_id", "t.occurred_at IS NULL"),
-        _Check(EVENTS, "event_type", "event_type must not be null", "t.event_type IS NULL",
-               "t.contact_id", "t.event_type IS NULL"),
-        _Check(EVENTS, "occurred_at", future, "t.occurred_at > CAST(? AS TIMESTAMP)",
-               "t.occurred_at", "t.occurred_at > CAST(? AS TIMESTAMP)"),
+        _row_rule(EVENTS, "occurred_at", "occurred_at must not be null", "t.occurred_at IS NULL",
+                  "t.contact_id"),
+        _row_rule(EVENTS, "event_type", "event_type must not be null", "t.event_type IS NULL",
+                  "t.contact_id"),
+        _row_rule(EVENTS, "occurred_at", future, "t.occurred_at > CAST(? AS TIMESTAMP)",
+                  "t.occurred_at"),
         _Check(EVENTS, "occurred_at", "events must not happen before the contact was created",
                f"{exists_contact} AND t.occurred_at < c.created_at)", "t.contact_id",
                "t.occurred_at < c.created_at"),
@@ -262,13 +268,12 @@ def validate_warehouse(wh: Warehouse, *, now: datetime | None = None, dated: boo
         _Check(OUTCOMES, "contact_id", "at most one outcome per contact; contacts with several "
                "found", "t.contact_id IN (SELECT contact_id FROM outcomes GROUP BY 1 HAVING "
                "count(*) > 1)", "t.contact_id", None),
-        _Check(OUTCOMES, "outcome", f"outcome must be one of {list(OUTCOME_VALUES)}",
-               "t.outcome IS NULL OR t.outcome NOT IN ('won', 'lost')", "t.outcome",
-               "t.outcome IS NULL OR t.outcome NOT IN ('won', 'lost')"),
-        _Check(OUTCOMES, "closed_at", "closed_at must not be null", "t.closed_at IS NULL",
-               "t.contact_id", "t.closed_at IS NULL"),
-        _Check(OUTCOMES, "closed_at", future, "t.closed_at > CAST(? AS TIMESTAMP)",
-               "t.closed_at", "t.closed_at > CAST(? AS TIMESTAMP)"),
+        _row_rule(OUTCOMES, "outcome", f"outcome must be one of {list(OUTCOME_VALUES)}",
+                  "t.outcome IS NULL OR t.outcome NOT IN ('won', 'lost')", "t.outcome"),
+        _row_rule(OUTCOMES, "closed_at", "closed_at must not be null", "t.closed_at IS NULL",
+                  "t.contact_id"),
+        _row_rule(OUTCOMES, "closed_at", future, "t.closed_at > CAST(? AS TIMESTAMP)",
+                  "t.closed_at"),
         _Check(OUTCOMES, "closed_at", "outcomes must not close before the contact was created",
                f"{exists_contact} AND t.closed_at < c.created_at)", "t.contact_id",
                "t.closed_at < c.created_at"),
