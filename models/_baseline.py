@@ -38,7 +38,13 @@ from leadscore.features._attributes import LeadColumns, derive_columns
 from leadscore.features._errors import ConfigError, ModelError
 from leadscore.features._spec import FeatureSpec
 from leadscore.models._calibration import Calibrator
-from leadscore.models._lead_model import _MISSING_CATEGORY, Reason, _category_key, describe
+from leadscore.models._lead_model import (
+    _MISSING_CATEGORY,
+    Reason,
+    _category_key,
+    describe,
+    in_blocks,
+)
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
@@ -53,13 +59,16 @@ def _weighted_median(values: NDArray[np.float64], weights: NDArray[np.float64]) 
     """The median of ``values`` each repeated ``weights`` times (exactly ``np.median`` of the
     repeated values for whole-number weights): the mean of the values at positions
     ``floor((W - 1) / 2)`` and ``floor(W / 2)`` of the repeated, sorted values, W the total."""
-    order = np.argsort(values, kind="stable")
-    ends = np.cumsum(weights[order])  # the repeated positions of value i are [ends[i-1], ends[i])
+    # per distinct value (hashed, then only the distinct values sorted: a count column has
+    # few), its total weight; the repeated positions of value i are [ends[i-1], ends[i])
+    codes, distinct = pd.factorize(values)
+    order = np.argsort(distinct)
+    ends = np.cumsum(np.bincount(codes, weights=weights, minlength=len(distinct))[order])
     total = float(ends[-1])
-    last = len(values) - 1
+    last = len(distinct) - 1
     lo = min(int(np.searchsorted(ends, math.floor((total - 1) / 2), side="right")), last)
     hi = min(int(np.searchsorted(ends, math.floor(total / 2), side="right")), last)
-    return (float(values[order[lo]]) + float(values[order[hi]])) / 2
+    return (float(distinct[order[lo]]) + float(distinct[order[hi]])) / 2
 
 
 @dataclass(frozen=True)
@@ -270,14 +279,14 @@ class LogisticBaseline:
     def raw_probability(self, X: pd.DataFrame | LeadColumns) -> NDArray[np.float64]:
         """The regression's own probability, before any calibration, one per row."""
         self._check_fitted()
-        return self._raw(self.encode(X))
+        return in_blocks(X, lambda rows: self._raw(self.encode(rows)))
 
     def predict_proba(self, X: pd.DataFrame | LeadColumns) -> NDArray[np.float64]:
         """Calibrated P(won) per row of ``X``, in order."""
         self._check_fitted()
         if LeadColumns.of(X).n_rows == 0:
             return np.empty(0, dtype="float64")
-        return self.predict_proba_encoded(self.encode(X))
+        return self.calibrator_.apply(self.raw_probability(X))
 
     def predict_proba_encoded(self, design: NDArray[np.float64]) -> NDArray[np.float64]:
         """As :meth:`predict_proba`, on a matrix from :meth:`encode` (the hot path)."""

@@ -55,6 +55,7 @@ from leadscore.features._errors import (
 )
 from leadscore.features._spec import FeatureSpec, demo_spec
 from leadscore.models._calibration import Calibrator
+from leadscore.models._lead_model import in_blocks
 from leadscore.models._rules_file import (
     Rule,
     RulesConfig,
@@ -198,8 +199,10 @@ class RuleScorer:
     # -- scoring
 
     def score(self, X: pd.DataFrame | LeadColumns) -> np.ndarray:
-        """Total points per row (float64), in row order."""
-        return _total(self._points_by_rule(X))
+        """Total points per row (float64), in row order (a block of rows at a time: the points
+        of every rule for every row of a million rows would be a fresh array of gigabytes)."""
+        rows = X if isinstance(X, LeadColumns) else _check_frame(X)
+        return in_blocks(rows, lambda block: _total(self._points_by_rule(block)))
 
     def grade(self, points: ArrayLike) -> np.ndarray:
         """Grade letter per row (object array of 'A'..'D'): the best grade whose minimum is met."""

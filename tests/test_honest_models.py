@@ -504,3 +504,45 @@ def test_init_contract_reads_a_gzipped_semicolon_export(tmp_path: Path) -> None:
     text = write_starting_contract(str(tmp_path / "calls.csv.gz"), contract_dir=tmp_path)
     assert "    path: calls.csv.gz\n    delimiter: \";\"  # detected\n" in text
     assert '  outcome: "y"' in text
+
+
+def test_a_categorical_profile_equals_the_row_by_row_count() -> None:
+    # Values of mixed types: 1 and "1" share a key (their text), None and NaN are missing;
+    # 40 distinct values, so the 30 most frequent are kept, ties in text order.
+    spec = _spec(("tag", "categorical"))
+    rng = np.random.default_rng(3)
+    values: list[object] = [f"v{int(k):02d}" for k in rng.integers(0, 40, 2_000)]
+    values[:50] = [1] * 25 + ["1"] * 25
+    values[50:80] = [None] * 15 + [float("nan")] * 15
+    y = rng.integers(0, 2, len(values)).astype("float64")
+    frame = pd.DataFrame({"tag": pd.Series(values, dtype=object), "label": y})
+    got = reference_profile(frame, spec)["features"]["tag"]
+    # the oracle: every row's key as text, counted one row at a time
+    keys = ["(missing)" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            for v in values]  # fmt: skip
+    rows: dict[str, int] = {}
+    won: dict[str, float] = {}
+    for k, label in zip(keys, y, strict=True):
+        rows[k] = rows.get(k, 0) + 1
+        won[k] = won.get(k, 0.0) + label
+    by_size = sorted(rows, key=lambda k: (-rows[k], k))
+    top = [k for k in by_size[:30] if k != "(missing)"]
+    assert list(got["categories"]) == top
+    assert got["categories"] == {k: rows[k] / len(keys) for k in top}
+    assert got["won_rate"] == {k: won[k] / rows[k] for k in top}
+    assert rows["1"] == 50 and got["missing"] == 30 / len(keys)
+    assert got["missing_rate"] == won["(missing)"] / 30
+    other = [k for k in rows if k not in top and k != "(missing)"]
+    assert got["other"] == sum(rows[k] for k in other) / len(keys)
+    assert got["other_rate"] == pytest.approx(sum(won[k] for k in other)
+                                              / sum(rows[k] for k in other), abs=1e-15)  # fmt: skip
+    # the single-column ROC AUC of each row scored by its value's won rate
+    rate = {**{k: won[k] / rows[k] for k in top}, "(missing)": got["missing_rate"]}
+    score = np.array([rate.get(k, got["other_rate"]) for k in keys])
+    from sklearn.metrics import roc_auc_score
+
+    assert got["auc"] == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    # and drift against itself: every share equal; the values outside the 30 kept are the
+    # ones it reports as not seen (the profile keeps no other)
+    report = drift(reference_profile(frame, spec), frame, spec)
+    assert report.features[0].psi == 0.0 and report.features[0].outside == got["other"]

@@ -269,3 +269,38 @@ def test_the_weighted_median_is_the_median_of_the_repeated_values() -> None:
         weights = rng.integers(1, 4, n)
         assert _weighted_median(values, weights.astype("float64")) == np.median(
             np.repeat(values, weights))  # fmt: skip
+
+
+# ------------------------------------------------------------------ scoring in blocks
+
+
+def test_scoring_in_blocks_gives_every_row_the_number_of_one_call(
+    crm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each family and the rules score large inputs a block of rows at a time; with blocks of
+    7 rows (the last one short) every row's number is, to the bit, that of one call on every
+    row, and in row order."""
+    import leadscore.models._lead_model as lead_model
+    from leadscore.models import RuleScorer
+
+    with Warehouse(crm, read_only=True) as wh:
+        window = labelled_data(wh, demo_spec(), as_of=AS_OF, horizon_days=90)
+    rows = window.frame.iloc[:403].reset_index(drop=True)  # 57 blocks of 7 and one of 4
+    y = rows["label"].to_numpy(dtype="float64")
+    assert 0 < y.sum() < len(y)
+    half = len(rows) // 2
+    lgbm = LeadModel(LeadModelParams(n_estimators=20), demo_spec()).fit(
+        rows.iloc[:half], y[:half], validation=(rows.iloc[half:], y[half:]))  # fmt: skip
+    logistic = LogisticBaseline(demo_spec()).fit(rows, y)
+    rules = RuleScorer().fit(rows, y, spec=demo_spec())
+    scorers = {"lightgbm raw": lgbm.raw_probability, "lightgbm": lgbm.predict_proba,
+               "logistic raw": logistic.raw_probability, "logistic": logistic.predict_proba,
+               "rules": rules.score}  # fmt: skip
+    whole = {name: score(rows) for name, score in scorers.items()}
+    monkeypatch.setattr(lead_model, "BLOCK_ROWS", 7)
+    for name, score in scorers.items():
+        blocked = score(rows)
+        np.testing.assert_array_equal(blocked, whole[name], err_msg=name)
+        # and each row alone: the blocks are not mixed up or shifted
+        for i in (0, 6, 7, 13, 14, 400, 402):
+            assert score(rows.iloc[[i]])[0] == blocked[i], (name, i)

@@ -70,9 +70,21 @@ def _numbers(values: pd.Series) -> NDArray[np.float64]:
     return np.where(np.isfinite(out), out, np.nan)
 
 
-def _keys(values: pd.Series) -> NDArray[np.object_]:
-    obj = values.astype(object)
-    return np.asarray(obj.where(obj.notna(), _MISSING).astype(str), dtype=object)
+def _key_codes(values: pd.Series) -> tuple[NDArray[np.intp], list[str]]:
+    """Each row's code into the distinct keys of ``values`` (a value's text, missing values
+    ``(missing)``), and those keys: one text per distinct value, not per row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array([*(str(u) for u in uniques), _MISSING], dtype=object)
+    merged, keys = pd.factorize(texts)  # 1 and "1" are one key, as their texts are
+    return merged[codes], [str(k) for k in keys]  # code -1 (missing) reads the last text
+
+
+def _key_table(codes: NDArray[np.intp], keys: list[str], y: NDArray[np.float64]
+               ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:  # fmt: skip
+    """Rows and won rows per key."""
+    sizes: NDArray[np.intp] = np.bincount(codes, minlength=len(keys))
+    wins = np.bincount(codes, weights=y, minlength=len(keys)).astype("float64", copy=False)
+    return sizes, wins
 
 
 def reference_profile(rows: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
@@ -85,19 +97,29 @@ def reference_profile(rows: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
         if name not in frame.columns:
             continue
         if name in cats:
-            keys = _keys(frame[name])
-            grouped = pd.DataFrame({"k": keys, "y": y}).groupby("k")["y"]
-            sizes = grouped.size().sort_values(ascending=False, kind="stable")
-            means = grouped.mean()
-            top = [str(k) for k in sizes.index[:TOP_CATEGORIES] if k != _MISSING]
-            share = {k: int(sizes[k]) / len(y) for k in top}
-            rate = {k: float(means[k]) for k in top}
-            missing = float((keys == _MISSING).mean())
-            other_mask = ~np.isin(keys, [*top, _MISSING])
+            codes, keys = _key_codes(frame[name])
+            sizes, wins = _key_table(codes, keys, y)  # y is 0/1: the sums are exact
+            by_size = sorted(range(len(keys)), key=lambda k: (-sizes[k], keys[k]))
+            top_at = [k for k in by_size[:TOP_CATEGORIES] if keys[k] != _MISSING]
+            top = [keys[k] for k in top_at]
+            share = {keys[k]: int(sizes[k]) / len(y) for k in top_at}
+            rate = {keys[k]: float(wins[k] / sizes[k]) for k in top_at}
+            at_missing = keys.index(_MISSING) if _MISSING in keys else None
+            missing = float(sizes[at_missing] / len(y)) if at_missing is not None else 0.0
+            is_other = np.ones(len(keys), dtype=bool)
+            is_other[top_at] = False
+            if at_missing is not None:
+                is_other[at_missing] = False
             overall = float(y.mean()) if len(y) else math.nan
-            rest = float(y[other_mask].mean()) if other_mask.any() else overall
-            miss_rate = float(y[keys == _MISSING].mean()) if missing else overall
-            score = pd.Series(keys).map({**rate, _MISSING: miss_rate}).fillna(rest).to_numpy()
+            n_other = int(sizes[is_other].sum())
+            rest = float(wins[is_other].sum() / n_other) if n_other else overall
+            miss_rate = float(wins[at_missing] / sizes[at_missing]) if missing else overall
+            per_key = np.full(len(keys), rest)
+            per_key[top_at] = [rate[k] for k in top]
+            if at_missing is not None:
+                per_key[at_missing] = miss_rate
+            score = per_key[codes]
+            other_mask = is_other[codes]
             features[name] = {"kind": "categorical", "categories": share, "won_rate": rate,
                               "other": float(other_mask.mean()), "other_rate": rest,
                               "missing": missing, "missing_rate": miss_rate,
@@ -243,17 +265,21 @@ def drift(profile: dict[str, Any], latest: pd.DataFrame, spec: FeatureSpec, *,
         if name not in frame.columns:
             continue
         if ref["kind"] == "categorical":
-            keys = _keys(frame[name])
+            codes, keys = _key_codes(frame[name])
+            sizes = np.bincount(codes, minlength=len(keys))
             top = list(ref["categories"])
-            n = max(len(keys), 1)
-            shares = [float((keys == k).sum() / n) for k in top]
-            missing = float((keys == _MISSING).sum() / n)
-            unseen = ~np.isin(keys, [*top, _MISSING])
+            n = max(len(codes), 1)
+            count = {k: int(sizes[i]) for i, k in enumerate(keys)}
+            shares = [float(count.get(k, 0) / n) for k in top]
+            missing = float(count.get(_MISSING, 0) / n)
+            known = {*top, _MISSING}
+            unseen = np.array([k not in known for k in keys], dtype=bool)[codes]
             psi = _psi([*ref["categories"].values(), ref["other"], ref["missing"]],
-                       [*shares, float(unseen.mean()) if len(keys) else 0.0, missing])  # fmt: skip
-            mapped = pd.Series(keys).map({**ref["won_rate"], _MISSING: ref["missing_rate"]})
-            score = mapped.fillna(ref["other_rate"]).to_numpy(dtype="float64")
-            outside = float(unseen.mean()) if len(keys) else 0.0
+                       [*shares, float(unseen.mean()) if len(codes) else 0.0, missing])  # fmt: skip
+            rates = {**ref["won_rate"], _MISSING: ref["missing_rate"]}
+            per_key = np.array([rates.get(k, ref["other_rate"]) for k in keys], dtype="float64")
+            score = per_key[codes]
+            outside = float(unseen.mean()) if len(codes) else 0.0
         else:
             x = _numbers(frame[name])
             psi = _psi(ref["shares"], _numeric_shares(x, np.asarray(ref["edges"], dtype="float64")))

@@ -256,7 +256,12 @@ def fit_and_evaluate(
             )
     n_train, n_valid = int(train_mask.sum()), int(valid_mask.sum())
     order = np.concatenate([np.flatnonzero(train_mask), np.flatnonzero(valid_mask)])
-    before = frame.iloc[order].reset_index(drop=True)
+    if np.array_equal(order, np.arange(len(order))):  # the frame's first rows (snapshot order)
+        before = frame.iloc[:len(order)]
+        if not isinstance(before.index, pd.RangeIndex) or before.index.start != 0:
+            before = before.reset_index(drop=True)
+    else:
+        before = frame.iloc[order].reset_index(drop=True)
     del order
     is_latest = np.arange(len(before)) >= n_train
     te = frame[test_mask]

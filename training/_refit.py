@@ -55,9 +55,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from leadscore.features import ConfigError
+from leadscore.features._attributes import LeadColumns
 from leadscore.features._spec import FeatureSpec
 from leadscore.models import Calibrator, LeadModel, LeadModelParams, LogisticBaseline
 from leadscore.models._baseline import LogisticParams
+from leadscore.models._lead_model import BLOCK_ROWS
 from leadscore.training._intervals import Z_95, Difference, auc_difference
 from leadscore.training._sampling import NegativeSampling, Sample
 from numpy.typing import NDArray
@@ -307,18 +309,17 @@ def fit_family_rows(
     )  # fmt: skip
 
 
-SCORE_CHUNK_ROWS = 250_000
-"""Rows encoded and scored at a time when every row before the test period is scored."""
-
-
 def _raw_probability(model: FamilyModel, rows: pd.DataFrame,
                      positions: NDArray[np.intp]) -> NDArray[np.float64]:  # fmt: skip
-    """``model``'s uncalibrated probability of the rows at ``positions``, a chunk at a time
-    (the encoded matrix of every row would be as large as the training frame)."""
+    """``model``'s uncalibrated probability of the rows at ``positions``, taken and encoded
+    :data:`models._lead_model.BLOCK_ROWS` rows at a time (one take of every column at all the
+    positions cost as much as the scoring; the matrix of every row would be as large as the
+    frame)."""
+    columns = LeadColumns.of(rows)
     out = np.empty(len(positions), dtype="float64")
-    for start in range(0, len(positions), SCORE_CHUNK_ROWS):
-        chunk = positions[start:start + SCORE_CHUNK_ROWS]
-        out[start:start + len(chunk)] = model.raw_probability(rows.iloc[chunk])
+    for start in range(0, len(positions), BLOCK_ROWS):
+        block = positions[start:start + BLOCK_ROWS]
+        out[start:start + len(block)] = model.raw_probability(columns.take(block))
     return out
 
 
