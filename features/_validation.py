@@ -192,28 +192,29 @@ def _one_scan_per_table(wh: Warehouse, checks: list[_Check], now: datetime, *,
                            "HAVING count(*) > 1) d")  # fmt: skip
     if unique:
         clean |= {c for c in checks if c.where_sql == _DUPLICATE_IDS}
-    for table in (CONTACTS, EVENTS, OUTCOMES):
-        mine = [c for c in checks if c.table == table and c.scan_sql is not None]
-        first, last = _SPAN[table]
-        cols = ["count(*) AS n", f"{first or 'NULL'} AS span_start", f"{last} AS span_end",
-                *(f"count(*) FILTER (WHERE {c.scan_sql}) AS c{i}" for i, c in enumerate(mine))]
-        params: list[object] = [now for c in mine if "?" in str(c.scan_sql)]
-        join = ""
-        if any(" c." in f" {c.scan_sql}" for c in mine):
-            join = _CONTACT_OF if unique else _CONTACT_OF_DUPLICATED
-        row_hash = wh.row_hash_sql(table, "t") if fingerprint else None
-        source = f"{table} t"
-        if row_hash is not None:
-            cols.append(HASH_STATS_SQL)
-            source = hashed_rows(table, row_hash)
-        row = wh.query(f"SELECT {', '.join(cols)} FROM {source} {join}", params or None).iloc[0]
-        if row_hash is not None:
-            stats[table] = hash_stats({str(k): v for k, v in row.items()})
-        counts[table] = int(row["n"])
-        clean |= {c for i, c in enumerate(mine) if int(row[f"c{i}"]) == 0}
-        for value, into in ((row["span_start"], starts), (row["span_end"], ends)):
-            if value is not None and not pd.isna(value):
-                into.append(pd.Timestamp(value).to_pydatetime())
+    with wh.full_scans():  # (PostgreSQL: JIT on)
+        for table in (CONTACTS, EVENTS, OUTCOMES):
+            mine = [c for c in checks if c.table == table and c.scan_sql is not None]
+            first, last = _SPAN[table]
+            cols = ["count(*) AS n", f"{first or 'NULL'} AS span_start", f"{last} AS span_end",
+                    *(f"count(*) FILTER (WHERE {c.scan_sql}) AS c{i}" for i, c in enumerate(mine))]
+            params: list[object] = [now for c in mine if "?" in str(c.scan_sql)]
+            join = ""
+            if any(" c." in f" {c.scan_sql}" for c in mine):
+                join = _CONTACT_OF if unique else _CONTACT_OF_DUPLICATED
+            row_hash = wh.row_hash_sql(table, "t") if fingerprint else None
+            source = f"{table} t"
+            if row_hash is not None:
+                cols.append(HASH_STATS_SQL)
+                source = hashed_rows(table, row_hash)
+            row = wh.query(f"SELECT {', '.join(cols)} FROM {source} {join}", params or None).iloc[0]
+            if row_hash is not None:
+                stats[table] = hash_stats({str(k): v for k, v in row.items()})
+            counts[table] = int(row["n"])
+            clean |= {c for i, c in enumerate(mine) if int(row[f"c{i}"]) == 0}
+            for value, into in ((row["span_start"], starts), (row["span_end"], ends)):
+                if value is not None and not pd.isna(value):
+                    into.append(pd.Timestamp(value).to_pydatetime())
     digest = wh.digest(stats) if len(stats) == len(counts) else None
     return _Scan(counts, clean, min(starts, default=None), max(ends, default=None), digest)
 

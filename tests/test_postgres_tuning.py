@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from leadscore.features import ConfigError, LeadscoreError, Warehouse, build_lead_frame
 from leadscore.features._point_in_time import lead_frame_sql
+from leadscore.features._validation import validate_warehouse
 from leadscore.features._warehouse import PG_PARTS_ENV, PG_WORK_MEM_ENV
 
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
@@ -50,6 +51,32 @@ def test_sessions_get_work_mem_and_no_jit(
     monkeypatch.setenv(PG_WORK_MEM_ENV, "lots")
     with pytest.raises(ConfigError, match=f"{PG_WORK_MEM_ENV} must be an amount of memory"):
         Warehouse(url, read_only=True)
+
+
+@POSTGRES
+def test_full_scans_compile_with_jit_and_put_it_back(make_warehouse: WarehouseFactory) -> None:
+    # validation's scans of whole tables run with JIT (the session's default is off), and the
+    # session is as it was after them, also when one fails
+    url = _narrated(make_warehouse)
+    with Warehouse(url, read_only=True) as wh:
+        with wh.full_scans():
+            assert wh.scalar("SELECT current_setting('jit')") == "on"
+        assert wh.scalar("SELECT current_setting('jit')") == "off"
+        with pytest.raises(LeadscoreError), wh.full_scans():
+            wh.scalar("SELECT no_such_column FROM contacts")
+        assert wh.scalar("SELECT current_setting('jit')") == "off"
+        seen: list[str] = []
+        real = wh.query_arrow
+
+        def spy(sql: str, params: object = None) -> object:
+            seen.append(str(real("SELECT current_setting('jit') AS jit").column(0)[0]))
+            return real(sql, params)  # type: ignore[arg-type]
+
+        wh.query_arrow = spy  # type: ignore[method-assign, assignment]
+        validate_warehouse(wh, fingerprint=True)
+        wh.query_arrow = real  # type: ignore[method-assign]
+        # the three tables' scans (with their row hashes) had JIT; the rest did not
+        assert seen.count("on") == 3 and "on,on,on" in ",".join(seen) and seen[-1] == "off", seen
 
 
 @POSTGRES
