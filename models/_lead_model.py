@@ -55,10 +55,11 @@ SMALL_DATA_ROWS = 100_000
 """Training on fewer rows than this uses one thread: on 2 busy cores OpenMP's waiting costs
 more than the work."""
 
-BLOCK_ROWS = 16_384
+BLOCK_ROWS = 32_768
 """Rows encoded and scored at a time by ``raw_probability`` and ``predict_proba``: a block's
-matrix stays in the CPU caches (the matrix of 250,000 rows at once made scoring the rows
-before a test period 10x slower on 2 cores, most of it filling and reading fresh pages)."""
+matrix is reused memory, not fresh pages (the matrix of 250,000 rows at once made the
+logistic family's scoring of the rows before a test period 3x slower on 2 cores; blocks of
+8k-64k rows cost within 30% of each other, smaller ones paying more per-block overhead)."""
 
 
 def in_blocks(X: pd.DataFrame | LeadColumns,
