@@ -821,10 +821,11 @@ class PostgresWarehouse(Warehouse):
 
     Shaped for PostgreSQL's planner: the session gets ``work_mem`` (``LEADSCORE_PG_WORK_MEM``,
     default 256MB) and ``jit = off`` (on only for validation's scans of whole tables,
-    :meth:`full_scans`, where compiling pays for itself); every CTE is written ``NOT MATERIALIZED`` (PostgreSQL
-    materialises a CTE read more than once, and a plan reading a materialised CTE gets no
-    parallel workers below it: the point-in-time query's three scans of the events ran on
-    one core and sorted the whole table); lead frames carry their snapshots inline
+    :meth:`full_scans`, where compiling pays for itself); every CTE is written ``NOT
+    MATERIALIZED`` (PostgreSQL materialises a CTE read more than once, and a plan reading a
+    materialised CTE gets no parallel workers below it: the point-in-time query's three
+    scans of the events ran on one core and sorted the whole table); lead frames carry their
+    snapshots inline
     (:attr:`Warehouse.inline_small_relations`); a table created by :meth:`write_table` is
     ``ANALYZE``d at once, so the first query after a load is planned with statistics.
     Where ``events`` has an index leading with ``contact_id``, lead frames compute each

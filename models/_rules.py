@@ -200,7 +200,7 @@ class RuleScorer:
 
     def score(self, X: pd.DataFrame | LeadColumns) -> np.ndarray:
         """Total points per row (float64), in row order (a block of rows at a time: the points
-        of every rule for every row of a million rows would be a fresh array of gigabytes)."""
+        of every rule for every row of 1.7M rows was a fresh array of 360 MB)."""
         rows = X if isinstance(X, LeadColumns) else _check_frame(X)
         return in_blocks(rows, lambda block: _total(self._points_by_rule(block)))
 
