@@ -841,7 +841,7 @@ class PostgresWarehouse(Warehouse):
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         super().__init__(url, read_only=read_only)
-        settings = _pg_session_settings()
+        settings = self._settings = _pg_session_settings()
         self._con = _pg_connect(self.parsed.database, url)
         self._cur = self._con.cursor()
         self._in_transaction = False
@@ -1098,7 +1098,7 @@ class PostgresWarehouse(Warehouse):
         try:
             yield
         finally:
-            self._run(f"SET jit = {_pg_session_settings()['jit']}")
+            self._run(f"SET jit = {self._settings['jit']}")  # the session's own, as set
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
