@@ -194,22 +194,36 @@ def test_lightgbm_on_a_weighted_sample_predicts_the_full_base_rate() -> None:
     assert plain.raw_probability(frame).mean() > 3 * base  # the sample's own rate (20%)
 
 
-def test_a_sampled_family_is_calibrated_on_every_row() -> None:
+def test_a_sampled_family_is_calibrated_on_the_original_scale() -> None:
     # two quarters of leads: the first the training rows, the second the latest window
     frame = _signal_frame(60_000, 2)
     train_rows, latest = frame.iloc[:40_000], frame.iloc[40_000:]
     sampling = NegativeSampling(negatives_per_positive=5, min_negatives=1)
+    y = frame["label"].to_numpy()
+    is_latest = np.arange(len(frame)) >= 40_000
     for family in ("logistic", "lightgbm"):
         fit = fit_family(family, train_rows, latest, demo_spec(), sampling=sampling,
                          params=LeadModelParams(n_estimators=60), **QUIET)  # fmt: skip
         assert fit.sample is not None and fit.sample.applied
-        y = frame["label"].to_numpy()
         assert len(fit.sample.rows) == y.sum() + math.ceil(5 * y.sum())
-        # Platt on every row's out-of-fold score: the mean equals the base rate (the MLE of
-        # a logistic fit with an intercept), which a fit on the sample alone would miss 4x
+        kept = np.zeros(len(frame), dtype=bool)
+        kept[fit.sample.rows] = True
+        # out-of-fold scores for the sampled rows and every latest-window row, no others
+        scored = np.isfinite(fit.oof_probability)
         assert len(fit.oof_probability) == len(frame)
-        assert abs(fit.oof_probability.mean() - y.mean()) < 1e-4, family
+        assert np.array_equal(scored, kept | is_latest), family
+        assert (~scored).sum() > 0.5 * len(frame)
+        # Platt on the sampled rows with their weights: the weighted mean equals the base
+        # rate of every row (the MLE of a weighted logistic fit with an intercept); an
+        # unweighted fit on the sample would put their plain mean at the sample's rate (1/6)
+        w = np.where(y[kept] == 1, 1.0, fit.sample.negative_weight)
+        weighted_mean = np.average(fit.oof_probability[kept], weights=w)
+        assert abs(weighted_mean - y.mean()) < 1e-4, family
+        assert fit.oof_probability[kept].mean() < 0.5 * y[kept].mean(), family
         assert abs(fit.model.predict_proba(frame).mean() - y.mean()) < 0.1 * y.mean(), family
+        # the prior shift reads every row of the latest window
+        assert fit.prior_shift.rows == int(is_latest.sum())
+        assert fit.prior_shift.observed == y[is_latest].mean()
         assert "each negative weighted" in fit.description()
 
 

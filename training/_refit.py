@@ -36,9 +36,12 @@ positive rate of the rows before the test period is below its threshold, every m
 steps 1-3 is fitted on every won row and a uniform sample of the others, weighted up to
 their number (the weights enter LightGBM and the logistic regression, so they estimate the
 full rows' probabilities); the selection reads the sampled latest window (ROC AUC does not
-change in expectation under uniform sampling of one class); the cross-fitted scores are of
-*every* row, so the Platt map and the prior shift are fitted on the original scale, without
-weights. :attr:`FinalFit.sample` records what was kept.
+change in expectation under uniform sampling of one class). Only the sampled rows and every
+row of the latest window are given cross-fitted scores (scoring the left-out negatives cost
+as much as the fits): the Platt map is fitted on the sampled rows with their weights, which
+keeps it on the original scale (its weighted mean equals the base rate of every row, as an
+unweighted fit on every row would), and the prior shift reads every row of the latest window,
+without weights. :attr:`FinalFit.sample` records what was kept.
 
 The frames given are never changed. Every model is fitted with a fixed seed, so the same
 rows give the same model.
@@ -119,7 +122,8 @@ class FinalFit:
     folds: int
     prior_shift: PriorShift
     selection_auc: float  # the selection model's ROC AUC on the latest window (NaN: not measured)
-    oof_probability: NDArray[np.float64]  # calibrated out-of-fold, rows before the test period
+    oof_probability: NDArray[np.float64]  # calibrated out-of-fold, rows before the test period:
+    # the rows fitted on (after sampling) and every latest-window row; NaN for the other rows
     selection_note: str = ""  # how the tree count was chosen, when early stopping was overruled
     sample: Sample | None = None  # the negative sampling of the rows the models were fitted on
 
@@ -147,8 +151,8 @@ class FinalFit:
                       f"refit on all {self.refit_rows:,} rows before the test period")  # fmt: skip
         sampled = ""
         if self.sample is not None and self.sample.applied:
-            sampled = (f" Fitted on {self.sample.description()}; the calibration on every "
-                       "row's out-of-fold score.")  # fmt: skip
+            sampled = (f" Fitted on {self.sample.description()}; the calibration on their "
+                       "out-of-fold scores with those weights.")  # fmt: skip
         return (f"{self.label}: {chosen}; calibrated by Platt scaling on {self.folds}-fold "
                 f"cross-fitted scores of those rows.{sampled} "
                 f"{self.prior_shift.sentence()}")  # fmt: skip
@@ -276,9 +280,11 @@ def fit_family_rows(
             chooser_lr = LogisticBaseline(spec, logistic).fit(train, y_train, weights(on_train))
             selection_auc = _auc(y_latest, chooser_lr.raw_probability(latest))
         del train, latest
-    # 3. calibrate by cross-fitting over every row before the test period
+    # 3. calibrate by cross-fitting: the rows the models are fitted on, and every row of
+    #    the latest window (the prior shift's), get an out-of-fold score
+    scored = kept | is_latest
     part = fold_of(rows, folds)
-    oof_raw = np.empty(len(rows), dtype="float64")
+    oof_raw = np.full(len(rows), np.nan, dtype="float64")
     for k in range(folds):
         held = part == k
         if not (0 < y[held].sum() < held.sum()) or not (0 < y[~held].sum() < (~held).sum()):
@@ -289,9 +295,11 @@ def fit_family_rows(
             )
         fit_on = kept & ~held
         fitted = make(int((~held).sum()))(rows[fit_on], y[fit_on], weights(fit_on))
-        oof_raw[held] = _raw_probability(fitted, rows, np.flatnonzero(held))
-        del fitted
-    calibrator = Calibrator.platt(oof_raw, y)  # every row: no weights, the original scale
+        positions = np.flatnonzero(held & scored)
+        oof_raw[positions] = _raw_probability(fitted, rows, positions)
+        del fitted, positions
+    # the sampled rows with their weights: the original scale (every row without sampling)
+    calibrator = Calibrator.platt(oof_raw[kept], y[kept], weights(kept))
     # 4. prior shift to the latest window when its base rate moved
     shift = _prior_shift(calibrator, oof_raw[is_latest], y[is_latest])
     if shift.applied:
