@@ -32,7 +32,7 @@ from leadscore.features._spec import demo_spec
 from leadscore.models import LeadModel, LeadModelParams, LogisticBaseline
 from leadscore.models._baseline import LogisticParams
 from leadscore.training import NegativeSampling, TrainConfig, fit_family, train
-from leadscore.training._fitting import labelled_data
+from leadscore.training._fitting import labelled_data, rows_at
 from mlflow.tracking import MlflowClient
 
 from tests.servers import tracking_store
@@ -225,6 +225,21 @@ def test_a_sampled_family_is_calibrated_on_the_original_scale() -> None:
         assert fit.prior_shift.rows == int(is_latest.sum())
         assert fit.prior_shift.observed == y[is_latest].mean()
         assert "each negative weighted" in fit.description()
+
+
+def test_rows_before_the_test_period_are_a_slice_only_when_they_lead_the_frame() -> None:
+    frame = pd.DataFrame({"x": np.arange(10.0), "k": list("abcdefghij")}, index=range(10))
+    prefix = rows_at(frame, np.arange(6))
+    assert prefix.equals(frame.iloc[:6])
+    assert np.shares_memory(prefix["x"].to_numpy(), frame["x"].to_numpy())  # no copy
+    prefix.loc[0, "x"] = -1.0  # copy-on-write: the frame keeps its value
+    assert frame.loc[0, "x"] == 0.0
+    # other positions, or a frame not indexed 0 .. n-1: the rows in order, indexed 0 .. n-1
+    picked = rows_at(frame, np.array([0, 1, 3, 2]))
+    assert picked["k"].tolist() == ["a", "b", "d", "c"] and list(picked.index) == [0, 1, 2, 3]
+    shifted = frame.set_axis(range(5, 15))
+    lead = rows_at(shifted, np.arange(3))
+    assert lead["x"].tolist() == [0.0, 1.0, 2.0] and list(lead.index) == [0, 1, 2]
 
 
 # ------------------------------------------------------------------ MLflow

@@ -42,6 +42,7 @@ from leadscore.training._fitting import (
     ceiling_for,
     fit_and_evaluate,
     labelled_data,
+    rows_at,
 )
 from leadscore.training._promotion import PromotionGate
 from leadscore.training._refit import FAMILIES
@@ -130,7 +131,7 @@ def before_test(window: LabelledWindow) -> pd.DataFrame:
     """The rows of ``window`` before its own test period (random splits: the rows not in
     its test split), in their order."""
     test = window.masks()[2].to_numpy()
-    return window.frame[~test].reset_index(drop=True)
+    return rows_at(window.frame, np.flatnonzero(~test))  # (a slice in snapshot order)
 
 
 def plan_folds(

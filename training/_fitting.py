@@ -44,6 +44,7 @@ from leadscore.training._splits import (
     split_snapshots,
     test_period_words,
 )
+from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,18 @@ def capacity_for(wh: Warehouse, window: LabelledWindow, spec: FeatureSpec, *,
                     "pass --capacity (leads per week)")  # fmt: skip
 
 
+def rows_at(frame: pd.DataFrame, positions: NDArray[np.intp]) -> pd.DataFrame:
+    """The rows of ``frame`` at ``positions``, in that order, indexed 0 .. n-1: a slice of
+    ``frame`` (no copy; pandas' copy-on-write keeps the two apart) when they are its first
+    rows in order, as the rows before the test period are in snapshot order; else a copy."""
+    if np.array_equal(positions, np.arange(len(positions))):
+        rows = frame.iloc[:len(positions)]
+        if isinstance(rows.index, pd.RangeIndex) and rows.index.start == 0 and rows.index.step == 1:
+            return rows
+        return rows.reset_index(drop=True)
+    return frame.iloc[positions].reset_index(drop=True)
+
+
 @dataclass
 class Fitted:
     """Every scorer fitted on a split, and their metrics on its test rows.
@@ -255,14 +268,8 @@ def fit_and_evaluate(
                 "need conversions in every window to train and measure"
             )
     n_train, n_valid = int(train_mask.sum()), int(valid_mask.sum())
-    order = np.concatenate([np.flatnonzero(train_mask), np.flatnonzero(valid_mask)])
-    if np.array_equal(order, np.arange(len(order))):  # the frame's first rows (snapshot order)
-        before = frame.iloc[:len(order)]
-        if not isinstance(before.index, pd.RangeIndex) or before.index.start != 0:
-            before = before.reset_index(drop=True)
-    else:
-        before = frame.iloc[order].reset_index(drop=True)
-    del order
+    before = rows_at(frame, np.concatenate([np.flatnonzero(train_mask),
+                                            np.flatnonzero(valid_mask)]))  # fmt: skip
     is_latest = np.arange(len(before)) >= n_train
     te = frame[test_mask]
     say(f"rows: {n_train:,} train / {n_valid:,} latest window (validation) / {len(te):,} test; "

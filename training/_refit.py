@@ -240,8 +240,8 @@ def fit_family_rows(
     is_latest = np.asarray(is_latest, dtype=bool)
     y = rows["label"].to_numpy(dtype="float64")
     n_train = int((~is_latest).sum())
-    # 0. negative sampling: every model below is fitted on these rows with these weights;
-    #    the calibration is fitted on every row (the original scale)
+    # 0. negative sampling: every model below is fitted on these rows with these weights,
+    #    and so is the calibration (the original scale)
     sample = (sampling or NegativeSampling()).plan(y)
     kept = np.zeros(len(rows), dtype=bool)
     kept[sample.rows] = True
