@@ -51,9 +51,12 @@ def _rows(http: dict[str, Any], batch: dict[str, Any], retrain: dict[str, Any],
                      f"{r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms",
                      f"{r['load']:.2f}"))  # fmt: skip
     for engine, f in batch.get("engines", {}).items():
+        steps = f.get("feature_steps") or {}
+        split = (f": validate {steps['validate']:.1f} s, SQL {steps['features']:.1f} s, write "
+                 f"{steps['write']:.1f} s" if steps else "")  # fmt: skip
         rows.append((f"{engine} features, {contacts:,} contacts",
-                     f"{f['features_seconds']:.1f} s ({f.get('open_leads', 0):,} open leads)",
-                     f"{f.get('load', float('nan')):.2f}"))  # fmt: skip
+                     f"{f['features_seconds']:.1f} s ({f.get('open_leads', 0):,} open leads)"
+                     + split, f"{f.get('load', float('nan')):.2f}"))  # fmt: skip
         rows.append((f"{engine} score job / raw predict",
                      f"{f['score_ratio']:.2f}x ({f['score_rows_per_second']:,.0f} rows/s)",
                      f"{f.get('load', float('nan')):.2f}"))  # fmt: skip
@@ -61,6 +64,10 @@ def _rows(http: dict[str, Any], batch: dict[str, Any], retrain: dict[str, Any],
     if "duckdb" in engines and "postgresql" in engines:
         ratio = engines["postgresql"]["features_seconds"] / engines["duckdb"]["features_seconds"]
         rows.append(("features PostgreSQL / DuckDB", f"{ratio:.2f}x", ""))
+        sql = [engines[e].get("feature_steps", {}).get("features") for e in ("postgresql", "duckdb")]
+        if sql[0] and sql[1]:
+            rows.append(("point-in-time SQL alone, PostgreSQL / DuckDB", f"{sql[0] / sql[1]:.2f}x",
+                         ""))  # fmt: skip
     for name, f in retrain.items():
         rows.append((f"retrain {contacts:,} contacts ({name})",
                      f"{f['wall_seconds']:.0f} s wall, {f['cpu_seconds']:.0f} s CPU, peak RSS "

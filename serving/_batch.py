@@ -730,7 +730,8 @@ def _check_one_row_per_contact(ids: pd.Series, errors: pd.DataFrame, expected: i
 
 
 def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURES,
-                         spec: FeatureSpec | None = None) -> int:  # fmt: skip
+                         spec: FeatureSpec | None = None,
+                         timings: dict[str, float] | None = None) -> int:  # fmt: skip
     """Compute the point-in-time lead frame of ``spec`` (default: the demo's) as of
     ``as_of`` and replace its partition in ``table`` (atomic, rerunnable); returns the rows
     written. ``score --features-table`` reads it back, so features and scoring can run as
@@ -744,17 +745,33 @@ def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURE
     the same data again (:func:`reusable_validation`); any change to the tables after the
     fingerprint makes the score job validate them again. On PostgreSQL it creates the index
     ``events(contact_id, occurred_at) INCLUDE (event_type)`` when missing (or, when the role
-    may not, logs the statement to run: :meth:`features.Warehouse.ensure_index`)."""
+    may not, logs the statement to run: :meth:`features.Warehouse.ensure_index`).
+
+    ``timings``, when given, receives the wall seconds of each step: ``validate`` (with the
+    fingerprint), ``index`` (the check, or the index's creation), ``features`` (the
+    point-in-time SQL) and ``write`` (the partition and its validation row)."""
     from leadscore.features._spec import demo_spec
 
     spec = spec or demo_spec()
+    took = timings if timings is not None else {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        took[step] = now - clock
+        clock = now
+
     with Warehouse(url) as wh:
         validated_now = max(datetime.now(UTC).replace(tzinfo=None), as_of)
         report = validate_warehouse(wh, now=validated_now, dated=spec.has_time, fingerprint=True)
         fingerprint = report.fingerprint
+        lap("validate")
         if spec.has_time:  # the events of each lead up to its cutoff (where it helps)
             wh.ensure_index("events", ["contact_id", "occurred_at"], include=["event_type"])
+        lap("index")
         frame = lead_frame_for(wh, spec, as_of).assign(as_of=pd.Timestamp(as_of))
+        lap("features")
         id_type = wh.columns("contacts")["contact_id"]
         columns = [f"contact_id {id_type} NOT NULL", "as_of TIMESTAMP NOT NULL"]
         for col in lead_frame_columns(with_labels=False, spec=spec)[2:]:
@@ -768,6 +785,9 @@ def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURE
             )  # fmt: skip
             _record_validation(wh, table, as_of, fingerprint, report, spec.has_time,
                                validated_now)  # fmt: skip
+        lap("write")
+        log.info("features of %s as of %s: %s", table, as_of,
+                 ", ".join(f"{step} {seconds:.1f} s" for step, seconds in took.items()))  # fmt: skip
         return rows
 
 

@@ -10,6 +10,7 @@ ContractViolations, the previous scores kept. Runs on DuckDB and PostgreSQL.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -175,7 +176,13 @@ def test_the_cli_pipeline_says_when_it_did_not_validate_again(
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
-    run("features", *common)
+    said = " ".join(run("features", *common).split())
+    # the rows written (the open leads as of that day, counted here) and the time of each step
+    with Warehouse(f"duckdb:///{db}", read_only=True) as wh:
+        written = int(wh.scalar("SELECT count(*) FROM lead_features"))
+    assert written > 0 and f"wrote {written:,} rows to table lead_features" in said
+    assert re.search(r"validated in \d+\.\d s, index \d+\.\d s, features in \d+\.\d s, "
+                     r"written in \d+\.\d s", said), said  # fmt: skip
     score = [*common, "--features-table", "lead_features", "--reasons", "none"]
     said = ("tables unchanged since `leadscore features` validated them for table "
             "lead_features: not validated again")  # fmt: skip
