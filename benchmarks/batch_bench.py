@@ -136,21 +136,16 @@ def register_yardstick(train_db: Path) -> None:
 SOURCE_TABLES = ("contacts", "outcomes", "events")
 
 
-def postgres_holds(url: str, source: Path) -> bool:
-    """Whether the PostgreSQL schema at ``url`` holds the source warehouse's tables with
-    their row counts (the state file can be stale: the private server's data directory is
-    removed when it stops)."""
+def table_sizes(url: str) -> dict[str, int] | None:
+    """The row count of each of :data:`SOURCE_TABLES` at ``url``; None when one is missing
+    (the state file can be stale: the private server's data directory is removed when it
+    stops)."""
     from leadscore.features import Warehouse
 
-    with Warehouse(f"duckdb:///{source}", read_only=True) as src, \
-            Warehouse(url, read_only=True) as dst:  # fmt: skip
-        for table in SOURCE_TABLES:
-            if not dst.has_table(table):
-                return False
-            count = f"SELECT count(*) FROM {table}"
-            if int(dst.scalar(count)) != int(src.scalar(count)):
-                return False
-    return True
+    with Warehouse(url, read_only=True) as wh:
+        if not all(wh.has_table(t) for t in SOURCE_TABLES):
+            return None
+        return {t: int(wh.scalar(f"SELECT count(*) FROM {t}")) for t in SOURCE_TABLES}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,8 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     sql_by: dict[str, float] = {}
     for engine, url in engines:
         print(f"\n== {engine} ==", flush=True)
+        sizes = table_sizes(url)
         if engine == "postgresql" and (state.get("postgres") != state.get("source")
-                                       or not postgres_holds(url, source)):
+                                       or sizes != table_sizes(f"duckdb:///{source}")):
             t0 = time.perf_counter()
             with Warehouse(f"duckdb:///{source}", read_only=True) as src, Warehouse(url) as dst:
                 counts = copy_tables(src, dst, list(SOURCE_TABLES))
@@ -267,9 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"({rows / dt:,.0f} rows/s through COPY)", flush=True)  # fmt: skip
             state["postgres"] = state.get("source")
             state_path.write_text(json.dumps(state))
-        with Warehouse(url, read_only=True) as wh:
-            sizes = {t: int(wh.scalar(f"SELECT count(*) FROM {t}"))
-                     for t in ("contacts", "events", "outcomes")}  # fmt: skip
+            sizes = {t: int(counts[t]) for t in SOURCE_TABLES}
+        assert sizes is not None, f"{url} lacks a table of {SOURCE_TABLES}"
         print(f"  data: {sizes['contacts']:,} contacts, {sizes['events']:,} events, "
               f"{sizes['outcomes']:,} outcomes", flush=True)  # fmt: skip
         server = functools.partial(server_cpu_seconds, url if engine == "postgresql" else "")

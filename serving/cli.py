@@ -580,9 +580,10 @@ def features(
     when = as_of or datetime.now(UTC).replace(tzinfo=None)
     took: dict[str, float] = {}
     rows = materialise_features(warehouse, when, table=table, spec=spec, timings=took)
+    index = f", index {took['index']:.1f} s" if took["index"] >= 0.1 else ""  # (built once)
     out.print(f"wrote {rows:,} rows to table {table} (as_of {when}): validated in "
-              f"{took['validate']:.1f} s, index {took['index']:.1f} s, features in "
-              f"{took['features']:.1f} s, written in {took['write']:.1f} s")  # fmt: skip
+              f"{took['validate']:.1f} s{index}, features in {took['features']:.1f} s, written "
+              f"in {took['write']:.1f} s")  # fmt: skip
 
 
 @app.command("init-contract")
