@@ -405,10 +405,12 @@ def lead_frame_for(wh: Warehouse, spec: FeatureSpec, as_of: datetime) -> pd.Data
     return build_lead_frame(wh, [as_of], spec=spec).frame
 
 
-def _lead_chunks(wh: Warehouse, config: ScoreConfig, as_of: datetime, spec: FeatureSpec
-                 ) -> Iterator[pd.DataFrame]:  # fmt: skip
+def _lead_chunks(wh: Warehouse, config: ScoreConfig, as_of: datetime, spec: FeatureSpec,
+                 expected: int) -> Iterator[pd.DataFrame]:  # fmt: skip
     """The lead frame as of ``as_of`` in chunks of about ``config.chunk_rows`` rows: read
-    from ``config.features_table`` as a stream, or computed by the point-in-time SQL."""
+    from ``config.features_table`` as a stream, or computed by the point-in-time SQL. A
+    features table without rows for ``as_of`` is an error unless there is no lead to score
+    (``expected`` is 0: every contact has closed, as in an export of past campaigns)."""
     if config.features_table is None:
         frame = lead_frame_for(wh, spec, as_of)
         for start in range(0, len(frame), config.chunk_rows):
@@ -422,7 +424,7 @@ def _lead_chunks(wh: Warehouse, config: ScoreConfig, as_of: datetime, spec: Feat
     for table in wh.query_batches(sql, [as_of], rows=config.chunk_rows):
         empty = False
         yield table.to_pandas()
-    if empty:
+    if empty and expected:
         raise ScoringError(f"table {config.features_table!r} has no rows for as_of {as_of}; "
                            "run `leadscore features` for that date first")  # fmt: skip
 
@@ -549,7 +551,7 @@ def score_warehouse(
         outs: list[pd.DataFrame] = []
         reader = wh.another()
         try:
-            chunks = _lead_chunks(reader, config, as_of, spec)
+            chunks = _lead_chunks(reader, config, as_of, spec, expected)
             if wh.remote:  # the server reads while this process scores (2 cores measured)
                 chunks = _prefetched(chunks)
             for i, frame in enumerate(chunks):
@@ -786,7 +788,7 @@ def materialise_features(url: str, as_of: datetime, *, table: str = LEAD_FEATURE
             _record_validation(wh, table, as_of, fingerprint, report, spec.has_time,
                                validated_now)  # fmt: skip
         lap("write")
-        log.info("features of %s as of %s: %s", table, as_of,
+        log.debug("features of %s as of %s: %s", table, as_of,
                  ", ".join(f"{step} {seconds:.1f} s" for step, seconds in took.items()))  # fmt: skip
         return rows
 

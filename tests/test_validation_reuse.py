@@ -24,6 +24,7 @@ from leadscore.features._warehouse import copy_tables
 from leadscore.serving._batch import (
     VALIDATIONS,
     ScoreConfig,
+    ScoringError,
     materialise_features,
     score_warehouse,
 )
@@ -151,6 +152,42 @@ def test_score_skips_the_second_validation_only_while_the_data_is_unchanged(
         with Warehouse(warehouse, read_only=True) as wh:
             assert wh.query(f"SELECT fingerprint FROM {VALIDATIONS}")["fingerprint"].tolist() == (
                 recorded["fingerprint"].tolist())  # fmt: skip
+
+
+def test_an_empty_features_partition_is_an_error_only_when_leads_are_open(
+    source: tuple[str, Path, TrainResult], tmp_path: Path
+) -> None:
+    url = f"duckdb:///{tmp_path / 'crm.duckdb'}"
+    with Warehouse(source[0], read_only=True) as src, Warehouse(url) as dst:
+        copy_tables(src, dst, ["contacts", "events", "outcomes"])
+        open_before = int(dst.scalar(
+            "SELECT count(*) FROM contacts c WHERE c.created_at < CAST(? AS TIMESTAMP) AND NOT "
+            "EXISTS (SELECT 1 FROM outcomes o WHERE o.contact_id = c.contact_id AND "
+            "o.closed_at < CAST(? AS TIMESTAMP))", [AS_OF, AS_OF]))  # fmt: skip
+    assert open_before > 0
+    config = ScoreConfig(warehouse=url, as_of=AS_OF, reasons="none",
+                         features_table="lead_features")  # fmt: skip
+    with tracking_store(source[1]):
+        # open leads and no partition for that day: the job says to run the features first
+        materialise_features(url, datetime(2025, 10, 1))
+        with pytest.raises(ScoringError, match=r"has no rows for as_of 2025-11-15.*run "
+                           r"`leadscore features`"):  # fmt: skip
+            score_warehouse(config)
+        # every contact closed (an export of past campaigns): nothing open, nothing to score
+        _execute(url, "DELETE FROM contacts WHERE created_at >= CAST(? AS TIMESTAMP)", [AS_OF])
+        for table, at in (("outcomes", "closed_at"), ("events", "occurred_at")):
+            _execute(url, f"DELETE FROM {table} t WHERE t.{at} >= CAST(? AS TIMESTAMP) OR NOT "
+                     "EXISTS (SELECT 1 FROM contacts c WHERE c.contact_id = t.contact_id)",
+                     [AS_OF])  # fmt: skip
+        _execute(url, "INSERT INTO outcomes (contact_id, outcome, closed_at) SELECT contact_id, "
+                 "'lost', created_at FROM contacts c WHERE NOT EXISTS (SELECT 1 FROM outcomes o "
+                 "WHERE o.contact_id = c.contact_id)")  # fmt: skip
+        assert materialise_features(url, AS_OF) == 0
+        result = score_warehouse(config)
+    assert (result.rows, result.errors) == (0, 0)
+    with Warehouse(url, read_only=True) as wh:
+        assert int(wh.scalar("SELECT count(*) FROM lead_scores WHERE as_of = CAST(? AS "
+                             "TIMESTAMP)", [AS_OF])) == 0  # fmt: skip
 
 
 def _scores(url: str) -> pd.DataFrame:
