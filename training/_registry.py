@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable
 
 import mlflow
 import mlflow.pyfunc
@@ -20,6 +22,34 @@ from mlflow.tracking import MlflowClient
 
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 HISTORY_TAG = "champion_history"
+# MLflow's SQL stores write an alias or a tag as "read the row, then insert or update it"; a
+# process that inserts the same key between the two makes the other's insert fail
+_UNIQUE_VIOLATION = ("uniqueviolation", "unique constraint", "integrityerror", "duplicate entry",
+                     "duplicate key")  # fmt: skip
+WRITE_ATTEMPTS = 5
+
+
+def registry_write(write: Callable[..., object], *args: object) -> None:
+    """Call ``write(*args)``, an MLflow client call that sets an alias or a tag
+    (``set_registered_model_alias``, ``set_registered_model_tag``, ``set_model_version_tag``),
+    again when it lost an insert race.
+
+    MLflow's SQL store (sqlite, PostgreSQL, MySQL; behind ``mlflow server`` or not) sets
+    these by reading the row and then inserting it when it was not there. When two
+    processes set the same key at once (two train jobs finishing together, both moving
+    ``challenger``), both read nothing, one insert wins, and the other comes back as
+    BAD_REQUEST naming the unique violation. The row exists by then, so the next attempt
+    updates it: the last writer wins, as it does without the race. Any other error, or a
+    race lost :data:`WRITE_ATTEMPTS` times, is raised as it came."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            write(*args)
+            return
+        except MlflowException as exc:
+            text = str(exc.message).lower()
+            if attempt == WRITE_ATTEMPTS or not any(m in text for m in _UNIQUE_VIOLATION):
+                raise
+            time.sleep(0.02 * attempt)
 
 
 def resolve_model(uri: str) -> tuple[str, str]:
@@ -72,8 +102,9 @@ def set_champion(name: str, version: str) -> str | None:
     previous = alias_version(name, "champion")
     if previous is not None and previous != version:
         history = [*champion_history(name), previous]
-        client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-50:]))
-    client.set_registered_model_alias(name, "champion", version)
+        registry_write(client.set_registered_model_tag, name, HISTORY_TAG,
+                       json.dumps(history[-50:]))  # fmt: skip
+    registry_write(client.set_registered_model_alias, name, "champion", version)
     return previous
 
 
@@ -118,7 +149,7 @@ def rollback(name: str) -> tuple[str, str]:
             f"(current champion: {current}, history: {history})"
         )
     target = history[-1]
-    client.set_registered_model_alias(name, "champion", target)
-    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[:-1]))
-    client.set_model_version_tag(name, current, "rolled_back", "true")
+    registry_write(client.set_registered_model_alias, name, "champion", target)
+    registry_write(client.set_registered_model_tag, name, HISTORY_TAG, json.dumps(history[:-1]))
+    registry_write(client.set_model_version_tag, name, current, "rolled_back", "true")
     return current, target

@@ -74,7 +74,7 @@ from leadscore.training._leakage import (
 from leadscore.training._metrics import reliability_bins
 from leadscore.training._promotion import PromotionGate
 from leadscore.training._refit import FAMILIES, FAMILY_LABELS, FinalFit
-from leadscore.training._registry import alias_version, set_champion
+from leadscore.training._registry import alias_version, registry_write, set_champion
 from leadscore.training._sampling import NegativeSampling
 from leadscore.training._splits import RowSplit, TimeSplit
 from leadscore.training._tournament import Tournament, decide, scorer_label
@@ -353,13 +353,13 @@ def train(config: TrainConfig, *, progress: Progress | None = None) -> TrainResu
         )  # fmt: skip
         version = str(info.registered_model_version)
         client = MlflowClient()
-        client.set_model_version_tag(name, version, "test_metrics", json.dumps(metrics)[:5000])
-        client.set_model_version_tag(name, version, "test_start", str(_test_start(split)))
-        client.set_model_version_tag(name, version, "model_family", family)
-        client.set_model_version_tag(
-            name, version, "backtest_supports_champion",
-            "unknown" if tournament is None else str(tournament.champion_ok).lower())  # fmt: skip
-        client.set_registered_model_alias(name, "challenger", version)
+        for tag, text in (
+                ("test_metrics", json.dumps(metrics)[:5000]),
+                ("test_start", str(_test_start(split))), ("model_family", family),
+                ("backtest_supports_champion",
+                 "unknown" if tournament is None else str(tournament.champion_ok).lower())):  # fmt: skip
+            registry_write(client.set_model_version_tag, name, version, tag, text)
+        registry_write(client.set_registered_model_alias, name, "challenger", version)
         aliases = ["challenger"]
         if champion:
             set_champion(name, version)
