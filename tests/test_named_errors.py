@@ -63,6 +63,9 @@ def held_duckdb(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
     finally:
         proc.kill()
         proc.wait(timeout=30)
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 def test_a_duckdb_file_held_by_another_process_is_a_named_error(
@@ -92,7 +95,7 @@ def test_opening_waits_for_another_process_to_let_go_of_a_duckdb_file(
     # said it is waiting, the holder lets go, and the opener reads the table.
     path, holder = held_duckdb
     monkeypatch.setenv(LOCK_ENV, "120")
-    caplog.set_level(logging.INFO, logger="leadscore.features._warehouse")
+    caplog.set_level(logging.INFO, logger="leadscore.features._duckdb")
     rows: list[tuple[int]] = []
 
     def open_and_read() -> None:

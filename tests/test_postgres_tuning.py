@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from leadscore.features import ConfigError, LeadscoreError, Warehouse, build_lead_frame
 from leadscore.features._point_in_time import lead_frame_sql
+from leadscore.features._postgres import PG_PARTS_ENV, PG_WORK_MEM_ENV
 from leadscore.features._validation import validate_warehouse
-from leadscore.features._warehouse import PG_PARTS_ENV, PG_WORK_MEM_ENV
 
 from tests.conftest import WarehouseFactory, contacts_frame, events_frame, outcomes_frame
 from tests.engines import empty_warehouse, postgres_base_url
